@@ -1,0 +1,566 @@
+//! The cart rules, as plain Rust: what may be added, removed, changed and checked out.
+//!
+//! Every operation checks everything first and only then mutates, so a rejected operation
+//! leaves the cart exactly as it was. The workflow's update validators run the same methods on
+//! a copy of the cart, so what a validator accepts is exactly what the handler will do.
+
+use super::catalog::{Catalog, ProductId};
+use super::email::{Email, EmailError};
+use super::money::{Currency, Money};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// No line may hold more than this many units of one product. Large enough for any shopper,
+/// small enough to catch a typo such as `--qty 1000`.
+pub const MAX_QUANTITY_PER_LINE: u32 = 99;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    CheckingOut,
+    CheckedOut,
+    Expired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::CheckingOut => "checking_out",
+            Status::CheckedOut => "checked_out",
+            Status::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One product in the cart, with the unit price captured when it was first added.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub product_id: ProductId,
+    pub name: String,
+    pub unit_price: Money,
+    pub quantity: u32,
+}
+
+impl LineItem {
+    /// The line total. `Cart::add` refuses any line whose total would overflow.
+    pub fn total(&self) -> Money {
+        self.unit_price
+            .times(self.quantity)
+            .unwrap_or_else(|| Money::new(u64::MAX, self.unit_price.currency.clone()))
+    }
+}
+
+/// What the payment step needs to know about a checkout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutOrder {
+    /// Counts checkout attempts on this cart, starting at 1; part of the idempotency key, so
+    /// a retry of the same attempt never charges twice while a new attempt (after a decline)
+    /// can succeed.
+    pub attempt: u32,
+    pub email: Email,
+    pub amount: Money,
+    pub items: Vec<LineItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CartError {
+    #[error("product {id} is not in the catalog; valid product ids are {}", list(valid))]
+    UnknownProduct { id: i64, valid: Vec<ProductId> },
+    #[error("quantity must be at least 1, not {0}")]
+    QuantityNotPositive(i64),
+    #[error(
+        "at most {max} of one product fit in a cart; this would make {requested} of product {product}"
+    )]
+    QuantityTooLarge {
+        product: ProductId,
+        requested: i64,
+        max: u32,
+    },
+    #[error("product {product} is not in cart {cart}")]
+    NotInCart { cart: String, product: i64 },
+    #[error(
+        "cart {cart} holds {have} of product {product}, so {requested} cannot be removed; leave out the quantity to remove the whole line"
+    )]
+    RemoveTooMany {
+        cart: String,
+        product: ProductId,
+        have: u32,
+        requested: i64,
+    },
+    #[error(transparent)]
+    Email(#[from] EmailError),
+    #[error("cart {cart} is empty: add an item before checking out")]
+    Empty { cart: String },
+    #[error("cart {cart} has no e-mail address for the receipt: set one first or give one with checkout")]
+    NoEmail { cart: String },
+    #[error("the cart total would be too large")]
+    TotalTooLarge,
+    #[error("cart {cart} {}", closed_reason(*status))]
+    Closed { cart: String, status: Status },
+}
+
+fn list(ids: &[ProductId]) -> String {
+    ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn closed_reason(status: Status) -> &'static str {
+    match status {
+        Status::CheckingOut => "is being checked out; wait for the checkout to finish",
+        Status::CheckedOut => "is already checked out",
+        Status::Expired => "has expired",
+        Status::Open => "is open",
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cart {
+    id: String,
+    currency: Currency,
+    items: Vec<LineItem>,
+    email: Option<Email>,
+    status: Status,
+    checkout_attempts: u32,
+    last_error: Option<String>,
+}
+
+impl Cart {
+    pub fn new(id: impl Into<String>, currency: Currency) -> Self {
+        Self {
+            id: id.into(),
+            currency,
+            items: Vec::new(),
+            email: None,
+            status: Status::Open,
+            checkout_attempts: 0,
+            last_error: None,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    pub fn items(&self) -> &[LineItem] {
+        &self.items
+    }
+    pub fn email(&self) -> Option<&Email> {
+        self.email.as_ref()
+    }
+    pub fn status(&self) -> Status {
+        self.status
+    }
+    pub fn currency(&self) -> &Currency {
+        &self.currency
+    }
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+    pub fn checkout_attempts(&self) -> u32 {
+        self.checkout_attempts
+    }
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The cart total: the one place line totals are summed.
+    pub fn total(&self) -> Money {
+        self.checked_total(&self.items)
+            .unwrap_or_else(|| Money::new(u64::MAX, self.currency.clone()))
+    }
+
+    fn checked_total(&self, items: &[LineItem]) -> Option<Money> {
+        items.iter().try_fold(Money::new(0, self.currency.clone()), |sum, line| {
+            let line = line.unit_price.times(line.quantity)?;
+            Some(Money::new(sum.minor.checked_add(line.minor)?, sum.currency))
+        })
+    }
+
+    fn ensure_open(&self) -> Result<(), CartError> {
+        match self.status {
+            Status::Open => Ok(()),
+            status => Err(CartError::Closed {
+                cart: self.id.clone(),
+                status,
+            }),
+        }
+    }
+
+    fn quantity(qty: i64) -> Result<u32, CartError> {
+        if qty < 1 {
+            return Err(CartError::QuantityNotPositive(qty));
+        }
+        Ok(u32::try_from(qty).unwrap_or(u32::MAX))
+    }
+
+    /// Adds `qty` of a product: merges into its line (quantities add up) or appends one.
+    pub fn add(&mut self, catalog: &Catalog, product: i64, qty: i64) -> Result<(), CartError> {
+        self.ensure_open()?;
+        let found = ProductId::try_from(product)
+            .ok()
+            .and_then(|id| catalog.get(id));
+        let Some(found) = found else {
+            return Err(CartError::UnknownProduct {
+                id: product,
+                valid: catalog.ids(),
+            });
+        };
+        let qty = Self::quantity(qty)?;
+        let mut items = self.items.clone();
+        match items.iter_mut().find(|l| l.product_id == found.id) {
+            Some(line) => line.quantity = line.quantity.saturating_add(qty),
+            None => items.push(LineItem {
+                product_id: found.id,
+                name: found.name.clone(),
+                unit_price: found.price.clone(),
+                quantity: qty,
+            }),
+        }
+        let line = items.iter().find(|l| l.product_id == found.id);
+        let new_qty = line.map_or(qty, |l| l.quantity);
+        if new_qty > MAX_QUANTITY_PER_LINE {
+            return Err(CartError::QuantityTooLarge {
+                product: found.id,
+                requested: i64::from(new_qty),
+                max: MAX_QUANTITY_PER_LINE,
+            });
+        }
+        if self.checked_total(&items).is_none() {
+            return Err(CartError::TotalTooLarge);
+        }
+        self.items = items;
+        Ok(())
+    }
+
+    /// Removes `qty` of a product, or the whole line when `qty` is `None`. A line that reaches
+    /// zero disappears.
+    pub fn remove(&mut self, product: i64, qty: Option<i64>) -> Result<(), CartError> {
+        self.ensure_open()?;
+        let not_in_cart = || CartError::NotInCart {
+            cart: self.id.clone(),
+            product,
+        };
+        let index = ProductId::try_from(product)
+            .ok()
+            .and_then(|id| self.items.iter().position(|l| l.product_id == id))
+            .ok_or_else(not_in_cart)?;
+        let have = self.items[index].quantity;
+        let take = match qty {
+            None => have,
+            Some(q) => Self::quantity(q)?,
+        };
+        if take > have {
+            return Err(CartError::RemoveTooMany {
+                cart: self.id.clone(),
+                product: self.items[index].product_id,
+                have,
+                requested: qty.unwrap_or_default(),
+            });
+        }
+        if take == have {
+            self.items.remove(index);
+        } else {
+            self.items[index].quantity = have - take;
+        }
+        Ok(())
+    }
+
+    pub fn set_email(&mut self, address: &str) -> Result<(), CartError> {
+        self.ensure_open()?;
+        self.email = Some(Email::parse(address)?);
+        Ok(())
+    }
+
+    /// Starts a checkout: the cart must be open, non-empty and have an e-mail (given here or
+    /// set before). The cart is `checking_out` until the payment's outcome is recorded.
+    pub fn begin_checkout(&mut self, email: Option<&str>) -> Result<CheckoutOrder, CartError> {
+        self.ensure_open()?;
+        let email = match email {
+            Some(text) => Some(Email::parse(text)?),
+            None => self.email.clone(),
+        };
+        if self.items.is_empty() {
+            return Err(CartError::Empty {
+                cart: self.id.clone(),
+            });
+        }
+        let Some(email) = email else {
+            return Err(CartError::NoEmail {
+                cart: self.id.clone(),
+            });
+        };
+        self.email = Some(email.clone());
+        self.status = Status::CheckingOut;
+        self.checkout_attempts += 1;
+        self.last_error = None;
+        Ok(CheckoutOrder {
+            attempt: self.checkout_attempts,
+            email,
+            amount: self.total(),
+            items: self.items.clone(),
+        })
+    }
+
+    /// The payment failed: the cart is open again and remembers why.
+    pub fn checkout_failed(&mut self, reason: impl Into<String>) {
+        if self.status == Status::CheckingOut {
+            self.status = Status::Open;
+        }
+        self.last_error = Some(reason.into());
+    }
+
+    pub fn checkout_succeeded(&mut self) {
+        if self.status == Status::CheckingOut {
+            self.status = Status::CheckedOut;
+        }
+    }
+
+    /// Closes an idle open cart for good.
+    pub fn expire(&mut self) {
+        if self.status == Status::Open {
+            self.status = Status::Expired;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cart() -> Cart {
+        Cart::new("CART-test", Currency::usd())
+    }
+
+    fn catalog() -> Catalog {
+        Catalog::builtin()
+    }
+
+    #[test]
+    fn add_appends_then_merges() {
+        let mut c = cart();
+        c.add(&catalog(), 0, 1).unwrap();
+        c.add(&catalog(), 2, 3).unwrap();
+        c.add(&catalog(), 0, 2).unwrap();
+        let lines: Vec<_> = c.items().iter().map(|l| (l.product_id, l.quantity)).collect();
+        assert_eq!(lines, vec![(0, 3), (2, 3)]);
+        assert_eq!(c.items()[0].name, "iPhone 12 Pro");
+        assert_eq!(c.items()[0].total().minor, 3 * 99_900);
+        assert_eq!(c.total().minor, 3 * 99_900 + 3 * 39_900);
+    }
+
+    #[test]
+    fn unknown_product_names_the_valid_ids() {
+        let err = cart().add(&catalog(), 9, 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "product 9 is not in the catalog; valid product ids are 0, 1, 2, 3"
+        );
+        assert!(cart().add(&catalog(), -1, 1).is_err());
+    }
+
+    #[test]
+    fn quantity_must_be_positive_and_bounded_also_after_merging() {
+        let mut c = cart();
+        assert_eq!(
+            c.add(&catalog(), 0, 0),
+            Err(CartError::QuantityNotPositive(0))
+        );
+        assert_eq!(
+            c.add(&catalog(), 0, -3),
+            Err(CartError::QuantityNotPositive(-3))
+        );
+        assert!(matches!(
+            c.add(&catalog(), 0, 100),
+            Err(CartError::QuantityTooLarge { requested: 100, .. })
+        ));
+        assert!(matches!(
+            c.add(&catalog(), 0, i64::MAX),
+            Err(CartError::QuantityTooLarge { .. })
+        ));
+        c.add(&catalog(), 0, 60).unwrap();
+        let err = c.add(&catalog(), 0, 40).unwrap_err();
+        assert!(err.to_string().contains("this would make 100"), "{err}");
+        assert_eq!(c.items()[0].quantity, 60, "a rejected add changes nothing");
+        c.add(&catalog(), 0, 39).unwrap();
+        assert_eq!(c.items()[0].quantity, MAX_QUANTITY_PER_LINE);
+    }
+
+    #[test]
+    fn remove_decrements_and_drops_empty_lines() {
+        let mut c = cart();
+        c.add(&catalog(), 1, 2).unwrap();
+        c.remove(1, Some(1)).unwrap();
+        assert_eq!(c.items()[0].quantity, 1);
+        c.remove(1, Some(1)).unwrap();
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn remove_without_quantity_drops_the_line() {
+        let mut c = cart();
+        c.add(&catalog(), 1, 5).unwrap();
+        c.add(&catalog(), 2, 1).unwrap();
+        c.remove(1, None).unwrap();
+        assert_eq!(c.items().len(), 1);
+        assert_eq!(c.items()[0].product_id, 2);
+    }
+
+    #[test]
+    fn remove_rejects_absent_products_and_too_many() {
+        let mut c = cart();
+        assert_eq!(
+            c.remove(3, None).unwrap_err().to_string(),
+            "product 3 is not in cart CART-test"
+        );
+        c.add(&catalog(), 3, 2).unwrap();
+        let err = c.remove(3, Some(5)).unwrap_err();
+        assert!(err.to_string().contains("holds 2 of product 3"), "{err}");
+        assert!(matches!(c.remove(3, Some(0)), Err(CartError::QuantityNotPositive(0))));
+        assert_eq!(c.items()[0].quantity, 2);
+    }
+
+    #[test]
+    fn prices_are_captured_when_added() {
+        let mut c = cart();
+        c.add(&catalog(), 0, 1).unwrap();
+        let json = r#"{"currency":"USD","products":[{"id":0,"name":"iPhone 12 Pro","price":"1.00"}]}"#;
+        let cheaper = Catalog::parse(json, crate::domain::CatalogFormat::Json).unwrap();
+        c.add(&cheaper, 0, 1).unwrap();
+        assert_eq!(c.items()[0].unit_price.minor, 99_900);
+        assert_eq!(c.total().minor, 2 * 99_900);
+    }
+
+    #[test]
+    fn email_is_validated_and_normalised() {
+        let mut c = cart();
+        assert!(matches!(c.set_email("nope"), Err(CartError::Email(_))));
+        assert_eq!(c.email(), None);
+        c.set_email("Ann@EXAMPLE.com").unwrap();
+        assert_eq!(c.email().unwrap().as_str(), "Ann@example.com");
+    }
+
+    #[test]
+    fn checkout_needs_items_and_an_email() {
+        let mut c = cart();
+        assert!(matches!(c.begin_checkout(None), Err(CartError::Empty { .. })));
+        c.add(&catalog(), 2, 1).unwrap();
+        assert!(matches!(c.begin_checkout(None), Err(CartError::NoEmail { .. })));
+        assert!(matches!(c.begin_checkout(Some("bad")), Err(CartError::Email(_))));
+        assert_eq!(c.status(), Status::Open);
+        let order = c.begin_checkout(Some("a@example.com")).unwrap();
+        assert_eq!(order.attempt, 1);
+        assert_eq!(order.amount.minor, 39_900);
+        assert_eq!(order.email.as_str(), "a@example.com");
+        assert_eq!(c.email().unwrap().as_str(), "a@example.com");
+        assert_eq!(c.status(), Status::CheckingOut);
+    }
+
+    #[test]
+    fn a_failed_payment_reopens_the_cart_and_a_new_attempt_gets_a_new_number() {
+        let mut c = cart();
+        c.add(&catalog(), 2, 1).unwrap();
+        c.begin_checkout(Some("a@example.com")).unwrap();
+        let err = c.add(&catalog(), 1, 1).unwrap_err();
+        assert!(err.to_string().contains("is being checked out"), "{err}");
+        c.checkout_failed("card declined");
+        assert_eq!(c.status(), Status::Open);
+        assert_eq!(c.last_error(), Some("card declined"));
+        let order = c.begin_checkout(None).unwrap();
+        assert_eq!(order.attempt, 2);
+        assert_eq!(c.last_error(), None);
+        c.checkout_succeeded();
+        assert_eq!(c.status(), Status::CheckedOut);
+    }
+
+    #[test]
+    fn every_change_after_checkout_is_rejected() {
+        let mut c = cart();
+        c.add(&catalog(), 2, 1).unwrap();
+        c.begin_checkout(Some("a@example.com")).unwrap();
+        c.checkout_succeeded();
+        let before = c.clone();
+        let expected = "cart CART-test is already checked out";
+        assert_eq!(c.add(&catalog(), 0, 1).unwrap_err().to_string(), expected);
+        assert_eq!(c.remove(2, None).unwrap_err().to_string(), expected);
+        assert_eq!(c.set_email("b@example.com").unwrap_err().to_string(), expected);
+        assert_eq!(c.begin_checkout(None).unwrap_err().to_string(), expected);
+        c.expire();
+        assert_eq!(c, before);
+    }
+
+    #[test]
+    fn expiry_closes_only_open_carts() {
+        let mut c = cart();
+        c.expire();
+        assert_eq!(c.status(), Status::Expired);
+        assert_eq!(
+            c.add(&catalog(), 0, 1).unwrap_err().to_string(),
+            "cart CART-test has expired"
+        );
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(i64, i64),
+        Remove(i64, Option<i64>),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (-1i64..6, -2i64..120).prop_map(|(p, q)| Op::Add(p, q)),
+            (-1i64..6, proptest::option::of(-2i64..120)).prop_map(|(p, q)| Op::Remove(p, q)),
+        ]
+    }
+
+    fn apply(c: &mut Cart, op: &Op) -> Result<(), CartError> {
+        match *op {
+            Op::Add(p, q) => c.add(&catalog(), p, q),
+            Op::Remove(p, q) => c.remove(p, q),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn adding_then_removing_the_same_quantity_restores_the_cart(
+            ops in proptest::collection::vec(op(), 0..20),
+            product in 0i64..4,
+            qty in 1i64..=99,
+        ) {
+            let mut c = cart();
+            for o in &ops { let _ = apply(&mut c, o); }
+            let before = c.clone();
+            if c.add(&catalog(), product, qty).is_ok() {
+                c.remove(product, Some(qty)).unwrap();
+                // Removing and re-adding keeps lines in place except a line that was new.
+                prop_assert_eq!(c, before);
+            }
+        }
+
+        #[test]
+        fn rejected_operations_change_nothing_and_invariants_hold(
+            ops in proptest::collection::vec(op(), 0..40),
+        ) {
+            let mut c = cart();
+            for o in &ops {
+                let before = c.clone();
+                if apply(&mut c, o).is_err() {
+                    prop_assert_eq!(&c, &before);
+                }
+                let mut ids: Vec<_> = c.items().iter().map(|l| l.product_id).collect();
+                let n = ids.len();
+                ids.dedup();
+                prop_assert_eq!(ids.len(), n, "one line per product");
+                prop_assert!(c.items().iter().all(|l| (1..=MAX_QUANTITY_PER_LINE).contains(&l.quantity)));
+                let sum: u64 = c.items().iter().map(|l| l.unit_price.minor * u64::from(l.quantity)).sum();
+                prop_assert_eq!(c.total().minor, sum);
+            }
+        }
+    }
+}

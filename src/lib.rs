@@ -1,0 +1,8 @@
+//! `cart`: a shopping cart for the command line whose carts are durable Temporal workflows.
+//!
+//! - [`domain`]: the cart rules as plain Rust.
+//! - [`workflow`]: the `CartWorkflow` and its message types.
+//! - [`activities`]: side effects (payments, e-mail) behind traits, with local providers.
+//! - [`cli`]: everything a person sees: arguments, commands, output and errors.
+
+pub mod domain;
