@@ -6,3 +6,7 @@
 //! - [`cli`]: everything a person sees: arguments, commands, output and errors.
 
 pub mod domain;
+pub mod activities;
+pub mod workflow;
+pub mod client;
+pub mod worker;

@@ -1,0 +1,124 @@
+//! Side effects of a cart: charging the customer and sending e-mail.
+//!
+//! The workflow reaches these only through the typed activity handles of [`CartActivities`].
+//! Providers sit behind the [`PaymentGateway`] and [`Mailer`] traits; the zero-config local
+//! providers ([`LocalLedger`], [`Outbox`]) write to the data directory, and real providers plug
+//! in beside them without touching the workflow.
+//!
+//! Failure policy: a business failure (card declined, invalid request) becomes a non-retryable
+//! application failure whose message reaches the person checking out; anything that may be
+//! transient stays retryable and Temporal retries it with backoff.
+
+mod ledger;
+mod mail;
+mod outbox;
+
+pub use ledger::LocalLedger;
+pub use mail::{EmailMessage, Mailer, MailError, reminder_message};
+pub use outbox::Outbox;
+
+use crate::domain::{Email, LineItem, Money};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::ApplicationFailure;
+
+/// One request to charge a customer. `idempotency_key` is derived by the workflow from the
+/// cart and the checkout attempt, so every retry of the same attempt carries the same key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeRequest {
+    pub cart_id: String,
+    pub idempotency_key: String,
+    pub amount: Money,
+    pub email: Email,
+    /// A payment token such as Stripe's `tok_visa`.
+    pub payment: String,
+    pub description: String,
+}
+
+/// A successful charge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub amount: Money,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    /// The card or account was refused; retrying will not help.
+    #[error("card declined: {0}")]
+    Declined(String),
+    /// The request itself is wrong (unknown token, reused key); retrying will not help.
+    #[error("payment rejected: {0}")]
+    Invalid(String),
+    /// The provider could not be reached or failed; worth retrying.
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError>;
+}
+
+/// What the reminder activity needs to write an abandoned-cart e-mail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReminderRequest {
+    pub cart_id: String,
+    /// Unique per cart and idle period: a retried send replaces rather than duplicates.
+    pub message_key: String,
+    pub email: Email,
+    pub items: Vec<LineItem>,
+    pub total: Money,
+}
+
+/// The activities of a cart, holding their providers.
+pub struct CartActivities {
+    payments: Arc<dyn PaymentGateway>,
+    mailer: Arc<dyn Mailer>,
+}
+
+impl CartActivities {
+    pub fn new(payments: Arc<dyn PaymentGateway>, mailer: Arc<dyn Mailer>) -> Self {
+        Self { payments, mailer }
+    }
+}
+
+#[activities]
+impl CartActivities {
+    #[activity]
+    pub async fn charge(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: ChargeRequest,
+    ) -> Result<Charge, ActivityError> {
+        self.payments.charge(&request).await.map_err(|e| {
+            let failure = match e {
+                PaymentError::Unavailable(_) => ApplicationFailure::new(e),
+                PaymentError::Declined(_) | PaymentError::Invalid(_) => {
+                    ApplicationFailure::non_retryable(e)
+                }
+            };
+            ActivityError::application(failure)
+        })
+    }
+
+    #[activity]
+    pub async fn send_reminder(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: ReminderRequest,
+    ) -> Result<(), ActivityError> {
+        let message = reminder_message(&request);
+        self.mailer.send(&message).await.map_err(|e| {
+            let failure = match e {
+                MailError::Rejected(_) => ApplicationFailure::non_retryable(e),
+                MailError::Unavailable(_) => ApplicationFailure::new(e),
+            };
+            ActivityError::application(failure)
+        })
+    }
+}

@@ -1,0 +1,288 @@
+//! Typed access to carts through Temporal, shared by the command line and the tests.
+//!
+//! Every call goes through the workflow's typed handles (`CartWorkflow::add_item`, …). Errors
+//! are sorted into what a person can act on: server unreachable, no such cart, rejected by the
+//! cart rules, no worker listening, or something else from Temporal.
+
+use crate::workflow::{
+    AddItem, CartInput, CartView, CartWorkflow, Checkout, RemoveItem, SetEmail,
+};
+use futures::StreamExt;
+use std::future::Future;
+use std::time::Duration;
+use temporalio_client::errors::{
+    WorkflowQueryError, WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError,
+};
+use temporalio_client::{
+    Client, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowListOptions, WorkflowQueryOptions, WorkflowStartOptions,
+    WorkflowUpdateWithStartOptions,
+};
+use temporalio_common::protos::temporal::api::{
+    enums::v1::{TaskQueueKind, TaskQueueType},
+    taskqueue::v1::TaskQueue,
+    workflowservice::v1::DescribeTaskQueueRequest,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("there is no cart {0}")]
+    NotFound(String),
+    #[error("cart {0} already exists")]
+    AlreadyExists(String),
+    /// The cart rules or the payment refused; the message says why.
+    #[error("{0}")]
+    Rejected(String),
+    #[error("no worker is serving {0}: run `cart worker`")]
+    NoWorker(String),
+    #[error("the worker on {queue} did not answer within {}", humantime::format_duration(*waited))]
+    Timeout { queue: String, waited: Duration },
+    #[error("Temporal refused the request: {0}")]
+    Temporal(String),
+}
+
+/// One cart in a listing.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CartSummary {
+    pub id: String,
+    pub status: String,
+    pub started_at: Option<jiff::Timestamp>,
+}
+
+#[derive(Clone)]
+pub struct CartClient {
+    client: Client,
+    task_queue: String,
+    /// How long to wait for a worker to answer before giving up.
+    wait: Duration,
+}
+
+/// How long a call may go unanswered before we check whether any worker is listening.
+const WORKER_PROBE_AFTER: Duration = Duration::from_secs(2);
+
+impl CartClient {
+    pub fn new(client: Client, task_queue: impl Into<String>, wait: Duration) -> Self {
+        Self {
+            client,
+            task_queue: task_queue.into(),
+            wait,
+        }
+    }
+
+    pub fn task_queue(&self) -> &str {
+        &self.task_queue
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn handle(&self, id: &str) -> temporalio_client::WorkflowHandle<Client, CartWorkflow> {
+        self.client.get_workflow_handle::<CartWorkflow>(id)
+    }
+
+    /// Starts a cart and returns it as the worker sees it.
+    pub async fn create(&self, id: &str, input: CartInput) -> Result<CartView, ClientError> {
+        let options = WorkflowStartOptions::new(self.task_queue.clone(), id.to_owned())
+            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+            .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
+            .build();
+        self.client
+            .start_workflow(CartWorkflow::run, input, options)
+            .await
+            .map_err(|e| match e {
+                WorkflowStartError::AlreadyStarted { .. } => {
+                    ClientError::AlreadyExists(id.to_owned())
+                }
+                other => ClientError::Temporal(other.to_string()),
+            })?;
+        self.get(id).await
+    }
+
+    /// The cart as it stands.
+    pub async fn get(&self, id: &str) -> Result<CartView, ClientError> {
+        let handle = self.handle(id);
+        let query = handle.query(CartWorkflow::get_cart, (), WorkflowQueryOptions::default());
+        self.answered(query).await?.map_err(|e| match e {
+            WorkflowQueryError::NotFound(_) => ClientError::NotFound(id.to_owned()),
+            other => ClientError::Temporal(other.to_string()),
+        })
+    }
+
+    /// Adds an item, creating the cart with `start` first if it does not exist yet.
+    pub async fn add(
+        &self,
+        id: &str,
+        item: AddItem,
+        start: CartInput,
+    ) -> Result<CartView, ClientError> {
+        let options = WorkflowUpdateWithStartOptions::new(
+            self.task_queue.clone(),
+            id.to_owned(),
+            WorkflowIdConflictPolicy::UseExisting,
+        )
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .build();
+        let call = self.client.execute_update_with_start_workflow(
+            CartWorkflow::run,
+            start,
+            CartWorkflow::add_item,
+            item,
+            options,
+        );
+        match self.answered(call).await? {
+            Ok(view) => Ok(view),
+            // The id belongs to a finished cart: say why it cannot change.
+            Err(WorkflowUpdateWithStartError::Start(WorkflowStartError::AlreadyStarted {
+                ..
+            })) => Err(self.closed(id).await),
+            Err(WorkflowUpdateWithStartError::Update(e)) => Err(self.update_error(id, e).await),
+            Err(other) => Err(ClientError::Temporal(other.to_string())),
+        }
+    }
+
+    pub async fn remove(&self, id: &str, item: RemoveItem) -> Result<CartView, ClientError> {
+        let handle = self.handle(id);
+        let call = handle.execute_update(
+            CartWorkflow::remove_item,
+            item,
+            WorkflowExecuteUpdateOptions::default(),
+        );
+        self.finish_update(id, call).await
+    }
+
+    pub async fn set_email(&self, id: &str, email: SetEmail) -> Result<CartView, ClientError> {
+        let handle = self.handle(id);
+        let call = handle.execute_update(
+            CartWorkflow::set_email,
+            email,
+            WorkflowExecuteUpdateOptions::default(),
+        );
+        self.finish_update(id, call).await
+    }
+
+    pub async fn checkout(&self, id: &str, request: Checkout) -> Result<CartView, ClientError> {
+        let handle = self.handle(id);
+        let call = handle.execute_update(
+            CartWorkflow::checkout,
+            request,
+            WorkflowExecuteUpdateOptions::default(),
+        );
+        self.finish_update(id, call).await
+    }
+
+    /// Open carts on this task queue, newest first.
+    pub async fn list_open(&self) -> Result<Vec<CartSummary>, ClientError> {
+        let query = format!(
+            "WorkflowType = '{}' AND ExecutionStatus = 'Running' AND TaskQueue = '{}' ORDER BY StartTime DESC",
+            crate::workflow::WORKFLOW_TYPE,
+            self.task_queue.replace('\'', "")
+        );
+        let mut stream = self
+            .client
+            .list_workflows(query, WorkflowListOptions::default());
+        let mut carts = Vec::new();
+        while let Some(item) = stream.next().await {
+            let execution = item.map_err(|e| ClientError::Temporal(e.to_string()))?;
+            carts.push(CartSummary {
+                id: execution.id().to_owned(),
+                status: "open".to_owned(),
+                started_at: execution
+                    .start_time()
+                    .and_then(|t| jiff::Timestamp::try_from(t).ok()),
+            });
+        }
+        // Visibility may ignore ORDER BY on some stores; sort to be sure.
+        carts.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        Ok(carts)
+    }
+
+    async fn finish_update(
+        &self,
+        id: &str,
+        call: impl Future<Output = Result<CartView, WorkflowUpdateError>>,
+    ) -> Result<CartView, ClientError> {
+        match self.answered(call).await? {
+            Ok(view) => Ok(view),
+            Err(e) => Err(self.update_error(id, e).await),
+        }
+    }
+
+    async fn update_error(&self, id: &str, e: WorkflowUpdateError) -> ClientError {
+        match e {
+            WorkflowUpdateError::Failed(failure) => ClientError::Rejected(failure.message.clone()),
+            // Not found: either no such cart, or a finished one that no longer takes updates.
+            WorkflowUpdateError::NotFound(_) => self.closed(id).await,
+            other => ClientError::Temporal(other.to_string()),
+        }
+    }
+
+    /// Explains why a cart that exists no longer accepts changes.
+    async fn closed(&self, id: &str) -> ClientError {
+        match self.get(id).await {
+            Ok(view) => ClientError::Rejected(
+                crate::domain::CartError::Closed {
+                    cart: id.to_owned(),
+                    status: view.status,
+                }
+                .to_string(),
+            ),
+            Err(e) => e,
+        }
+    }
+
+    /// Waits for a call that needs a worker. If it has no answer after a moment, asks the
+    /// server whether any worker polls the task queue, so that a missing worker is reported
+    /// in seconds rather than after the full wait.
+    async fn answered<T>(&self, call: impl Future<Output = T>) -> Result<T, ClientError> {
+        let deadline = tokio::time::Instant::now() + self.wait;
+        tokio::pin!(call);
+        tokio::select! {
+            out = &mut call => return Ok(out),
+            _ = tokio::time::sleep(WORKER_PROBE_AFTER.min(self.wait)) => {}
+        }
+        if !self.has_worker().await {
+            return Err(ClientError::NoWorker(self.task_queue.clone()));
+        }
+        tokio::select! {
+            out = &mut call => Ok(out),
+            _ = tokio::time::sleep_until(deadline) => Err(ClientError::Timeout {
+                queue: self.task_queue.clone(),
+                waited: self.wait,
+            }),
+        }
+    }
+
+    /// Whether a worker polled the task queue recently. On error we assume there is one and
+    /// let the overall wait decide.
+    pub async fn has_worker(&self) -> bool {
+        let request = DescribeTaskQueueRequest {
+            namespace: self.client.options().namespace.clone(),
+            task_queue: Some(TaskQueue {
+                name: self.task_queue.clone(),
+                kind: TaskQueueKind::Normal as i32,
+                normal_name: String::new(),
+            }),
+            task_queue_type: TaskQueueType::Workflow as i32,
+            ..Default::default()
+        };
+        let mut service = self.client.connection().workflow_service();
+        match service
+            .describe_task_queue(tonic::Request::new(request))
+            .await
+        {
+            Ok(response) => {
+                // The server lists pollers for a while after they stop; count only pollers
+                // seen within the last long-poll interval.
+                let recent = std::time::SystemTime::now() - Duration::from_secs(90);
+                response.into_inner().pollers.iter().any(|p| {
+                    p.last_access_time
+                        .as_ref()
+                        .and_then(|t| std::time::SystemTime::try_from(t.clone()).ok())
+                        .is_some_and(|t| t > recent)
+                })
+            }
+            Err(_) => true,
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Hosting: the worker that runs cart workflows and their activities on one task queue.
+
+use crate::activities::{CartActivities, LocalLedger, Outbox};
+use crate::workflow::CartWorkflow;
+use std::path::Path;
+use std::sync::Arc;
+use temporalio_client::Client;
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+/// The sender of the local outbox's messages.
+pub const LOCAL_SENDER: &str = "Cart <cart@localhost>";
+
+/// The zero-config activities: a ledger and an outbox in `data_dir`.
+pub fn local_activities(data_dir: &Path) -> CartActivities {
+    CartActivities::new(
+        Arc::new(LocalLedger::new(data_dir)),
+        Arc::new(Outbox::new(data_dir, LOCAL_SENDER)),
+    )
+}
+
+/// A worker for carts on `task_queue`, ready to `run()`.
+pub fn build(
+    runtime: &Runtime,
+    client: Client,
+    task_queue: &str,
+    activities: CartActivities,
+) -> anyhow::Result<Worker> {
+    let options = WorkerOptions::new(task_queue)
+        .register_activities(activities)
+        .register_workflow::<CartWorkflow>()?
+        .build();
+    Ok(Worker::new(runtime, client, options)?)
+}

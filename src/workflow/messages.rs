@@ -1,0 +1,197 @@
+//! What travels between clients and a cart workflow: the start input, update arguments and
+//! the cart as clients see it. These types are the wire contract; renaming a field breaks
+//! running carts and older clients.
+
+use crate::domain::{Cart, Catalog, LineItem, ProductId, Status};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+pub const WORKFLOW_TYPE: &str = "CartWorkflow";
+pub const DEFAULT_TASK_QUEUE: &str = "CART_TASK_QUEUE";
+
+/// Per-cart settings, fixed when the cart is created and carried through continue-as-new.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartSettings {
+    /// How long a non-empty cart with an e-mail may sit unchanged before one reminder is sent.
+    #[serde(with = "millis")]
+    pub reminder_delay: Duration,
+    /// How long a cart may sit unchanged before it expires.
+    #[serde(with = "millis")]
+    pub expire_after: Duration,
+    /// The prices this cart charges.
+    pub catalog: Catalog,
+}
+
+impl CartSettings {
+    /// The settings of carts started without any (the tutorial's own clients send none).
+    ///
+    /// These values are part of the workflow's history contract: carts already running
+    /// recompute their timers from them on replay, so they must never change. Client-side
+    /// defaults live in the CLI and may change freely, because clients always send settings.
+    pub fn frozen_default() -> Self {
+        Self {
+            reminder_delay: Duration::from_secs(60 * 60),
+            expire_after: Duration::from_secs(30 * 24 * 60 * 60),
+            catalog: Catalog::builtin(),
+        }
+    }
+}
+
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+/// The tutorial's item shape: `{"ProductId":0,"Quantity":1}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyItem {
+    #[serde(rename = "ProductId")]
+    pub product_id: i64,
+    #[serde(rename = "Quantity")]
+    pub quantity: i64,
+}
+
+/// The tutorial's cart shape, answered by the `getCart` query.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyCart {
+    #[serde(rename = "Items")]
+    pub items: Vec<LegacyItem>,
+    #[serde(rename = "Email")]
+    pub email: String,
+}
+
+/// The workflow's start input. Our clients send `settings` (and maybe `email`); the tutorial's
+/// clients send `{"Items":[],"Email":""}`, which also parses; continue-as-new sends `resume`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CartInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<CartSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Box<super::CartState>>,
+    #[serde(rename = "Items", default, skip_serializing_if = "Vec::is_empty")]
+    pub legacy_items: Vec<LegacyItem>,
+    #[serde(rename = "Email", default, skip_serializing_if = "String::is_empty")]
+    pub legacy_email: String,
+}
+
+impl CartInput {
+    pub fn new(settings: CartSettings, email: Option<String>) -> Self {
+        Self {
+            settings: Some(settings),
+            email,
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddItem {
+    pub product_id: i64,
+    pub quantity: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveItem {
+    pub product_id: i64,
+    /// `None` removes the whole line.
+    pub quantity: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetEmail {
+    pub email: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkout {
+    pub email: Option<String>,
+    /// A payment token; `tok_visa` when absent.
+    pub payment: Option<String>,
+}
+
+pub const DEFAULT_PAYMENT: &str = "tok_visa";
+
+/// One line of the cart as clients see it. Amounts are integers in minor units (cents).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineView {
+    pub product_id: ProductId,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: u64,
+    pub line_total: u64,
+}
+
+impl From<&LineItem> for LineView {
+    fn from(line: &LineItem) -> Self {
+        Self {
+            product_id: line.product_id,
+            name: line.name.clone(),
+            quantity: line.quantity,
+            unit_price: line.unit_price.minor,
+            line_total: line.total().minor,
+        }
+    }
+}
+
+/// Proof of a successful checkout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub charge_id: String,
+    pub amount: u64,
+    pub currency: String,
+    pub email: String,
+    pub items: Vec<LineView>,
+    pub charged_at: jiff::Timestamp,
+}
+
+/// The cart as clients see it: the answer to `get_cart`, to every update, and the workflow's
+/// result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartView {
+    pub id: String,
+    pub status: Status,
+    pub email: Option<String>,
+    pub items: Vec<LineView>,
+    pub total: u64,
+    pub currency: String,
+    pub created_at: jiff::Timestamp,
+    pub updated_at: jiff::Timestamp,
+    /// Why the last checkout failed, until the next checkout starts.
+    pub last_error: Option<String>,
+    pub reminder_sent: bool,
+    pub receipt: Option<Receipt>,
+}
+
+impl CartView {
+    pub(crate) fn of(
+        cart: &Cart,
+        created_at: jiff::Timestamp,
+        updated_at: jiff::Timestamp,
+        reminder_sent: bool,
+        receipt: Option<Receipt>,
+    ) -> Self {
+        Self {
+            id: cart.id().to_owned(),
+            status: cart.status(),
+            email: cart.email().map(|e| e.to_string()),
+            items: cart.items().iter().map(LineView::from).collect(),
+            total: cart.total().minor,
+            currency: cart.currency().code().to_owned(),
+            created_at,
+            updated_at,
+            last_error: cart.last_error().map(str::to_owned),
+            reminder_sent,
+            receipt,
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The workflow's state as plain data: the cart plus what the workflow tracks around it
+//! (times, revision, reminder bookkeeping, receipt). All decisions about timers are pure
+//! functions of this state, so they replay identically and are unit-tested without Temporal.
+
+use super::messages::{CartSettings, CartView, Checkout, DEFAULT_PAYMENT, LineView, Receipt};
+use crate::activities::{Charge, ChargeRequest, ReminderRequest};
+use crate::domain::{Cart, CartError, Status};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Everything a cart workflow knows; carried whole through continue-as-new.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartState {
+    pub cart: Cart,
+    pub settings: CartSettings,
+    /// The first run id of this cart. Part of every idempotency key, so a new cart that reuses
+    /// an old cart's id can never be mistaken for it by the payment provider.
+    pub instance: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Bumped by every change; the run loop re-arms its timer whenever it moves.
+    pub revision: u64,
+    /// The revision for which a reminder went out: at most one per idle period.
+    pub reminded_revision: Option<u64>,
+    pub receipt: Option<Receipt>,
+}
+
+/// What the single idle timer is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleAction {
+    Remind,
+    Expire,
+}
+
+impl CartState {
+    pub fn new(cart: Cart, settings: CartSettings, instance: String, now: Timestamp) -> Self {
+        Self {
+            cart,
+            settings,
+            instance,
+            created_at: now,
+            updated_at: now,
+            revision: 0,
+            reminded_revision: None,
+            receipt: None,
+        }
+    }
+
+    pub fn view(&self) -> CartView {
+        CartView::of(
+            &self.cart,
+            self.created_at,
+            self.updated_at,
+            self.reminded_revision == Some(self.revision),
+            self.receipt.clone(),
+        )
+    }
+
+    /// Records a change: a new idle period starts now.
+    pub fn touch(&mut self, now: Timestamp) {
+        self.updated_at = now.max(self.updated_at);
+        self.revision += 1;
+    }
+
+    /// The one thing the idle timer should fire for next, and when; `None` when nothing is
+    /// pending (a cart that is not open waits only for messages).
+    pub fn next_idle_action(&self) -> Option<(Timestamp, IdleAction)> {
+        if self.cart.status() != Status::Open {
+            return None;
+        }
+        let after = |d: std::time::Duration| {
+            let d = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
+            self.updated_at.checked_add(d).unwrap_or(Timestamp::MAX)
+        };
+        let expire_at = after(self.settings.expire_after);
+        let wants_reminder = !self.cart.is_empty()
+            && self.cart.email().is_some()
+            && self.reminded_revision != Some(self.revision);
+        let remind_at = after(self.settings.reminder_delay);
+        if wants_reminder && remind_at < expire_at {
+            Some((remind_at, IdleAction::Remind))
+        } else {
+            Some((expire_at, IdleAction::Expire))
+        }
+    }
+
+    pub fn reminder_request(&self) -> Option<ReminderRequest> {
+        let email = self.cart.email()?.clone();
+        Some(ReminderRequest {
+            cart_id: self.cart.id().to_owned(),
+            message_key: format!(
+                "{}-{}-reminder-{}",
+                self.cart.id(),
+                self.instance,
+                self.revision
+            ),
+            email,
+            items: self.cart.items().to_vec(),
+            total: self.cart.total(),
+        })
+    }
+
+    /// Starts a checkout and returns the charge to make. The idempotency key names the cart,
+    /// its instance and the attempt: a retried activity or a replayed workflow sends the same
+    /// key, a new attempt after a decline sends a new one.
+    pub fn begin_checkout(
+        &mut self,
+        request: &Checkout,
+        now: Timestamp,
+    ) -> Result<ChargeRequest, CartError> {
+        let order = self.cart.begin_checkout(request.email.as_deref())?;
+        self.touch(now);
+        let description = order
+            .items
+            .iter()
+            .map(|l| format!("{} x {}", l.quantity, l.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let payment = request
+            .payment
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .unwrap_or(DEFAULT_PAYMENT);
+        Ok(ChargeRequest {
+            cart_id: self.cart.id().to_owned(),
+            idempotency_key: format!(
+                "{}-{}-checkout-{}",
+                self.cart.id(),
+                self.instance,
+                order.attempt
+            ),
+            amount: order.amount,
+            email: order.email,
+            payment: payment.to_owned(),
+            description,
+        })
+    }
+
+    pub fn checkout_succeeded(&mut self, charge: Charge, now: Timestamp) {
+        self.cart.checkout_succeeded();
+        self.receipt = Some(Receipt {
+            charge_id: charge.id,
+            amount: charge.amount.minor,
+            currency: charge.amount.currency.code().to_owned(),
+            email: self.cart.email().map(|e| e.to_string()).unwrap_or_default(),
+            items: self.cart.items().iter().map(LineView::from).collect(),
+            charged_at: now,
+        });
+        self.touch(now);
+    }
+
+    pub fn checkout_failed(&mut self, reason: &str, now: Timestamp) {
+        self.cart.checkout_failed(reason);
+        self.touch(now);
+    }
+
+    pub fn expire(&mut self, now: Timestamp) {
+        self.cart.expire();
+        self.revision += 1;
+        self.updated_at = now.max(self.updated_at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Catalog, Currency};
+    use std::time::Duration;
+
+    fn state() -> CartState {
+        let settings = CartSettings {
+            reminder_delay: Duration::from_secs(10),
+            expire_after: Duration::from_secs(100),
+            catalog: Catalog::builtin(),
+        };
+        let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        CartState::new(Cart::new("CART-1", Currency::usd()), settings, "run1".into(), t0)
+    }
+
+    fn at(s: &CartState, secs: i64) -> Timestamp {
+        s.created_at + SignedDuration::from_secs(secs)
+    }
+
+    #[test]
+    fn an_empty_or_anonymous_cart_only_expires() {
+        let mut s = state();
+        assert_eq!(s.next_idle_action(), Some((at(&s, 100), IdleAction::Expire)));
+        s.cart.add(&Catalog::builtin(), 0, 1).unwrap();
+        s.touch(at(&s, 5));
+        assert_eq!(s.next_idle_action(), Some((at(&s, 105), IdleAction::Expire)));
+    }
+
+    #[test]
+    fn a_cart_with_items_and_email_is_reminded_once_per_idle_period() {
+        let mut s = state();
+        s.cart.add(&Catalog::builtin(), 0, 1).unwrap();
+        s.cart.set_email("a@example.com").unwrap();
+        s.touch(at(&s, 1));
+        assert_eq!(s.next_idle_action(), Some((at(&s, 11), IdleAction::Remind)));
+        s.reminded_revision = Some(s.revision);
+        assert!(s.view().reminder_sent);
+        assert_eq!(s.next_idle_action(), Some((at(&s, 101), IdleAction::Expire)));
+        // A change starts a new idle period, which earns a new reminder.
+        s.touch(at(&s, 50));
+        assert_eq!(s.next_idle_action(), Some((at(&s, 60), IdleAction::Remind)));
+        assert!(!s.view().reminder_sent);
+    }
+
+    #[test]
+    fn checkout_keys_are_deterministic_per_attempt() {
+        let mut s = state();
+        s.cart.add(&Catalog::builtin(), 2, 1).unwrap();
+        let req = Checkout {
+            email: Some("a@example.com".into()),
+            payment: None,
+        };
+        let first = s.begin_checkout(&req, at(&s, 1)).unwrap();
+        assert_eq!(first.idempotency_key, "CART-1-run1-checkout-1");
+        assert_eq!(first.payment, "tok_visa");
+        assert_eq!(first.description, "1 x iPhone SE");
+        assert_eq!(s.next_idle_action(), None, "no timer while checking out");
+        s.checkout_failed("card declined", at(&s, 2));
+        let second = s.begin_checkout(&req, at(&s, 3)).unwrap();
+        assert_eq!(second.idempotency_key, "CART-1-run1-checkout-2");
+    }
+
+    #[test]
+    fn state_survives_a_json_round_trip() {
+        let mut s = state();
+        s.cart.add(&Catalog::builtin(), 1, 2).unwrap();
+        s.touch(at(&s, 3));
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<CartState>(&json).unwrap(), s);
+    }
+}

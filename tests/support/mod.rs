@@ -1,0 +1,140 @@
+//! Shared test fixtures: a private Temporal dev server per test, in-process workers on unique
+//! task queues, and helpers to wait for conditions with a deadline.
+
+#![allow(dead_code)]
+
+use cart::activities::CartActivities;
+use cart::client::CartClient;
+use cart::workflow::{CartInput, CartSettings};
+use cart::domain::Catalog;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+use temporalio_sdk::testing::{
+    EphemeralExe, LocalWorkflowEnvironmentOptions, LocalServer, WorkflowEnvironment,
+};
+use temporalio_sdk::Runtime;
+
+/// The Temporal CLI installed by `scripts/install-temporal` (or `CART_TEMPORAL_BIN`).
+pub fn temporal_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("CART_TEMPORAL_BIN") {
+        return PathBuf::from(path);
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/temporal");
+    assert!(
+        path.exists(),
+        "no Temporal CLI at {}: run scripts/install-temporal first",
+        path.display()
+    );
+    path
+}
+
+pub async fn start_server(extra_args: &[&str]) -> WorkflowEnvironment<LocalServer> {
+    let options = LocalWorkflowEnvironmentOptions::builder()
+        .server_executable(EphemeralExe::ExistingPath(
+            temporal_bin().to_string_lossy().into_owned(),
+        ))
+        .extra_args(extra_args.iter().map(|s| s.to_string()).collect())
+        .build();
+    WorkflowEnvironment::start_local(options)
+        .await
+        .expect("start a Temporal dev server")
+}
+
+/// A unique name for this process and call, for task queues and cart ids.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A worker running on its own thread (the SDK's worker future is not `Send`); stopped when
+/// dropped.
+pub struct TestWorker {
+    shutdown: Option<Box<dyn Fn() + Send + Sync>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestWorker {
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for TestWorker {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+pub fn start_worker(
+    env: &WorkflowEnvironment<LocalServer>,
+    task_queue: &str,
+    activities: CartActivities,
+) -> TestWorker {
+    let client = env.client().clone();
+    let task_queue = task_queue.to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
+            let mut worker =
+                cart::worker::build(&runtime, client, &task_queue, activities).unwrap();
+            tx.send(worker.shutdown_handle()).unwrap();
+            worker.run().await.expect("worker run");
+        });
+    });
+    let shutdown = rx.recv().expect("worker started");
+    TestWorker {
+        shutdown: Some(Box::new(shutdown)),
+        thread: Some(thread),
+    }
+}
+
+pub fn client(env: &WorkflowEnvironment<LocalServer>, task_queue: &str) -> CartClient {
+    CartClient::new(env.client().clone(), task_queue, Duration::from_secs(30))
+}
+
+pub fn settings(remind: Duration, expire: Duration) -> CartSettings {
+    CartSettings {
+        reminder_delay: remind,
+        expire_after: expire,
+        catalog: Catalog::builtin(),
+    }
+}
+
+pub fn input(remind: Duration, expire: Duration) -> CartInput {
+    CartInput::new(settings(remind, expire), None)
+}
+
+/// Polls `check` until it returns `Some`, or panics after `deadline`.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
