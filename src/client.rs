@@ -4,9 +4,7 @@
 //! are sorted into what a person can act on: server unreachable, no such cart, rejected by the
 //! cart rules, no worker listening, or something else from Temporal.
 
-use crate::workflow::{
-    AddItem, CartInput, CartView, CartWorkflow, Checkout, RemoveItem, SetEmail,
-};
+use crate::workflow::{AddItem, CartInput, CartView, CartWorkflow, Checkout, RemoveItem, SetEmail};
 use futures::StreamExt;
 use std::future::Future;
 use std::time::Duration;
@@ -174,7 +172,7 @@ impl CartClient {
     /// Open carts on this task queue, newest first.
     pub async fn list_open(&self) -> Result<Vec<CartSummary>, ClientError> {
         let query = format!(
-            "WorkflowType = '{}' AND ExecutionStatus = 'Running' AND TaskQueue = '{}' ORDER BY StartTime DESC",
+            "WorkflowType = '{}' AND ExecutionStatus = 'Running' AND TaskQueue = '{}'",
             crate::workflow::WORKFLOW_TYPE,
             self.task_queue.replace('\'', "")
         );
@@ -192,8 +190,8 @@ impl CartClient {
                     .and_then(|t| jiff::Timestamp::try_from(t).ok()),
             });
         }
-        // Visibility may ignore ORDER BY on some stores; sort to be sure.
-        carts.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        // The dev server's SQLite visibility store rejects ORDER BY, so sort here.
+        carts.sort_by_key(|c| std::cmp::Reverse(c.started_at));
         Ok(carts)
     }
 
@@ -278,7 +276,7 @@ impl CartClient {
                 response.into_inner().pollers.iter().any(|p| {
                     p.last_access_time
                         .as_ref()
-                        .and_then(|t| std::time::SystemTime::try_from(t.clone()).ok())
+                        .and_then(|t| std::time::SystemTime::try_from(*t).ok())
                         .is_some_and(|t| t > recent)
                 })
             }

@@ -5,8 +5,9 @@
 //! - [`activities`]: side effects (payments, e-mail) behind traits, with local providers.
 //! - [`cli`]: everything a person sees: arguments, commands, output and errors.
 
-pub mod domain;
 pub mod activities;
-pub mod workflow;
+pub mod cli;
 pub mod client;
+pub mod domain;
 pub mod worker;
+pub mod workflow;

@@ -212,7 +212,10 @@ mod tests {
     async fn declines_and_unknown_tokens_are_business_errors_and_write_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = LocalLedger::new(dir.path());
-        let err = ledger.charge(&request("k", "tok_chargeDeclined")).await.unwrap_err();
+        let err = ledger
+            .charge(&request("k", "tok_chargeDeclined"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, PaymentError::Declined(_)));
         assert_eq!(err.to_string(), "card declined: your card was declined");
         let err = ledger.charge(&request("k", "tok_bogus")).await.unwrap_err();

@@ -14,7 +14,7 @@ mod mail;
 mod outbox;
 
 pub use ledger::LocalLedger;
-pub use mail::{EmailMessage, Mailer, MailError, reminder_message};
+pub use mail::{EmailMessage, MailError, Mailer, reminder_message};
 pub use outbox::Outbox;
 
 use crate::domain::{Email, LineItem, Money};
@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use temporalio_macros::activities;
-use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::ApplicationFailure;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// One request to charge a customer. `idempotency_key` is derived by the workflow from the
 /// cart and the checkout attempt, so every retry of the same attempt carries the same key.

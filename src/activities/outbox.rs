@@ -43,8 +43,8 @@ impl Outbox {
 
 /// Renders a message as RFC 5322 text with CRLF line endings and a UTF-8 body.
 pub fn render_eml(from: &str, message: &EmailMessage, date: jiff::Timestamp) -> String {
-    let date = jiff::fmt::rfc2822::to_string(&date.to_zoned(jiff::tz::TimeZone::UTC))
-        .unwrap_or_default();
+    let date =
+        jiff::fmt::rfc2822::to_string(&date.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
     let message_id: String = message
         .key
         .chars()
@@ -73,7 +73,9 @@ impl Mailer for Outbox {
         let text = render_eml(&self.from, message, jiff::Timestamp::now());
         let path = self.path_for(&message.key);
         let tmp = path.with_extension("eml.tmp");
-        let io = |e: std::io::Error| MailError::Unavailable(format!("outbox {}: {e}", self.dir.display()));
+        let io = |e: std::io::Error| {
+            MailError::Unavailable(format!("outbox {}: {e}", self.dir.display()))
+        };
         tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
         tokio::fs::write(&tmp, text).await.map_err(io)?;
         tokio::fs::rename(&tmp, &path).await.map_err(io)?;
@@ -113,6 +115,9 @@ mod tests {
     fn date_header_is_rfc_2822() {
         let ts: jiff::Timestamp = "2026-11-26T06:32:00Z".parse().unwrap();
         let eml = render_eml("a@b.c", &message("k"), ts);
-        assert!(eml.contains("\r\nDate: Thu, 26 Nov 2026 06:32:00 +0000\r\n"), "{eml}");
+        assert!(
+            eml.contains("\r\nDate: Thu, 26 Nov 2026 06:32:00 +0000\r\n"),
+            "{eml}"
+        );
     }
 }

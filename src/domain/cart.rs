@@ -72,7 +72,10 @@ pub struct CheckoutOrder {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CartError {
-    #[error("product {id} is not in the catalog; valid product ids are {}", list(valid))]
+    #[error(
+        "product {id} is not in the catalog; valid product ids are {}",
+        list(valid)
+    )]
     UnknownProduct { id: i64, valid: Vec<ProductId> },
     #[error("quantity must be at least 1, not {0}")]
     QuantityNotPositive(i64),
@@ -99,7 +102,9 @@ pub enum CartError {
     Email(#[from] EmailError),
     #[error("cart {cart} is empty: add an item before checking out")]
     Empty { cart: String },
-    #[error("cart {cart} has no e-mail address for the receipt: set one first or give one with checkout")]
+    #[error(
+        "cart {cart} has no e-mail address for the receipt: set one first or give one with checkout"
+    )]
     NoEmail { cart: String },
     #[error("the cart total would be too large")]
     TotalTooLarge,
@@ -108,7 +113,10 @@ pub enum CartError {
 }
 
 fn list(ids: &[ProductId]) -> String {
-    ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn closed_reason(status: Status) -> &'static str {
@@ -176,10 +184,12 @@ impl Cart {
     }
 
     fn checked_total(&self, items: &[LineItem]) -> Option<Money> {
-        items.iter().try_fold(Money::new(0, self.currency.clone()), |sum, line| {
-            let line = line.unit_price.times(line.quantity)?;
-            Some(Money::new(sum.minor.checked_add(line.minor)?, sum.currency))
-        })
+        items
+            .iter()
+            .try_fold(Money::new(0, self.currency.clone()), |sum, line| {
+                let line = line.unit_price.times(line.quantity)?;
+                Some(Money::new(sum.minor.checked_add(line.minor)?, sum.currency))
+            })
     }
 
     fn ensure_open(&self) -> Result<(), CartError> {
@@ -348,7 +358,11 @@ mod tests {
         c.add(&catalog(), 0, 1).unwrap();
         c.add(&catalog(), 2, 3).unwrap();
         c.add(&catalog(), 0, 2).unwrap();
-        let lines: Vec<_> = c.items().iter().map(|l| (l.product_id, l.quantity)).collect();
+        let lines: Vec<_> = c
+            .items()
+            .iter()
+            .map(|l| (l.product_id, l.quantity))
+            .collect();
         assert_eq!(lines, vec![(0, 3), (2, 3)]);
         assert_eq!(c.items()[0].name, "iPhone 12 Pro");
         assert_eq!(c.items()[0].total().minor, 3 * 99_900);
@@ -422,7 +436,10 @@ mod tests {
         c.add(&catalog(), 3, 2).unwrap();
         let err = c.remove(3, Some(5)).unwrap_err();
         assert!(err.to_string().contains("holds 2 of product 3"), "{err}");
-        assert!(matches!(c.remove(3, Some(0)), Err(CartError::QuantityNotPositive(0))));
+        assert!(matches!(
+            c.remove(3, Some(0)),
+            Err(CartError::QuantityNotPositive(0))
+        ));
         assert_eq!(c.items()[0].quantity, 2);
     }
 
@@ -430,7 +447,8 @@ mod tests {
     fn prices_are_captured_when_added() {
         let mut c = cart();
         c.add(&catalog(), 0, 1).unwrap();
-        let json = r#"{"currency":"USD","products":[{"id":0,"name":"iPhone 12 Pro","price":"1.00"}]}"#;
+        let json =
+            r#"{"currency":"USD","products":[{"id":0,"name":"iPhone 12 Pro","price":"1.00"}]}"#;
         let cheaper = Catalog::parse(json, crate::domain::CatalogFormat::Json).unwrap();
         c.add(&cheaper, 0, 1).unwrap();
         assert_eq!(c.items()[0].unit_price.minor, 99_900);
@@ -449,10 +467,19 @@ mod tests {
     #[test]
     fn checkout_needs_items_and_an_email() {
         let mut c = cart();
-        assert!(matches!(c.begin_checkout(None), Err(CartError::Empty { .. })));
+        assert!(matches!(
+            c.begin_checkout(None),
+            Err(CartError::Empty { .. })
+        ));
         c.add(&catalog(), 2, 1).unwrap();
-        assert!(matches!(c.begin_checkout(None), Err(CartError::NoEmail { .. })));
-        assert!(matches!(c.begin_checkout(Some("bad")), Err(CartError::Email(_))));
+        assert!(matches!(
+            c.begin_checkout(None),
+            Err(CartError::NoEmail { .. })
+        ));
+        assert!(matches!(
+            c.begin_checkout(Some("bad")),
+            Err(CartError::Email(_))
+        ));
         assert_eq!(c.status(), Status::Open);
         let order = c.begin_checkout(Some("a@example.com")).unwrap();
         assert_eq!(order.attempt, 1);
@@ -489,7 +516,10 @@ mod tests {
         let expected = "cart CART-test is already checked out";
         assert_eq!(c.add(&catalog(), 0, 1).unwrap_err().to_string(), expected);
         assert_eq!(c.remove(2, None).unwrap_err().to_string(), expected);
-        assert_eq!(c.set_email("b@example.com").unwrap_err().to_string(), expected);
+        assert_eq!(
+            c.set_email("b@example.com").unwrap_err().to_string(),
+            expected
+        );
         assert_eq!(c.begin_checkout(None).unwrap_err().to_string(), expected);
         c.expire();
         assert_eq!(c, before);

@@ -247,8 +247,13 @@ price = "499"
             ),
         ];
         for (text, expected) in cases {
-            let err = Catalog::parse(text, CatalogFormat::Toml).unwrap_err().to_string();
-            assert!(err.contains(expected), "{err:?} should mention {expected:?}");
+            let err = Catalog::parse(text, CatalogFormat::Toml)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(expected),
+                "{err:?} should mention {expected:?}"
+            );
         }
     }
 }

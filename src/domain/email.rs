@@ -46,12 +46,16 @@ impl Email {
             .chars()
             .all(|c| c.is_ascii_graphic() && !"@\"(),:;<>[\\]".contains(c));
         if !local_ok || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
-            return Err(fail("the part before the @ has characters an address cannot use"));
+            return Err(fail(
+                "the part before the @ has characters an address cannot use",
+            ));
         }
         let domain = domain.to_ascii_lowercase();
         let labels: Vec<&str> = domain.split('.').collect();
         if labels.len() < 2 {
-            return Err(fail("the domain after the @ needs a dot, as in example.com"));
+            return Err(fail(
+                "the domain after the @ needs a dot, as in example.com",
+            ));
         }
         let label_ok = |l: &&str| {
             !l.is_empty()
@@ -96,7 +100,10 @@ mod tests {
 
     #[test]
     fn accepts_and_normalises() {
-        assert_eq!(Email::parse(" Ann@Example.COM ").unwrap().as_str(), "Ann@example.com");
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ").unwrap().as_str(),
+            "Ann@example.com"
+        );
         assert!(Email::parse("a.b+tag@mail.example.co.uk").is_ok());
         assert!(Email::parse("x_y-z@sub-domain.example").is_ok());
     }

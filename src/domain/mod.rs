@@ -8,7 +8,7 @@ mod catalog;
 mod email;
 mod money;
 
-pub use cart::{CartError, CheckoutOrder, Cart, LineItem, MAX_QUANTITY_PER_LINE, Status};
+pub use cart::{Cart, CartError, CheckoutOrder, LineItem, MAX_QUANTITY_PER_LINE, Status};
 pub use catalog::{Catalog, CatalogError, CatalogFormat, Product, ProductId};
 pub use email::{Email, EmailError};
 pub use money::{Currency, Money, MoneyError};

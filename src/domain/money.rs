@@ -195,7 +195,10 @@ mod tests {
 
     #[test]
     fn displays_grouped_with_code() {
-        assert_eq!(Money::new(199_800, Currency::usd()).to_string(), "1,998.00 USD");
+        assert_eq!(
+            Money::new(199_800, Currency::usd()).to_string(),
+            "1,998.00 USD"
+        );
         assert_eq!(Money::new(5, Currency::usd()).to_string(), "0.05 USD");
         assert_eq!(Money::new(99_900, Currency::usd()).decimal(), "999.00");
     }
@@ -210,6 +213,9 @@ mod tests {
     #[test]
     fn multiplication_detects_overflow() {
         assert_eq!(Money::new(u64::MAX, Currency::usd()).times(2), None);
-        assert_eq!(Money::new(250, Currency::usd()).times(3).unwrap().minor, 750);
+        assert_eq!(
+            Money::new(250, Currency::usd()).times(3).unwrap().minor,
+            750
+        );
     }
 }

@@ -94,18 +94,16 @@ impl CartWorkflow {
         if let Some(state) = input.resume {
             return Self { state: *state };
         }
-        let settings = input
-            .settings
-            .unwrap_or_else(CartSettings::frozen_default);
+        let settings = input.settings.unwrap_or_else(CartSettings::frozen_default);
         let mut cart = Cart::new(ctx.workflow_id(), settings.catalog.currency().clone());
         for item in &input.legacy_items {
             if let Err(e) = cart.add(&settings.catalog, item.product_id, item.quantity) {
                 tracing::warn!(cart = ctx.workflow_id(), "ignoring a start item: {e}");
             }
         }
-        let email = input.email.or_else(|| {
-            Some(input.legacy_email.clone()).filter(|e| !e.trim().is_empty())
-        });
+        let email = input
+            .email
+            .or_else(|| Some(input.legacy_email.clone()).filter(|e| !e.trim().is_empty()));
         if let Some(email) = email
             && let Err(e) = cart.set_email(&email)
         {
@@ -164,7 +162,8 @@ impl CartWorkflow {
                 }
             }
 
-            let changed = |w: &Self| w.state.revision != revision || w.state.cart.status() != status;
+            let changed =
+                |w: &Self| w.state.revision != revision || w.state.cart.status() != status;
             let fired = match armed.as_mut() {
                 Some(a) => {
                     temporalio_sdk::workflows::select! {
@@ -286,7 +285,11 @@ impl CartWorkflow {
     }
 
     #[update_validator(remove_item)]
-    fn validate_remove_item(&self, _ctx: &WorkflowContextView, req: &RemoveItem) -> ValidatorResult {
+    fn validate_remove_item(
+        &self,
+        _ctx: &WorkflowContextView,
+        req: &RemoveItem,
+    ) -> ValidatorResult {
         self.check(|c, _| c.remove(req.product_id, req.quantity))
     }
 
@@ -342,9 +345,13 @@ impl CartWorkflow {
         ctx: &mut SyncWorkflowContext<Self>,
         raw: temporalio_common::data_converters::RawValue,
     ) {
-        let outcome = legacy::item(&raw).map_err(UpdateError::Payment).and_then(|item| {
-            self.apply(ctx, |c, s| c.add(&s.catalog, item.product_id, item.quantity))
-        });
+        let outcome = legacy::item(&raw)
+            .map_err(UpdateError::Payment)
+            .and_then(|item| {
+                self.apply(ctx, |c, s| {
+                    c.add(&s.catalog, item.product_id, item.quantity)
+                })
+            });
         legacy::log_ignored(ctx.workflow_id(), "ADD_TO_CART_CHANNEL", outcome);
     }
 
@@ -354,18 +361,20 @@ impl CartWorkflow {
         ctx: &mut SyncWorkflowContext<Self>,
         raw: temporalio_common::data_converters::RawValue,
     ) {
-        let outcome = legacy::item(&raw).map_err(UpdateError::Payment).and_then(|item| {
-            // The tutorial removes the whole line when asked for as many or more than it holds.
-            self.apply(ctx, |c, _| {
-                let have = c
-                    .items()
-                    .iter()
-                    .find(|l| i64::from(l.product_id) == item.product_id)
-                    .map_or(0, |l| i64::from(l.quantity));
-                let qty = (item.quantity < have).then_some(item.quantity);
-                c.remove(item.product_id, qty)
-            })
-        });
+        let outcome = legacy::item(&raw)
+            .map_err(UpdateError::Payment)
+            .and_then(|item| {
+                // The tutorial removes the whole line when asked for as many or more than it holds.
+                self.apply(ctx, |c, _| {
+                    let have = c
+                        .items()
+                        .iter()
+                        .find(|l| i64::from(l.product_id) == item.product_id)
+                        .map_or(0, |l| i64::from(l.quantity));
+                    let qty = (item.quantity < have).then_some(item.quantity);
+                    c.remove(item.product_id, qty)
+                })
+            });
         legacy::log_ignored(ctx.workflow_id(), "REMOVE_FROM_CART_CHANNEL", outcome);
     }
 

@@ -175,7 +175,12 @@ mod tests {
             catalog: Catalog::builtin(),
         };
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        CartState::new(Cart::new("CART-1", Currency::usd()), settings, "run1".into(), t0)
+        CartState::new(
+            Cart::new("CART-1", Currency::usd()),
+            settings,
+            "run1".into(),
+            t0,
+        )
     }
 
     fn at(s: &CartState, secs: i64) -> Timestamp {
@@ -185,10 +190,16 @@ mod tests {
     #[test]
     fn an_empty_or_anonymous_cart_only_expires() {
         let mut s = state();
-        assert_eq!(s.next_idle_action(), Some((at(&s, 100), IdleAction::Expire)));
+        assert_eq!(
+            s.next_idle_action(),
+            Some((at(&s, 100), IdleAction::Expire))
+        );
         s.cart.add(&Catalog::builtin(), 0, 1).unwrap();
         s.touch(at(&s, 5));
-        assert_eq!(s.next_idle_action(), Some((at(&s, 105), IdleAction::Expire)));
+        assert_eq!(
+            s.next_idle_action(),
+            Some((at(&s, 105), IdleAction::Expire))
+        );
     }
 
     #[test]
@@ -200,7 +211,10 @@ mod tests {
         assert_eq!(s.next_idle_action(), Some((at(&s, 11), IdleAction::Remind)));
         s.reminded_revision = Some(s.revision);
         assert!(s.view().reminder_sent);
-        assert_eq!(s.next_idle_action(), Some((at(&s, 101), IdleAction::Expire)));
+        assert_eq!(
+            s.next_idle_action(),
+            Some((at(&s, 101), IdleAction::Expire))
+        );
         // A change starts a new idle period, which earns a new reminder.
         s.touch(at(&s, 50));
         assert_eq!(s.next_idle_action(), Some((at(&s, 60), IdleAction::Remind)));

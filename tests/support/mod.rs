@@ -5,15 +5,15 @@
 
 use cart::activities::CartActivities;
 use cart::client::CartClient;
-use cart::workflow::{CartInput, CartSettings};
 use cart::domain::Catalog;
+use cart::workflow::{CartInput, CartSettings};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-use temporalio_sdk::testing::{
-    EphemeralExe, LocalWorkflowEnvironmentOptions, LocalServer, WorkflowEnvironment,
-};
 use temporalio_sdk::Runtime;
+use temporalio_sdk::testing::{
+    EphemeralExe, LocalServer, LocalWorkflowEnvironmentOptions, WorkflowEnvironment,
+};
 
 /// The Temporal CLI installed by `scripts/install-temporal` (or `CART_TEMPORAL_BIN`).
 pub fn temporal_bin() -> PathBuf {
@@ -134,7 +134,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < end, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -1,0 +1,31 @@
+use crate::cli::context::cart_id;
+use crate::cli::{CartDefaults, CliError, Context, output};
+use crate::workflow::AddItem;
+
+/// Add a product to a cart, creating the cart if it does not exist yet.
+///
+/// Adding a product already in the cart raises its quantity.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The cart, e.g. CART-123
+    #[arg(value_parser = cart_id)]
+    pub cart: String,
+    /// Product id (see `cart products`)
+    #[arg(long, allow_negative_numbers = true)]
+    pub product: i64,
+    /// How many
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    pub qty: i64,
+    #[command(flatten)]
+    pub defaults: CartDefaults,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let start = ctx.cart_input(&args.defaults, None)?;
+    let item = AddItem {
+        product_id: args.product,
+        quantity: args.qty,
+    };
+    let view = ctx.carts().await?.add(&args.cart, item, start).await?;
+    super::printed(output::cart(&view, ctx.output()))
+}

@@ -1,0 +1,29 @@
+use crate::cli::context::cart_id;
+use crate::cli::{CliError, Context, output};
+use crate::workflow::Checkout;
+
+/// Pay for a cart. On success the cart is closed and its receipt shown.
+///
+/// A declined payment leaves the cart open with the reason; check out again with another
+/// payment. The charge carries an idempotency key, so a retry never charges twice.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The cart, e.g. CART-123
+    #[arg(value_parser = cart_id)]
+    pub cart: String,
+    /// E-mail address for the receipt, if not set before
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Payment token (the local ledger takes Stripe's test tokens: tok_visa, tok_chargeDeclined, …)
+    #[arg(long, default_value = crate::workflow::DEFAULT_PAYMENT)]
+    pub payment: String,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let request = Checkout {
+        email: args.email,
+        payment: Some(args.payment),
+    };
+    let view = ctx.carts().await?.checkout(&args.cart, request).await?;
+    super::printed(output::cart(&view, ctx.output()))
+}

@@ -1,0 +1,19 @@
+use crate::cli::context::cart_id;
+use crate::cli::{CliError, Context, output};
+use crate::workflow::SetEmail;
+
+/// Set the e-mail address for a cart's receipt and reminder.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The cart, e.g. CART-123
+    #[arg(value_parser = cart_id)]
+    pub cart: String,
+    /// The address, e.g. ann@example.com
+    pub email: String,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let request = SetEmail { email: args.email };
+    let view = ctx.carts().await?.set_email(&args.cart, request).await?;
+    super::printed(output::cart(&view, ctx.output()))
+}

@@ -1,0 +1,44 @@
+use crate::cli::context::cart_id;
+use crate::cli::{CartDefaults, CliError, Context, OutputFormat, output};
+
+/// Start a new cart and print its id.
+///
+/// Without --id the cart gets a fresh random id such as CART-3f9c2a7b41d0.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The id for the new cart
+    #[arg(long, value_parser = cart_id)]
+    pub id: Option<String>,
+    /// E-mail address for the receipt and the reminder
+    #[arg(long)]
+    pub email: Option<String>,
+    #[command(flatten)]
+    pub defaults: CartDefaults,
+}
+
+/// A fresh cart id: random, never time-based, so two clients never collide.
+pub fn fresh_id() -> String {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    format!("CART-{}", &hex[..12])
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    if let Some(email) = &args.email {
+        crate::domain::Email::parse(email).map_err(CliError::usage)?;
+    }
+    let input = ctx.cart_input(&args.defaults, args.email)?;
+    let id = args.id.unwrap_or_else(fresh_id);
+    let carts = ctx.carts().await?;
+    let view = carts.create(&id, input).await?;
+    match ctx.output() {
+        OutputFormat::Json => super::printed(output::cart(&view, OutputFormat::Json)),
+        OutputFormat::Table => {
+            eprintln!(
+                "Created cart {id}; a reminder goes out after {} idle, it expires after {}.",
+                humantime::format_duration(args.defaults.remind_after),
+                humantime::format_duration(args.defaults.expire_after)
+            );
+            super::printed(output::line(&id))
+        }
+    }
+}

@@ -1,0 +1,9 @@
+use crate::cli::{CliError, Context, output};
+
+/// List the products of the catalog (built in, or --catalog FILE).
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
+    super::printed(output::products(&ctx.catalog()?, ctx.output()))
+}

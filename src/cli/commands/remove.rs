@@ -1,0 +1,26 @@
+use crate::cli::context::cart_id;
+use crate::cli::{CliError, Context, output};
+use crate::workflow::RemoveItem;
+
+/// Remove a product from a cart: some of it with --qty, or the whole line without.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The cart, e.g. CART-123
+    #[arg(value_parser = cart_id)]
+    pub cart: String,
+    /// Product id
+    #[arg(long, allow_negative_numbers = true)]
+    pub product: i64,
+    /// How many to remove [default: the whole line]
+    #[arg(long, allow_negative_numbers = true)]
+    pub qty: Option<i64>,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let item = RemoveItem {
+        product_id: args.product,
+        quantity: args.qty,
+    };
+    let view = ctx.carts().await?.remove(&args.cart, item).await?;
+    super::printed(output::cart(&view, ctx.output()))
+}

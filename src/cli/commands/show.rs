@@ -1,0 +1,15 @@
+use crate::cli::context::cart_id;
+use crate::cli::{CliError, Context, output};
+
+/// Show a cart: its items, total, status and e-mail.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The cart, e.g. CART-123
+    #[arg(value_parser = cart_id)]
+    pub cart: String,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let view = ctx.carts().await?.get(&args.cart).await?;
+    super::printed(output::cart(&view, ctx.output()))
+}

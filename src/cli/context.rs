@@ -1,0 +1,164 @@
+//! What commands share: the global options turned into a connected client, the catalog and
+//! the defaults for new carts.
+
+use super::{CliError, GlobalArgs, OutputFormat};
+use crate::client::CartClient;
+use crate::domain::{Catalog, CatalogFormat};
+use crate::workflow::{CartInput, CartSettings};
+use std::time::Duration;
+use temporalio_client::envconfig::LoadClientConfigProfileOptions;
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+
+pub struct Context {
+    pub global: GlobalArgs,
+}
+
+/// Settings for carts this client creates (explicitly with `cart new` or implicitly with
+/// `cart add`). They are sent with the start request, so changing these defaults never
+/// affects carts already running.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CartDefaults {
+    /// Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long
+    #[arg(long, env = "CART_REMIND_AFTER", default_value = "1h", value_parser = super::parse_duration)]
+    pub remind_after: Duration,
+    /// Expire a cart that sits unchanged this long
+    #[arg(long, env = "CART_EXPIRE_AFTER", default_value = "30d", value_parser = super::parse_duration)]
+    pub expire_after: Duration,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs) -> Self {
+        Self { global }
+    }
+
+    pub fn output(&self) -> OutputFormat {
+        self.global.output
+    }
+
+    /// The catalog from `--catalog`, or the built-in one.
+    pub fn catalog(&self) -> Result<Catalog, CliError> {
+        let Some(path) = &self.global.catalog else {
+            return Ok(Catalog::builtin());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::chain(format!("cannot read the catalog {}", path.display()), &e)
+        })?;
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some(ext) if ext.eq_ignore_ascii_case("json") => CatalogFormat::Json,
+            _ => CatalogFormat::Toml,
+        };
+        Catalog::parse(&text, format).map_err(|e| {
+            CliError::chain(format!("the catalog {} is not usable", path.display()), &e)
+                .hint("see README.md, \"Catalog\", for the file format")
+        })
+    }
+
+    /// The start input for a new cart.
+    pub fn cart_input(
+        &self,
+        defaults: &CartDefaults,
+        email: Option<String>,
+    ) -> Result<CartInput, CliError> {
+        let settings = CartSettings {
+            reminder_delay: defaults.remind_after,
+            expire_after: defaults.expire_after,
+            catalog: self.catalog()?,
+        };
+        Ok(CartInput::new(settings, email))
+    }
+
+    fn connection_options(&self) -> Result<(ConnectionOptions, ClientOptions), CliError> {
+        let load = LoadClientConfigProfileOptions::builder()
+            .maybe_config_file_profile(self.global.profile.clone())
+            .build();
+        let (mut conn, mut opts) = ClientOptions::load_from_config(load).map_err(|e| {
+            CliError::chain("cannot load the Temporal connection settings", &e)
+                .hint("check TEMPORAL_* variables and temporal.toml; --address overrides them")
+        })?;
+        if let Some(address) = &self.global.address {
+            let url = if address.contains("://") {
+                address.clone()
+            } else {
+                let scheme = if conn.tls_options.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{address}")
+            };
+            conn.target = url.parse().map_err(|e| {
+                CliError::usage(format!("--address {address:?} is not an address: {e}"))
+                    .hint("write it as host:port, e.g. localhost:7233")
+            })?;
+        }
+        if let Some(namespace) = &self.global.namespace {
+            opts.namespace = namespace.clone();
+        }
+        conn.connect_timeout = Some(Duration::from_secs(5));
+        Ok((conn, opts))
+    }
+
+    /// A Temporal client, or an error that says where we tried and what to do.
+    pub async fn temporal(&self) -> Result<Client, CliError> {
+        let (conn, opts) = self.connection_options()?;
+        let target = conn.target.clone();
+        let address = match (target.host_str(), target.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            _ => target.to_string(),
+        };
+        let unreachable = |e: &(dyn std::error::Error + 'static)| {
+            CliError::chain(format!("cannot reach Temporal at {address}"), e).hint(
+                "start a local server with `scripts/dev-server`, or point cart at yours with --address or TEMPORAL_ADDRESS",
+            )
+        };
+        let connection = tokio::time::timeout(Duration::from_secs(10), Connection::connect(conn))
+            .await
+            .map_err(|e| unreachable(&e))?
+            .map_err(|e| unreachable(&e))?;
+        Client::new(connection, opts)
+            .map_err(|e| CliError::chain("cannot create the Temporal client", &e))
+    }
+
+    pub async fn carts(&self) -> Result<CartClient, CliError> {
+        Ok(CartClient::new(
+            self.temporal().await?,
+            self.global.task_queue.clone(),
+            self.global.wait,
+        ))
+    }
+}
+
+/// Checks a cart id given on the command line: `CART-` and then letters, digits, `-`, `_` or
+/// `.`, so that it is safe everywhere it travels (shell, URLs, file names).
+pub fn cart_id(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("CART-")
+        .ok_or_else(|| format!("{text:?} is not a cart id: cart ids look like CART-1a2b3c"))?;
+    let ok = !rest.is_empty()
+        && text.len() <= 128
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a cart id: after CART- use only letters, digits, '-', '_' or '.' (at most 128 characters)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cart_id;
+
+    #[test]
+    fn cart_ids_are_checked() {
+        assert!(cart_id("CART-123").is_ok());
+        assert!(cart_id("CART-a_b.c-d").is_ok());
+        assert!(cart_id("cart-1").is_err());
+        assert!(cart_id("CART-").is_err());
+        assert!(cart_id("CART-a b").is_err());
+        assert!(cart_id(&format!("CART-{}", "a".repeat(130))).is_err());
+    }
+}

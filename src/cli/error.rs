@@ -1,0 +1,91 @@
+//! The one place errors become what a person reads, and exit codes.
+
+use crate::client::ClientError;
+use std::fmt;
+
+/// An error for a person: what went wrong, the chain of causes, maybe a hint, an exit code.
+#[derive(Debug)]
+pub struct CliError {
+    message: String,
+    hint: Option<String>,
+    code: u8,
+}
+
+impl CliError {
+    pub fn new(message: impl fmt::Display) -> Self {
+        Self {
+            message: message.to_string(),
+            hint: None,
+            code: 1,
+        }
+    }
+
+    /// A usage error: exit code 2, like clap's own.
+    pub fn usage(message: impl fmt::Display) -> Self {
+        Self {
+            code: 2,
+            ..Self::new(message)
+        }
+    }
+
+    /// Builds the message from an error and its sources: "a: b: c".
+    pub fn chain(context: impl fmt::Display, err: &(dyn std::error::Error + 'static)) -> Self {
+        let mut message = format!("{context}: {err}");
+        let mut source = err.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        Self::new(message)
+    }
+
+    pub fn hint(mut self, hint: impl fmt::Display) -> Self {
+        self.hint = Some(hint.to_string());
+        self
+    }
+
+    pub fn code(&self) -> u8 {
+        self.code
+    }
+
+    /// Writes the error to stderr as `error: …` and `hint: …` lines.
+    pub fn print(&self) {
+        eprintln!("error: {}", self.message);
+        if let Some(hint) = &self.hint {
+            eprintln!("hint: {hint}");
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        let hint = match &e {
+            ClientError::NotFound(_) => {
+                Some("create it with `cart new` or `cart add`; `cart list` shows open carts")
+            }
+            ClientError::NoWorker(_) => Some("start one in another terminal: cart worker"),
+            ClientError::Timeout { .. } => Some(
+                "is the worker overloaded or stuck? its log is on its stderr; --wait sets how long to wait",
+            ),
+            ClientError::AlreadyExists(_) => {
+                Some("pick another --id, or leave it out to get a fresh one")
+            }
+            _ => None,
+        };
+        let err = CliError::new(e);
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Everything a person sees: arguments, commands, output and errors.
+//!
+//! One file per subcommand under `commands/`, each with a doc-commented `Args` struct (the doc
+//! comment is the `--help` text) and one `run` function; [`run`] is the single dispatch.
+
+mod commands;
+mod context;
+mod error;
+mod output;
+
+pub use context::{CartDefaults, Context};
+pub use error::CliError;
+pub use output::OutputFormat;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// A shopping cart for the command line whose carts are durable Temporal workflows.
+///
+/// Start a worker with `cart worker`, then shop: `cart add CART-1 --product 0 --qty 2`,
+/// `cart email CART-1 you@example.com`, `cart checkout CART-1`.
+#[derive(Debug, Parser)]
+#[command(name = "cart", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes. Temporal connection settings follow Temporal's own
+/// environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, the TLS
+/// variables and temporal.toml profiles); these flags override them.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// Temporal frontend address [default: localhost:7233]
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    pub address: Option<String>,
+    /// Temporal namespace [default: default]
+    #[arg(long, global = true)]
+    pub namespace: Option<String>,
+    /// Profile in temporal.toml to connect with
+    #[arg(long, global = true, env = "TEMPORAL_PROFILE")]
+    pub profile: Option<String>,
+    /// Task queue the cart workers listen on
+    #[arg(long, global = true, env = "CART_TASK_QUEUE", default_value = crate::workflow::DEFAULT_TASK_QUEUE)]
+    pub task_queue: String,
+    /// Output format
+    #[arg(long, global = true, env = "CART_OUTPUT", value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]
+    #[arg(long, global = true, env = "CART_CATALOG", value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// How long to wait for a worker to answer
+    #[arg(long, global = true, env = "CART_WAIT", default_value = "30s", value_parser = parse_duration)]
+    pub wait: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Worker(commands::worker::Args),
+    New(commands::new::Args),
+    Add(commands::add::Args),
+    Remove(commands::remove::Args),
+    Email(commands::email::Args),
+    Checkout(commands::checkout::Args),
+    Show(commands::show::Args),
+    Products(commands::products::Args),
+    List(commands::list::Args),
+}
+
+/// Parses a human duration such as `10s`, `90m`, `1h` or `30d`; zero is refused.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("{e}; write it like 10s, 5m, 1h or 30d"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".to_owned());
+    }
+    Ok(d)
+}
+
+/// Runs one parsed command.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let ctx = Context::new(cli.global);
+    match cli.command {
+        Command::Worker(args) => commands::worker::run(&ctx, args).await,
+        Command::New(args) => commands::new::run(&ctx, args).await,
+        Command::Add(args) => commands::add::run(&ctx, args).await,
+        Command::Remove(args) => commands::remove::run(&ctx, args).await,
+        Command::Email(args) => commands::email::run(&ctx, args).await,
+        Command::Checkout(args) => commands::checkout::run(&ctx, args).await,
+        Command::Show(args) => commands::show::run(&ctx, args).await,
+        Command::Products(args) => commands::products::run(&ctx, args).await,
+        Command::List(args) => commands::list::run(&ctx, args).await,
+    }
+}
+
+/// The whole program: parse, run, print any error, pick the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let is_worker = matches!(cli.command, Command::Worker(_));
+    init_logging(if is_worker { "info" } else { "warn" });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            CliError::chain("cannot start the async runtime", &e).print();
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            e.print();
+            ExitCode::from(e.code())
+        }
+    }
+}
+
+/// Logs go to stderr; `CART_LOG` takes a tracing filter such as `debug` or `cart=debug`.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CART_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
+        .try_init();
+}
