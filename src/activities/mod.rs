@@ -9,7 +9,7 @@
 //! application failure whose message reaches the person checking out; anything that may be
 //! transient stays retryable and Temporal retries it with backoff.
 
-mod ledger;
+pub mod ledger;
 mod mail;
 mod outbox;
 

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use temporalio_sdk::Runtime;
 use temporalio_sdk::testing::{
-    EphemeralExe, LocalServer, LocalWorkflowEnvironmentOptions, WorkflowEnvironment,
+    DevServerLogLevel, EphemeralExe, LocalServer, LocalWorkflowEnvironmentOptions,
+    WorkflowEnvironment,
 };
 
 /// The Temporal CLI installed by `scripts/install-temporal` (or `CART_TEMPORAL_BIN`).
@@ -35,6 +36,7 @@ pub async fn start_server(extra_args: &[&str]) -> WorkflowEnvironment<LocalServe
             temporal_bin().to_string_lossy().into_owned(),
         ))
         .extra_args(extra_args.iter().map(|s| s.to_string()).collect())
+        .log_level(DevServerLogLevel::Error)
         .build();
     WorkflowEnvironment::start_local(options)
         .await
@@ -140,4 +142,66 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A server on a port we choose, for tests that also drive it with the `temporal` CLI.
+pub async fn start_server_on_port(port: u16) -> WorkflowEnvironment<LocalServer> {
+    let options = LocalWorkflowEnvironmentOptions::builder()
+        .server_executable(EphemeralExe::ExistingPath(
+            temporal_bin().to_string_lossy().into_owned(),
+        ))
+        .port(port)
+        .log_level(DevServerLogLevel::Error)
+        .build();
+    WorkflowEnvironment::start_local(options)
+        .await
+        .expect("start a Temporal dev server")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `.eml` files in a data directory's outbox.
+pub fn outbox(data_dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir.join("outbox"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+pub fn ledger(data_dir: &std::path::Path) -> Vec<cart::activities::ledger::LedgerEntry> {
+    cart::activities::LocalLedger::new(data_dir)
+        .entries()
+        .unwrap()
+}
+
+/// The history of a cart's latest run.
+pub async fn history(
+    env: &WorkflowEnvironment<LocalServer>,
+    id: &str,
+) -> Vec<temporalio_common::protos::temporal::api::history::v1::HistoryEvent> {
+    env.client()
+        .get_workflow_handle::<cart::workflow::CartWorkflow>(id)
+        .fetch_history(Default::default())
+        .into_events()
+        .await
+        .unwrap()
+}
+
+/// The event types of a history, for asserting on what the workflow did.
+pub fn event_types(
+    events: &[temporalio_common::protos::temporal::api::history::v1::HistoryEvent],
+) -> Vec<temporalio_common::protos::temporal::api::enums::v1::EventType> {
+    events.iter().map(|e| e.event_type()).collect()
 }

@@ -1,13 +1,13 @@
-//! The tutorial's own workflow tests, as scenarios, plus the rejections.
+//! The tutorial's own workflow tests, as scenarios.
 
 use crate::support::*;
 use cart::domain::Status;
 use cart::workflow::{AddItem, Checkout, RemoveItem, SetEmail};
 use std::time::Duration;
 
-const LONG: Duration = Duration::from_secs(3600);
+pub const LONG: Duration = Duration::from_secs(3600);
 
-fn add(product_id: i64, quantity: i64) -> AddItem {
+pub fn add(product_id: i64, quantity: i64) -> AddItem {
     AddItem {
         product_id,
         quantity,
@@ -15,33 +15,78 @@ fn add(product_id: i64, quantity: i64) -> AddItem {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn add_remove_and_checkout() {
+async fn add_item() {
     let env = start_server(&[]).await;
     let queue = unique("q");
     let data = tempfile::tempdir().unwrap();
-    let worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
     let carts = client(&env, &queue);
     let id = unique("CART");
 
-    let view = carts.create(&id, input(LONG, LONG)).await.unwrap();
-    assert_eq!(view.status, Status::Open);
-    assert!(view.items.is_empty());
-
+    // `cart add` on an id with no cart creates it (update-with-start).
+    let view = carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
+    assert_eq!(view.id, id);
+    assert_eq!(view.items.len(), 1);
+    assert_eq!(view.items[0].product_id, 0);
+    assert_eq!(view.items[0].name, "iPhone 12 Pro");
+    assert_eq!(view.items[0].unit_price, 99_900);
     let view = carts.add(&id, add(0, 2), input(LONG, LONG)).await.unwrap();
-    assert_eq!(view.items[0].quantity, 2);
+    assert_eq!(
+        view.items[0].quantity, 3,
+        "quantities of one product add up"
+    );
+    assert_eq!(view.items[0].line_total, 3 * 99_900);
+    assert_eq!(view.total, 3 * 99_900);
+    assert_eq!(view.currency, "USD");
+    assert_eq!(carts.get(&id).await.unwrap(), view);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_item() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+
+    carts.create(&id, input(LONG, LONG)).await.unwrap();
+    carts.add(&id, add(1, 2), input(LONG, LONG)).await.unwrap();
     let view = carts
         .remove(
             &id,
             RemoveItem {
-                product_id: 0,
+                product_id: 1,
                 quantity: Some(1),
             },
         )
         .await
         .unwrap();
     assert_eq!(view.items[0].quantity, 1, "add 2, remove 1, 1 left");
-    assert_eq!(view.total, 99_900);
+    let view = carts
+        .remove(
+            &id,
+            RemoveItem {
+                product_id: 1,
+                quantity: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(view.items.is_empty());
+    assert_eq!(view.total, 0);
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+
+    carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
     carts
         .set_email(
             &id,
@@ -55,23 +100,97 @@ async fn add_remove_and_checkout() {
     assert_eq!(view.status, Status::CheckedOut);
     let receipt = view.receipt.expect("receipt");
     assert_eq!(receipt.amount, 99_900);
+    assert_eq!(receipt.currency, "USD");
     assert_eq!(receipt.email, "Ann@example.com");
+    assert_eq!(receipt.items.len(), 1);
 
-    let ledger = cart::activities::LocalLedger::new(data.path())
-        .entries()
-        .unwrap();
+    let ledger = ledger(data.path());
     assert_eq!(ledger.len(), 1, "one charge in the ledger");
     assert_eq!(ledger[0].charge_id, receipt.charge_id);
     assert_eq!(ledger[0].cart_id, id);
+    assert_eq!(ledger[0].amount, 99_900);
 
-    // The workflow completed, and the completed cart can still be read.
-    let shown = carts.get(&id).await.unwrap();
-    assert_eq!(shown.status, Status::CheckedOut);
-    let err = carts
-        .add(&id, add(1, 1), input(LONG, LONG))
+    // The workflow completed with the cart as its result, and can still be queried.
+    let result = env
+        .client()
+        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id)
+        .get_result(Default::default())
         .await
-        .unwrap_err();
-    assert_eq!(err.to_string(), format!("cart {id} is already checked out"));
-    worker.stop();
-    env.shutdown().await.unwrap();
+        .unwrap();
+    assert_eq!(result.status, Status::CheckedOut);
+    assert_eq!(result.receipt.unwrap().charge_id, receipt.charge_id);
+    assert_eq!(carts.get(&id).await.unwrap().status, Status::CheckedOut);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_cart_gets_one_reminder() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+    let remind = Duration::from_secs(1);
+
+    carts
+        .add(&id, add(2, 1), input(remind, Duration::from_secs(6)))
+        .await
+        .unwrap();
+    carts
+        .set_email(
+            &id,
+            SetEmail {
+                email: "bob@example.com".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let files = eventually(Duration::from_secs(20), "the reminder", || async {
+        Some(outbox(data.path())).filter(|f| !f.is_empty())
+    })
+    .await;
+    assert_eq!(files.len(), 1);
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.contains("\r\nTo: bob@example.com\r\n"), "{text}");
+    assert!(text.contains(&format!("Subject: You left items in your cart {id}")));
+    assert!(text.contains("1 x iPhone SE at 399.00 USD"), "{text}");
+
+    assert!(carts.get(&id).await.unwrap().reminder_sent);
+
+    // One reminder per idle period: by the time the cart expires, several reminder delays
+    // later, there is still exactly one.
+    eventually(Duration::from_secs(30), "expiry", || async {
+        (carts.get(&id).await.unwrap().status == Status::Expired).then_some(())
+    })
+    .await;
+    assert_eq!(outbox(data.path()).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_cart_without_email_gets_no_reminder() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+
+    // Reminder after 1s, expiry after 4s: had a reminder been due, it would have gone out
+    // long before the cart expired.
+    carts
+        .add(
+            &id,
+            add(2, 1),
+            input(Duration::from_secs(1), Duration::from_secs(4)),
+        )
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(30), "expiry", || async {
+        (carts.get(&id).await.unwrap().status == Status::Expired).then_some(())
+    })
+    .await;
+    assert!(
+        outbox(data.path()).is_empty(),
+        "no reminder without an e-mail"
+    );
 }

@@ -1,0 +1,178 @@
+//! The tutorial's clients: its start input, signals and `getCart` query, sent with the real
+//! `temporal` CLI exactly as the tutorial's README does.
+
+use crate::support::*;
+use cart::domain::Status;
+use std::process::Command;
+use std::time::Duration;
+
+struct Temporal {
+    address: String,
+}
+
+impl Temporal {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new(temporal_bin())
+            .args(args)
+            .args(["--address", &self.address])
+            .output()
+            .expect("run temporal");
+        assert!(
+            out.status.success(),
+            "temporal {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn signal(&self, id: &str, name: &str, input: &str) {
+        self.run(&[
+            "workflow",
+            "signal",
+            "--workflow-id",
+            id,
+            "--name",
+            name,
+            "--input",
+            input,
+        ]);
+    }
+
+    fn get_cart(&self, id: &str) -> serde_json::Value {
+        let out = self.run(&[
+            "workflow",
+            "query",
+            "--workflow-id",
+            id,
+            "--type",
+            "getCart",
+            "-o",
+            "json",
+        ]);
+        let parsed: serde_json::Value = serde_json::from_str(&out).expect("query JSON");
+        parsed["queryResult"][0].clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tutorials_start_signals_and_query_drive_our_worker() {
+    let port = free_port();
+    let env = start_server_on_port(port).await;
+    let temporal = Temporal {
+        address: format!("127.0.0.1:{port}"),
+    };
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+
+    temporal.run(&[
+        "workflow",
+        "start",
+        "--type",
+        "CartWorkflow",
+        "--task-queue",
+        &queue,
+        "--workflow-id",
+        &id,
+        "--input",
+        r#"{"Items":[],"Email":""}"#,
+    ]);
+    let add = r#"{"Route":"add_to_cart","Item":{"ProductId":0,"Quantity":1}}"#;
+    temporal.signal(&id, "ADD_TO_CART_CHANNEL", add);
+    temporal.signal(&id, "ADD_TO_CART_CHANNEL", add);
+    temporal.signal(
+        &id,
+        "ADD_TO_CART_CHANNEL",
+        r#"{"Route":"add_to_cart","Item":{"ProductId":2,"Quantity":3}}"#,
+    );
+    temporal.signal(
+        &id,
+        "REMOVE_FROM_CART_CHANNEL",
+        r#"{"Route":"remove_from_cart","Item":{"ProductId":2,"Quantity":5}}"#,
+    );
+    temporal.signal(
+        &id,
+        "UPDATE_EMAIL_CHANNEL",
+        r#"{"Route":"update_email","Email":"a@example.com"}"#,
+    );
+    // Malformed and refused signals are logged and ignored; the workflow carries on.
+    temporal.signal(&id, "ADD_TO_CART_CHANNEL", r#"{"Route":"add_to_cart"}"#);
+    temporal.signal(&id, "ADD_TO_CART_CHANNEL", r#""garbage""#);
+    temporal.signal(
+        &id,
+        "ADD_TO_CART_CHANNEL",
+        r#"{"Route":"add_to_cart","Item":{"ProductId":42,"Quantity":1}}"#,
+    );
+    temporal.signal(
+        &id,
+        "UPDATE_EMAIL_CHANNEL",
+        r#"{"Route":"update_email","Email":"not an address"}"#,
+    );
+
+    let expected = serde_json::json!({
+        "Items": [{"ProductId": 0, "Quantity": 2}],
+        "Email": "a@example.com"
+    });
+    let cart = eventually(Duration::from_secs(10), "the signals", || async {
+        Some(temporal.get_cart(&id)).filter(|c| *c == expected)
+    })
+    .await;
+    assert_eq!(cart, expected);
+    // Our own query sees the same cart, priced from the built-in catalog.
+    let view = carts.get(&id).await.unwrap();
+    assert_eq!(view.status, Status::Open);
+    assert_eq!(view.total, 2 * 99_900);
+
+    temporal.signal(
+        &id,
+        "CHECKOUT_CHANNEL",
+        r#"{"Route":"checkout","Email":"a@example.com"}"#,
+    );
+    let result = env
+        .client()
+        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id)
+        .get_result(Default::default())
+        .await
+        .unwrap();
+    assert_eq!(result.status, Status::CheckedOut);
+    let ledger = ledger(data.path());
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].amount, 2 * 99_900);
+    assert_eq!(ledger[0].email, "a@example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tutorials_start_input_may_carry_items() {
+    let port = free_port();
+    let env = start_server_on_port(port).await;
+    let temporal = Temporal {
+        address: format!("127.0.0.1:{port}"),
+    };
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let id = unique("CART");
+    temporal.run(&[
+        "workflow",
+        "start",
+        "--type",
+        "CartWorkflow",
+        "--task-queue",
+        &queue,
+        "--workflow-id",
+        &id,
+        "--input",
+        r#"{"Items":[{"ProductId":1,"Quantity":2},{"ProductId":99,"Quantity":1}],"Email":"b@example.com"}"#,
+    ]);
+    let cart = eventually(Duration::from_secs(10), "the cart", || async {
+        let c = temporal.get_cart(&id);
+        (!c.is_null()).then_some(c)
+    })
+    .await;
+    assert_eq!(
+        cart,
+        serde_json::json!({"Items": [{"ProductId": 1, "Quantity": 2}], "Email": "b@example.com"})
+    );
+}

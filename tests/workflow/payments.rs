@@ -1,0 +1,120 @@
+//! Payments: declines reach the person and reopen the cart; a retried charge never charges
+//! twice.
+
+use super::scenarios::{LONG, add};
+use crate::support::*;
+use async_trait::async_trait;
+use cart::activities::{
+    CartActivities, Charge, ChargeRequest, LocalLedger, Outbox, PaymentError, PaymentGateway,
+};
+use cart::client::ClientError;
+use cart::domain::Status;
+use cart::workflow::Checkout;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+fn checkout(payment: &str) -> Checkout {
+    Checkout {
+        email: Some("ann@example.com".into()),
+        payment: Some(payment.into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_card_reopens_the_cart_and_a_second_checkout_succeeds() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+    carts.add(&id, add(3, 2), input(LONG, LONG)).await.unwrap();
+
+    let err = carts
+        .checkout(&id, checkout("tok_chargeDeclinedInsufficientFunds"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Rejected(m) if m == "card declined: insufficient funds"),
+        "{err:?}"
+    );
+    let view = carts.get(&id).await.unwrap();
+    assert_eq!(view.status, Status::Open);
+    assert_eq!(
+        view.last_error.as_deref(),
+        Some("card declined: insufficient funds")
+    );
+    assert!(ledger(data.path()).is_empty());
+
+    // The cart is open again: it can change, and the next checkout goes through.
+    carts.add(&id, add(2, 1), input(LONG, LONG)).await.unwrap();
+    let view = carts.checkout(&id, checkout("tok_visa")).await.unwrap();
+    assert_eq!(view.status, Status::CheckedOut);
+    assert_eq!(view.last_error, None);
+    let ledger = ledger(data.path());
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].amount, 2 * 59_900 + 39_900);
+    assert!(
+        ledger[0].idempotency_key.ends_with("-checkout-2"),
+        "the second attempt has its own key: {}",
+        ledger[0].idempotency_key
+    );
+}
+
+/// Charges through the real ledger, then loses the answer the first `failures` times, as a
+/// network would after the provider had already charged.
+struct LostAnswers {
+    ledger: LocalLedger,
+    failures: AtomicU32,
+    calls: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl PaymentGateway for LostAnswers {
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let charge = self.ledger.charge(request).await?;
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(PaymentError::Unavailable(
+                "connection reset after the charge".into(),
+            ));
+        }
+        Ok(charge)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_charge_activity_charges_exactly_once() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let gateway = LostAnswers {
+        ledger: LocalLedger::new(data.path()),
+        failures: AtomicU32::new(2),
+        calls: calls.clone(),
+    };
+    let activities = CartActivities::new(
+        Arc::new(gateway),
+        Arc::new(Outbox::new(data.path(), "cart@localhost")),
+    );
+    let _worker = start_worker(&env, &queue, activities);
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+    carts.add(&id, add(1, 1), input(LONG, LONG)).await.unwrap();
+
+    let view = carts.checkout(&id, checkout("tok_visa")).await.unwrap();
+    assert_eq!(view.status, Status::CheckedOut);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "two lost answers, then success"
+    );
+    let ledger = ledger(data.path());
+    assert_eq!(ledger.len(), 1, "three attempts, one charge");
+    assert_eq!(view.receipt.unwrap().charge_id, ledger[0].charge_id);
+}

@@ -1,0 +1,193 @@
+//! Every rejection: a clear message, and the cart exactly as it was.
+
+use super::scenarios::{LONG, add};
+use crate::support::*;
+use cart::client::ClientError;
+use cart::domain::Status;
+use cart::workflow::{Checkout, RemoveItem, SetEmail};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
+
+fn rejected(result: Result<cart::workflow::CartView, ClientError>) -> String {
+    match result {
+        Err(ClientError::Rejected(message)) => message,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_input_is_rejected_and_changes_nothing() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+    carts.add(&id, add(0, 2), input(LONG, LONG)).await.unwrap();
+    let before = carts.get(&id).await.unwrap();
+    let events_before = history(&env, &id).await.len();
+
+    let start = || input(LONG, LONG);
+    assert_eq!(
+        rejected(carts.add(&id, add(9, 1), start()).await),
+        "product 9 is not in the catalog; valid product ids are 0, 1, 2, 3"
+    );
+    assert_eq!(
+        rejected(carts.add(&id, add(1, 0), start()).await),
+        "quantity must be at least 1, not 0"
+    );
+    assert_eq!(
+        rejected(carts.add(&id, add(1, -2), start()).await),
+        "quantity must be at least 1, not -2"
+    );
+    assert!(
+        rejected(carts.add(&id, add(1, 100), start()).await).contains("at most 99 of one product")
+    );
+    assert!(
+        rejected(carts.add(&id, add(0, 98), start()).await).contains("this would make 100"),
+        "the maximum holds after merging too"
+    );
+    let absent = RemoveItem {
+        product_id: 3,
+        quantity: None,
+    };
+    assert_eq!(
+        rejected(carts.remove(&id, absent).await),
+        format!("product 3 is not in cart {id}")
+    );
+    let too_many = RemoveItem {
+        product_id: 0,
+        quantity: Some(5),
+    };
+    assert!(rejected(carts.remove(&id, too_many).await).contains("holds 2 of product 0"));
+    assert_eq!(
+        rejected(
+            carts
+                .set_email(
+                    &id,
+                    SetEmail {
+                        email: "ann@".into()
+                    }
+                )
+                .await
+        ),
+        "\"ann@\" is not a valid e-mail address: the domain after the @ needs a dot, as in example.com"
+    );
+    assert!(
+        rejected(carts.checkout(&id, Checkout::default()).await).contains("has no e-mail address")
+    );
+
+    assert_eq!(carts.get(&id).await.unwrap(), before);
+    // Validators rejected all of them before anything entered the history.
+    assert_eq!(history(&env, &id).await.len(), events_before);
+    assert!(ledger(data.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_cart_cannot_be_checked_out() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+    carts.create(&id, input(LONG, LONG)).await.unwrap();
+    let request = Checkout {
+        email: Some("ann@example.com".into()),
+        payment: None,
+    };
+    assert_eq!(
+        rejected(carts.checkout(&id, request).await),
+        format!("cart {id} is empty: add an item before checking out")
+    );
+    let view = carts.get(&id).await.unwrap();
+    assert_eq!(view.status, Status::Open);
+    assert_eq!(
+        view.email, None,
+        "a rejected checkout does not keep its e-mail"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_after_checkout_is_rejected() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+    carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
+    let paid = carts
+        .checkout(
+            &id,
+            Checkout {
+                email: Some("ann@example.com".into()),
+                payment: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    let closed = format!("cart {id} is already checked out");
+    assert_eq!(
+        rejected(carts.add(&id, add(1, 1), input(LONG, LONG)).await),
+        closed
+    );
+    let remove = RemoveItem {
+        product_id: 0,
+        quantity: None,
+    };
+    assert_eq!(rejected(carts.remove(&id, remove).await), closed);
+    let email = SetEmail {
+        email: "bob@example.com".into(),
+    };
+    assert_eq!(rejected(carts.set_email(&id, email).await), closed);
+    assert_eq!(
+        rejected(carts.checkout(&id, Checkout::default()).await),
+        closed
+    );
+    assert_eq!(carts.get(&id).await.unwrap(), paid);
+    assert_eq!(ledger(data.path()).len(), 1);
+    let events = event_types(&history(&env, &id).await);
+    assert_eq!(events.last(), Some(&EventType::WorkflowExecutionCompleted));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_cart_is_reported_as_such() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+    assert!(matches!(carts.get(&id).await, Err(ClientError::NotFound(i)) if i == id));
+    let remove = RemoveItem {
+        product_id: 0,
+        quantity: None,
+    };
+    assert!(matches!(
+        carts.remove(&id, remove).await,
+        Err(ClientError::NotFound(_))
+    ));
+    carts.create(&id, input(LONG, LONG)).await.unwrap();
+    assert!(matches!(
+        carts.create(&id, input(LONG, LONG)).await,
+        Err(ClientError::AlreadyExists(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_worker_the_client_says_so_quickly() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+    let err = carts
+        .add(&id, add(0, 1), input(LONG, LONG))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("no worker is serving {queue}: run `cart worker`")
+    );
+    // This message comes only from the task-queue probe, not from the 30 s overall wait.
+}

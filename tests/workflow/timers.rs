@@ -1,0 +1,147 @@
+//! The idle timer: re-armed by every change, cancelled by checkout, never more than one
+//! pending; and expiry.
+
+use super::scenarios::{LONG, add};
+use crate::support::*;
+use cart::domain::Status;
+use cart::workflow::{Checkout, SetEmail};
+use std::time::Duration;
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
+
+/// The most timers pending at once over a history, and how many were cancelled and fired.
+fn timer_stats(events: &[HistoryEvent]) -> (usize, usize, usize) {
+    let (mut pending, mut most, mut cancelled, mut fired) = (0usize, 0usize, 0, 0);
+    for t in event_types(events) {
+        match t {
+            EventType::TimerStarted => {
+                pending += 1;
+                most = most.max(pending);
+            }
+            EventType::TimerCanceled => {
+                pending -= 1;
+                cancelled += 1;
+            }
+            EventType::TimerFired => {
+                pending -= 1;
+                fired += 1;
+            }
+            _ => {}
+        }
+    }
+    (most, cancelled, fired)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_postpones_the_reminder() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+    let remind = Duration::from_secs(3);
+
+    carts
+        .add(&id, add(0, 1), input(remind, LONG))
+        .await
+        .unwrap();
+    let email = SetEmail {
+        email: "ann@example.com".into(),
+    };
+    carts.set_email(&id, email).await.unwrap();
+    // Keep changing the cart for longer than the reminder delay.
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        carts
+            .add(&id, add(1, 1), input(remind, LONG))
+            .await
+            .unwrap();
+        carts
+            .remove(
+                &id,
+                cart::workflow::RemoveItem {
+                    product_id: 1,
+                    quantity: None,
+                },
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        outbox(data.path()).is_empty(),
+        "no reminder while the cart keeps changing"
+    );
+    let files = eventually(Duration::from_secs(20), "the reminder", || async {
+        Some(outbox(data.path())).filter(|f| !f.is_empty())
+    })
+    .await;
+    assert_eq!(files.len(), 1);
+
+    let (most, cancelled, fired) = timer_stats(&history(&env, &id).await);
+    assert_eq!(most, 1, "never more than one idle timer pending");
+    assert!(
+        cancelled >= 10,
+        "each change cancels the timer: {cancelled}"
+    );
+    assert_eq!(fired, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_cancels_the_reminder() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+
+    carts
+        .add(&id, add(0, 1), input(Duration::from_secs(600), LONG))
+        .await
+        .unwrap();
+    let request = Checkout {
+        email: Some("ann@example.com".into()),
+        payment: None,
+    };
+    carts.checkout(&id, request).await.unwrap();
+    eventually(Duration::from_secs(10), "completion", || async {
+        let events = event_types(&history(&env, &id).await);
+        (events.last() == Some(&EventType::WorkflowExecutionCompleted)).then_some(())
+    })
+    .await;
+    let (most, cancelled, fired) = timer_stats(&history(&env, &id).await);
+    assert_eq!(most, 1);
+    assert_eq!(fired, 0);
+    assert!(cancelled >= 1, "the pending reminder timer was cancelled");
+    assert!(outbox(data.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_cart_expires_and_completes() {
+    let env = start_server(&[]).await;
+    let queue = unique("q");
+    let data = tempfile::tempdir().unwrap();
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
+    let carts = client(&env, &queue);
+    let id = unique("CART");
+
+    carts
+        .add(&id, add(0, 1), input(LONG, Duration::from_secs(2)))
+        .await
+        .unwrap();
+    let result = env
+        .client()
+        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id)
+        .get_result(Default::default())
+        .await
+        .unwrap();
+    assert_eq!(result.status, Status::Expired);
+    assert_eq!(result.items.len(), 1);
+    let err = carts
+        .add(&id, add(0, 1), input(LONG, LONG))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), format!("cart {id} has expired"));
+}
