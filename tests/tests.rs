@@ -1,4 +1,5 @@
 //! Integration tests: one binary with modules, so it links once.
 
+mod cli;
 mod support;
 mod workflow;

@@ -50,8 +50,10 @@ fn clock(time: Option<std::time::SystemTime>) -> Timestamp {
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// A charge attempt that has not answered in 15 s is retried, with the same idempotency key,
+/// possibly on another worker: the provider answers a repeated key with the original charge.
 fn charge_options() -> ActivityOptions {
-    let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(30));
+    let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(15));
     opts.retry_policy = Some(retry(5, Duration::from_secs(10)));
     opts
 }

@@ -1,0 +1,115 @@
+//! The real `cart` binary, with a cleared environment, against a real Temporal dev server and
+//! a real `cart worker` process.
+
+mod errors;
+mod processes;
+mod session;
+
+use crate::support::*;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use temporalio_sdk::testing::{LocalServer, WorkflowEnvironment};
+
+/// A dev server, a task queue and a data directory for one test.
+pub struct Setup {
+    pub env: WorkflowEnvironment<LocalServer>,
+    pub address: String,
+    pub queue: String,
+    pub data: tempfile::TempDir,
+}
+
+impl Setup {
+    pub async fn new() -> Self {
+        let port = free_port();
+        let env = start_server_on_port(port).await;
+        Self {
+            env,
+            address: format!("127.0.0.1:{port}"),
+            queue: unique("q"),
+            data: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `cart` with only the settings a test means to give it.
+    pub fn cart(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("cart").unwrap();
+        cmd.env_clear()
+            .env("TEMPORAL_ADDRESS", &self.address)
+            .env("CART_TASK_QUEUE", &self.queue)
+            .env("CART_DATA_DIR", self.data.path())
+            .env("CART_WAIT", "60s")
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100")
+            .env("HOME", self.data.path());
+        cmd
+    }
+
+    pub fn spawn_worker(&self) -> WorkerProcess {
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cart"))
+            .arg("worker")
+            .env_clear()
+            .env("TEMPORAL_ADDRESS", &self.address)
+            .env("CART_TASK_QUEUE", &self.queue)
+            .env("CART_DATA_DIR", self.data.path())
+            .env("HOME", self.data.path())
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn cart worker");
+        WorkerProcess { child: Some(child) }
+    }
+
+    pub fn data(&self) -> &Path {
+        self.data.path()
+    }
+}
+
+/// A `cart worker` process; killed when dropped.
+pub struct WorkerProcess {
+    child: Option<Child>,
+}
+
+impl WorkerProcess {
+    fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then the exit status and what it logged.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        self.signal("TERM");
+        let out = self.child.take().unwrap().wait_with_output().unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(mut self) {
+        self.signal("KILL");
+        let _ = self.child.take().unwrap().wait();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

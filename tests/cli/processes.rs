@@ -1,0 +1,168 @@
+//! Processes that stop, die and come back: no cart is lost and no money charged twice.
+
+use super::{Setup, stderr};
+use crate::support::*;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_stops_cleanly_on_sigterm() {
+    let s = Setup::new().await;
+    let worker = s.spawn_worker();
+    let id = unique("CART-term");
+    let out = s
+        .cart()
+        .args(["add", &id, "--product", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (status, log) = worker.terminate();
+    assert!(status.success(), "exit {status:?}: {log}");
+    assert!(log.contains("cart worker started"), "{log}");
+    assert!(log.contains("cart worker stopped"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_during_checkout_charges_exactly_once_after_restart() {
+    let s = Setup::new().await;
+    let worker = s.spawn_worker();
+    let id = unique("CART-kill");
+    let out = s
+        .cart()
+        .args(["add", &id, "--product", "1", "--qty", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Hold the ledger's lock so the charge blocks inside the worker.
+    std::fs::create_dir_all(s.data()).unwrap();
+    let ledger_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(s.data().join("payments.jsonl"))
+        .unwrap();
+    ledger_file.lock().unwrap();
+
+    let mut checkout = s.cart();
+    checkout
+        .args(["checkout", &id, "--email", "ann@example.com"])
+        .env("CART_WAIT", "120s");
+    let checkout = tokio::task::spawn_blocking(move || checkout.output().unwrap());
+
+    // Wait until the charge is running on the worker, then kill it without warning.
+    // (A retried activity's start only enters the history when it ends, so ask for the
+    // pending activities instead.)
+    let handle = s
+        .env
+        .client()
+        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id);
+    eventually(Duration::from_secs(20), "the charge to start", || async {
+        let described = handle.describe(Default::default()).await.ok()?;
+        described
+            .raw()
+            .pending_activities
+            .iter()
+            .any(|a| a.state() == PendingActivityState::Started)
+            .then_some(())
+    })
+    .await;
+    worker.kill();
+    let _second = s.spawn_worker();
+    ledger_file.unlock().unwrap();
+
+    // The charge is retried on the new worker; the person's checkout succeeds.
+    let out = checkout.await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ledger = ledger(s.data());
+    assert_eq!(ledger.len(), 1, "exactly one charge");
+    assert_eq!(ledger[0].amount, 2 * 69_900);
+    let out = s
+        .cart()
+        .args(["show", &id, "--output", "json"])
+        .output()
+        .unwrap();
+    let cart: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cart["status"], "checked_out");
+    assert_eq!(cart["receipt"]["charge_id"], ledger[0].charge_id.as_str());
+}
+
+fn dev_server(port: u16, db: &std::path::Path) -> Child {
+    Command::new(temporal_bin())
+        .args(["server", "start-dev", "--headless", "--log-level", "error"])
+        .args(["--port", &port.to_string(), "--db-filename"])
+        .arg(db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start temporal")
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carts_survive_a_server_restart() {
+    // This test runs its own server (on a database file) next to the fixture's.
+    let s = Setup::new().await;
+    let port = free_port();
+    let db = s.data().join("temporal.db");
+    let address = format!("127.0.0.1:{port}");
+    let cart = || {
+        let mut cmd = s.cart();
+        cmd.env("TEMPORAL_ADDRESS", &address);
+        cmd
+    };
+    let worker_cmd = || {
+        Command::new(assert_cmd::cargo::cargo_bin("cart"))
+            .arg("worker")
+            .env_clear()
+            .env("TEMPORAL_ADDRESS", &address)
+            .env("CART_TASK_QUEUE", &s.queue)
+            .env("CART_DATA_DIR", s.data())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let ready = || async {
+        cart()
+            .args(["list"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(drop)
+    };
+
+    let server = dev_server(port, &db);
+    eventually(Duration::from_secs(30), "the server", ready).await;
+    let worker = worker_cmd();
+    let id = unique("CART-db");
+    let out = cart()
+        .args(["add", &id, "--product", "3", "--qty", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stop(server);
+    stop(worker);
+
+    let server = dev_server(port, &db);
+    eventually(Duration::from_secs(30), "the restarted server", ready).await;
+    let worker = worker_cmd();
+    let out = cart()
+        .args(["add", &id, "--product", "3", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let view: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        view["items"][0]["quantity"], 3,
+        "the cart kept its 2 and got 1 more"
+    );
+    stop(worker);
+    stop(server);
+}

@@ -1,0 +1,192 @@
+//! A whole shopping session through the binary, as a person sees it.
+
+use super::{Setup, stderr, stdout};
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopping_session() {
+    let s = Setup::new().await;
+    let _worker = s.spawn_worker();
+    let id = unique("CART-e2e");
+    let redact = |text: String| text.replace(&id, "CART-ID");
+
+    let out = s.cart().arg("products").output().unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!("products", stdout(&out));
+
+    let out = s
+        .cart()
+        .args(["new", "--id", &id, "--remind-after", "1h"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{id}\n"), "new prints the id");
+
+    let out = s
+        .cart()
+        .args(["add", &id, "--product", "0", "--qty", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = s
+        .cart()
+        .args(["add", &id, "--product", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = s
+        .cart()
+        .args(["remove", &id, "--product", "0", "--qty", "1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = s
+        .cart()
+        .args(["email", &id, "Ann@Example.COM"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!("after_email", redact(stdout(&out)));
+
+    let out = s
+        .cart()
+        .args(["checkout", &id, "--payment", "tok_chargeDeclined"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "error: card declined: your card was declined\n"
+    );
+    assert!(stdout(&out).is_empty());
+
+    let out = s.cart().args(["show", &id]).output().unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!("after_decline", redact(stdout(&out)));
+
+    let out = s.cart().args(["checkout", &id]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ledger = ledger(s.data());
+    assert_eq!(ledger.len(), 1);
+    insta::assert_snapshot!(
+        "after_checkout",
+        redact(stdout(&out)).replace(&ledger[0].charge_id, "CHARGE-ID")
+    );
+
+    let out = s
+        .cart()
+        .args(["add", &id, "--product", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("error: cart {id} is already checked out\n")
+    );
+    assert_eq!(ledger.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_for_scripts() {
+    let s = Setup::new().await;
+    let _worker = s.spawn_worker();
+    let id = unique("CART-json");
+
+    // `cart add` on a new id creates the cart.
+    let out = s
+        .cart()
+        .args([
+            "add",
+            &id,
+            "--product",
+            "1",
+            "--qty",
+            "3",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cart: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cart["id"], id.as_str());
+    assert_eq!(cart["status"], "open");
+    assert_eq!(cart["email"], serde_json::Value::Null);
+    assert_eq!(cart["total"], 3 * 69_900);
+    assert_eq!(cart["currency"], "USD");
+    let item = &cart["items"][0];
+    assert_eq!(item["product_id"], 1);
+    assert_eq!(item["name"], "iPhone 12");
+    assert_eq!(item["quantity"], 3);
+    assert_eq!(item["unit_price"], 69_900);
+    assert_eq!(item["line_total"], 3 * 69_900);
+
+    let out = s.cart().args(["new", "--output", "json"]).output().unwrap();
+    assert!(out.status.success());
+    let fresh: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fresh_id = fresh["id"].as_str().unwrap().to_owned();
+    assert!(
+        fresh_id.starts_with("CART-") && fresh_id.len() == 17,
+        "{fresh_id}"
+    );
+
+    let out = s
+        .cart()
+        .args(["list", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, vec![fresh_id, id], "newest first");
+
+    let out = s
+        .cart()
+        .args(["products", "--output", "json"])
+        .output()
+        .unwrap();
+    let products: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        products[0],
+        serde_json::json!({"id": 0, "name": "iPhone 12 Pro", "price": 99900, "currency": "USD"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_from_a_file() {
+    let s = Setup::new().await;
+    let _worker = s.spawn_worker();
+    let catalog = s.data().join("catalog.toml");
+    std::fs::write(
+        &catalog,
+        "currency = \"EUR\"\n\n[[products]]\nid = 7\nname = \"Pixel 9\"\nprice = \"799.00\"\n",
+    )
+    .unwrap();
+    let id = unique("CART-eur");
+    let out = s
+        .cart()
+        .env("CART_CATALOG", &catalog)
+        .args(["add", &id, "--product", "7", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cart: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cart["currency"], "EUR");
+    assert_eq!(cart["total"], 79_900);
+    // The cart keeps its catalog: a client with another catalog cannot re-price it.
+    let out = s
+        .cart()
+        .args(["add", &id, "--product", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "error: product 0 is not in the catalog; valid product ids are 7\n"
+    );
+}
