@@ -33,7 +33,10 @@ pub enum ClientError {
     Rejected(String),
     #[error("no worker is serving {0}: run `cart worker`")]
     NoWorker(String),
-    #[error("the worker on {queue} did not answer within {}", humantime::format_duration(*waited))]
+    #[error(
+        "the worker on {queue} did not answer within {}; the request may still complete",
+        humantime::format_duration(*waited)
+    )]
     Timeout { queue: String, waited: Duration },
     #[error("Temporal refused the request: {0}")]
     Temporal(String),
@@ -55,8 +58,10 @@ pub struct CartClient {
     wait: Duration,
 }
 
-/// How long a call may go unanswered before we check whether any worker is listening.
+/// How long a query may go unanswered before we check whether any worker is listening.
 const WORKER_PROBE_AFTER: Duration = Duration::from_secs(2);
+/// How long we wait for a worker to appear before saying there is none.
+const WORKER_GRACE: Duration = Duration::from_secs(5);
 
 impl CartClient {
     pub fn new(client: Client, task_queue: impl Into<String>, wait: Duration) -> Self {
@@ -81,6 +86,7 @@ impl CartClient {
 
     /// Starts a cart and returns it as the worker sees it.
     pub async fn create(&self, id: &str, input: CartInput) -> Result<CartView, ClientError> {
+        self.ensure_worker().await?;
         let options = WorkflowStartOptions::new(self.task_queue.clone(), id.to_owned())
             .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
             .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
@@ -128,7 +134,8 @@ impl CartClient {
             item,
             options,
         );
-        match self.answered(call).await? {
+        self.ensure_worker().await?;
+        match self.within_wait(call).await? {
             Ok(view) => Ok(view),
             // The id belongs to a finished cart: say why it cannot change.
             Err(WorkflowUpdateWithStartError::Start(WorkflowStartError::AlreadyStarted {
@@ -200,7 +207,8 @@ impl CartClient {
         id: &str,
         call: impl Future<Output = Result<CartView, WorkflowUpdateError>>,
     ) -> Result<CartView, ClientError> {
-        match self.answered(call).await? {
+        self.ensure_worker().await?;
+        match self.within_wait(call).await? {
             Ok(view) => Ok(view),
             Err(e) => Err(self.update_error(id, e).await),
         }
@@ -229,9 +237,36 @@ impl CartClient {
         }
     }
 
-    /// Waits for a call that needs a worker. If it has no answer after a moment, asks the
-    /// server whether any worker polls the task queue, so that a missing worker is reported
-    /// in seconds rather than after the full wait.
+    /// Refuses a change up front when no worker listens. A change sent anyway would wait in
+    /// the server and could still be applied whenever a worker starts, long after the person
+    /// was told it failed; checking first keeps "error" meaning "nothing changed".
+    /// A worker that is just starting gets a few seconds to show up.
+    async fn ensure_worker(&self) -> Result<(), ClientError> {
+        let give_up = tokio::time::Instant::now() + WORKER_GRACE.min(self.wait);
+        loop {
+            if self.has_worker().await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= give_up {
+                return Err(ClientError::NoWorker(self.task_queue.clone()));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Waits for a change at most `wait`.
+    async fn within_wait<T>(&self, call: impl Future<Output = T>) -> Result<T, ClientError> {
+        tokio::time::timeout(self.wait, call)
+            .await
+            .map_err(|_| ClientError::Timeout {
+                queue: self.task_queue.clone(),
+                waited: self.wait,
+            })
+    }
+
+    /// Waits for a query. If it has no answer after a moment, asks the server whether any
+    /// worker polls the task queue, so that a missing worker is reported in seconds rather
+    /// than after the full wait.
     async fn answered<T>(&self, call: impl Future<Output = T>) -> Result<T, ClientError> {
         let deadline = tokio::time::Instant::now() + self.wait;
         tokio::pin!(call);
@@ -239,9 +274,7 @@ impl CartClient {
             out = &mut call => return Ok(out),
             _ = tokio::time::sleep(WORKER_PROBE_AFTER.min(self.wait)) => {}
         }
-        if !self.has_worker().await {
-            return Err(ClientError::NoWorker(self.task_queue.clone()));
-        }
+        self.ensure_worker().await?;
         tokio::select! {
             out = &mut call => Ok(out),
             _ = tokio::time::sleep_until(deadline) => Err(ClientError::Timeout {

@@ -1,5 +1,6 @@
 //! Integration tests: one binary with modules, so it links once.
 
 mod cli;
+mod layout;
 mod support;
 mod workflow;

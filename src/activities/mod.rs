@@ -9,11 +9,11 @@
 //! application failure whose message reaches the person checking out; anything that may be
 //! transient stays retryable and Temporal retries it with backoff.
 
-pub mod ledger;
+mod ledger;
 mod mail;
 mod outbox;
 
-pub use ledger::LocalLedger;
+pub use ledger::{LedgerEntry, LocalLedger};
 pub use mail::{EmailMessage, MailError, Mailer, reminder_message};
 pub use outbox::Outbox;
 

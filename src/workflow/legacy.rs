@@ -60,12 +60,16 @@ pub(super) fn cart(cart: &Cart) -> LegacyCart {
     }
 }
 
-pub(super) fn log_ignored<T, E: std::fmt::Display>(
+/// Logs a signal that was not applied (once: not again when the history replays).
+pub(super) fn log_ignored<T>(
     cart: &str,
+    replaying: bool,
     signal: &str,
-    outcome: Result<T, E>,
+    outcome: Result<T, String>,
 ) {
-    if let Err(e) = outcome {
+    if let Err(e) = outcome
+        && !replaying
+    {
         tracing::warn!(cart, signal, "ignoring a tutorial signal: {e}");
     }
 }

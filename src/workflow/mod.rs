@@ -20,6 +20,7 @@ use jiff::Timestamp;
 use std::pin::Pin;
 use std::time::Duration;
 use temporalio_common::RetryPolicy;
+use temporalio_common::data_converters::RawValue;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityExecutionError, ActivityOptions, CancellableFuture, ContinueAsNewOptions,
@@ -342,66 +343,56 @@ impl CartWorkflow {
     }
 
     #[signal(name = "ADD_TO_CART_CHANNEL")]
-    pub fn legacy_add(
-        &mut self,
-        ctx: &mut SyncWorkflowContext<Self>,
-        raw: temporalio_common::data_converters::RawValue,
-    ) {
-        let outcome = legacy::item(&raw)
-            .map_err(UpdateError::Payment)
-            .and_then(|item| {
-                self.apply(ctx, |c, s| {
-                    c.add(&s.catalog, item.product_id, item.quantity)
-                })
-            });
-        legacy::log_ignored(ctx.workflow_id(), "ADD_TO_CART_CHANNEL", outcome);
+    pub fn legacy_add(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
+        let outcome = legacy::item(&raw).and_then(|item| {
+            self.apply(ctx, |c, s| {
+                c.add(&s.catalog, item.product_id, item.quantity)
+            })
+            .map_err(|e| e.to_string())
+        });
+        let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
+        legacy::log_ignored(cart, replaying, "ADD_TO_CART_CHANNEL", outcome);
     }
 
     #[signal(name = "REMOVE_FROM_CART_CHANNEL")]
-    pub fn legacy_remove(
-        &mut self,
-        ctx: &mut SyncWorkflowContext<Self>,
-        raw: temporalio_common::data_converters::RawValue,
-    ) {
-        let outcome = legacy::item(&raw)
-            .map_err(UpdateError::Payment)
-            .and_then(|item| {
-                // The tutorial removes the whole line when asked for as many or more than it holds.
-                self.apply(ctx, |c, _| {
-                    let have = c
-                        .items()
-                        .iter()
-                        .find(|l| i64::from(l.product_id) == item.product_id)
-                        .map_or(0, |l| i64::from(l.quantity));
-                    let qty = (item.quantity < have).then_some(item.quantity);
-                    c.remove(item.product_id, qty)
-                })
-            });
-        legacy::log_ignored(ctx.workflow_id(), "REMOVE_FROM_CART_CHANNEL", outcome);
+    pub fn legacy_remove(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
+        let outcome = legacy::item(&raw).and_then(|item| {
+            // The tutorial removes the whole line when asked for as many or more than it holds.
+            self.apply(ctx, |c, _| {
+                let have = c
+                    .items()
+                    .iter()
+                    .find(|l| i64::from(l.product_id) == item.product_id)
+                    .map_or(0, |l| i64::from(l.quantity));
+                let qty = (item.quantity < have).then_some(item.quantity);
+                c.remove(item.product_id, qty)
+            })
+            .map_err(|e| e.to_string())
+        });
+        let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
+        legacy::log_ignored(cart, replaying, "REMOVE_FROM_CART_CHANNEL", outcome);
     }
 
     #[signal(name = "UPDATE_EMAIL_CHANNEL")]
-    pub fn legacy_email(
-        &mut self,
-        ctx: &mut SyncWorkflowContext<Self>,
-        raw: temporalio_common::data_converters::RawValue,
-    ) {
-        let outcome = legacy::email(&raw)
-            .map_err(UpdateError::Payment)
-            .and_then(|email| self.apply(ctx, |c, _| c.set_email(&email)));
-        legacy::log_ignored(ctx.workflow_id(), "UPDATE_EMAIL_CHANNEL", outcome);
+    pub fn legacy_email(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
+        let outcome = legacy::email(&raw).and_then(|email| {
+            self.apply(ctx, |c, _| c.set_email(&email))
+                .map_err(|e| e.to_string())
+        });
+        let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
+        legacy::log_ignored(cart, replaying, "UPDATE_EMAIL_CHANNEL", outcome);
     }
 
     #[signal(name = "CHECKOUT_CHANNEL")]
-    pub async fn legacy_checkout(
-        ctx: &mut WorkflowContext<Self>,
-        raw: temporalio_common::data_converters::RawValue,
-    ) {
+    pub async fn legacy_checkout(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
         let outcome = match legacy::checkout(&raw) {
-            Ok(request) => Self::run_checkout(ctx, request).await,
-            Err(e) => Err(UpdateError::Payment(e)),
+            Ok(request) => Self::run_checkout(ctx, request)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
         };
-        legacy::log_ignored(ctx.workflow_id(), "CHECKOUT_CHANNEL", outcome);
+        let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
+        legacy::log_ignored(cart, replaying, "CHECKOUT_CHANNEL", outcome);
     }
 }
 

@@ -180,7 +180,7 @@ pub fn outbox(data_dir: &std::path::Path) -> Vec<PathBuf> {
     files
 }
 
-pub fn ledger(data_dir: &std::path::Path) -> Vec<cart::activities::ledger::LedgerEntry> {
+pub fn ledger(data_dir: &std::path::Path) -> Vec<cart::activities::LedgerEntry> {
     cart::activities::LocalLedger::new(data_dir)
         .entries()
         .unwrap()

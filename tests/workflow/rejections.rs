@@ -189,5 +189,10 @@ async fn without_a_worker_the_client_says_so_quickly() {
         err.to_string(),
         format!("no worker is serving {queue}: run `cart worker`")
     );
-    // This message comes only from the task-queue probe, not from the 30 s overall wait.
+    // This message comes only from the task-queue probe, not from the 30 s overall wait, and
+    // nothing was sent: there is no cart, now or when a worker starts.
+    let handle = env
+        .client()
+        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id);
+    assert!(handle.describe(Default::default()).await.is_err());
 }

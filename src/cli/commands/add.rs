@@ -1,3 +1,5 @@
+//! `cart add`: add a product, creating the cart on first use.
+
 use crate::cli::context::cart_id;
 use crate::cli::{CartDefaults, CliError, Context, output};
 use crate::workflow::AddItem;

@@ -1,3 +1,5 @@
+//! `cart checkout`: pay for a cart.
+
 use crate::cli::context::cart_id;
 use crate::cli::{CliError, Context, output};
 use crate::workflow::Checkout;

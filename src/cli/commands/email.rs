@@ -1,3 +1,5 @@
+//! `cart email`: set a cart's e-mail address.
+
 use crate::cli::context::cart_id;
 use crate::cli::{CliError, Context, output};
 use crate::workflow::SetEmail;

@@ -1,3 +1,5 @@
+//! `cart list`: the open carts.
+
 use crate::cli::{CliError, Context, output};
 
 /// List the open carts on this task queue, newest first.

@@ -1,3 +1,5 @@
+//! `cart new`: start a cart.
+
 use crate::cli::context::cart_id;
 use crate::cli::{CartDefaults, CliError, Context, OutputFormat, output};
 

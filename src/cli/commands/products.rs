@@ -1,3 +1,5 @@
+//! `cart products`: the catalog.
+
 use crate::cli::{CliError, Context, output};
 
 /// List the products of the catalog (built in, or --catalog FILE).

@@ -1,3 +1,5 @@
+//! `cart remove`: take a product out of a cart.
+
 use crate::cli::context::cart_id;
 use crate::cli::{CliError, Context, output};
 use crate::workflow::RemoveItem;

@@ -1,3 +1,5 @@
+//! `cart show`: a cart as it stands.
+
 use crate::cli::context::cart_id;
 use crate::cli::{CliError, Context, output};
 

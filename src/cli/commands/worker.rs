@@ -1,3 +1,5 @@
+//! `cart worker`: host the carts, their payments and e-mail.
+
 use crate::cli::{CliError, Context};
 use std::path::PathBuf;
 use temporalio_sdk::Runtime;
