@@ -20,11 +20,10 @@ pub struct Setup {
 
 impl Setup {
     pub async fn new() -> Self {
-        let port = free_port();
-        let env = start_server_on_port(port).await;
+        let (env, address) = start_server(&[]).await;
         Self {
             env,
-            address: format!("127.0.0.1:{port}"),
+            address,
             queue: unique("q"),
             data: tempfile::tempdir().unwrap(),
         }

@@ -30,17 +30,21 @@ pub fn temporal_bin() -> PathBuf {
     path
 }
 
-pub async fn start_server(extra_args: &[&str]) -> WorkflowEnvironment<LocalServer> {
+/// A private dev server on a free port, and its address for clients outside this process.
+pub async fn start_server(extra_args: &[&str]) -> (WorkflowEnvironment<LocalServer>, String) {
+    let port = free_port();
     let options = LocalWorkflowEnvironmentOptions::builder()
         .server_executable(EphemeralExe::ExistingPath(
             temporal_bin().to_string_lossy().into_owned(),
         ))
+        .port(port)
         .extra_args(extra_args.iter().map(|s| s.to_string()).collect())
         .log_level(DevServerLogLevel::Error)
         .build();
-    WorkflowEnvironment::start_local(options)
+    let env = WorkflowEnvironment::start_local(options)
         .await
-        .expect("start a Temporal dev server")
+        .expect("start a Temporal dev server");
+    (env, format!("127.0.0.1:{port}"))
 }
 
 /// A unique name for this process and call, for task queues and cart ids.
@@ -109,6 +113,87 @@ pub fn start_worker(
     }
 }
 
+/// A dev server, an in-process worker on a unique task queue, a data directory and a client:
+/// what almost every workflow test starts from. Dropping it stops the worker, then the server.
+pub struct Harness {
+    _worker: TestWorker,
+    pub carts: CartClient,
+    pub queue: String,
+    pub data: tempfile::TempDir,
+    /// The server's address, for the `temporal` CLI and `cart` processes.
+    pub address: String,
+    pub env: WorkflowEnvironment<LocalServer>,
+}
+
+impl Harness {
+    /// With the zero-config activities (ledger and outbox in `data`).
+    pub async fn start() -> Self {
+        Self::start_with(&[], cart::worker::local_activities).await
+    }
+
+    pub async fn start_with(
+        server_args: &[&str],
+        activities: impl FnOnce(&std::path::Path) -> CartActivities,
+    ) -> Self {
+        let (env, address) = start_server(server_args).await;
+        let queue = unique("q");
+        let data = tempfile::tempdir().unwrap();
+        let worker = start_worker(&env, &queue, activities(data.path()));
+        Self {
+            _worker: worker,
+            carts: client(&env, &queue),
+            queue,
+            data,
+            address,
+            env,
+        }
+    }
+
+    pub fn data(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
+    /// The workflow's result, once it completes.
+    pub async fn result(&self, id: &str) -> cart::workflow::CartView {
+        self.env
+            .client()
+            .get_workflow_handle::<cart::workflow::CartWorkflow>(id)
+            .get_result(Default::default())
+            .await
+            .expect("the cart workflow completes")
+    }
+}
+
+pub fn add(product_id: i64, quantity: i64) -> cart::workflow::AddItem {
+    cart::workflow::AddItem {
+        product_id,
+        quantity,
+    }
+}
+
+pub fn remove(product_id: i64, quantity: Option<i64>) -> cart::workflow::RemoveItem {
+    cart::workflow::RemoveItem {
+        product_id,
+        quantity,
+    }
+}
+
+pub fn email(address: &str) -> cart::workflow::SetEmail {
+    cart::workflow::SetEmail {
+        email: address.into(),
+    }
+}
+
+pub fn checkout(email: Option<&str>, payment: Option<&str>) -> cart::workflow::Checkout {
+    cart::workflow::Checkout {
+        email: email.map(Into::into),
+        payment: payment.map(Into::into),
+    }
+}
+
+/// An hour: longer than any test, for timers that must not fire.
+pub const LONG: Duration = Duration::from_secs(3600);
+
 pub fn client(env: &WorkflowEnvironment<LocalServer>, task_queue: &str) -> CartClient {
     CartClient::new(env.client().clone(), task_queue, Duration::from_secs(30))
 }
@@ -142,20 +227,6 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// A server on a port we choose, for tests that also drive it with the `temporal` CLI.
-pub async fn start_server_on_port(port: u16) -> WorkflowEnvironment<LocalServer> {
-    let options = LocalWorkflowEnvironmentOptions::builder()
-        .server_executable(EphemeralExe::ExistingPath(
-            temporal_bin().to_string_lossy().into_owned(),
-        ))
-        .port(port)
-        .log_level(DevServerLogLevel::Error)
-        .build();
-    WorkflowEnvironment::start_local(options)
-        .await
-        .expect("start a Temporal dev server")
 }
 
 pub fn free_port() -> u16 {

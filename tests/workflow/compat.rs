@@ -38,6 +38,22 @@ impl Temporal {
         ]);
     }
 
+    /// `temporal workflow start` of a `CartWorkflow` with the given JSON input.
+    fn start(&self, queue: &str, id: &str, input: &str) {
+        self.run(&[
+            "workflow",
+            "start",
+            "--type",
+            "CartWorkflow",
+            "--task-queue",
+            queue,
+            "--workflow-id",
+            id,
+            "--input",
+            input,
+        ]);
+    }
+
     fn get_cart(&self, id: &str) -> serde_json::Value {
         let out = self.run(&[
             "workflow",
@@ -56,29 +72,13 @@ impl Temporal {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tutorials_start_signals_and_query_drive_our_worker() {
-    let port = free_port();
-    let env = start_server_on_port(port).await;
+    let h = Harness::start().await;
     let temporal = Temporal {
-        address: format!("127.0.0.1:{port}"),
+        address: h.address.clone(),
     };
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let (carts, id) = (&h.carts, unique("CART"));
 
-    temporal.run(&[
-        "workflow",
-        "start",
-        "--type",
-        "CartWorkflow",
-        "--task-queue",
-        &queue,
-        "--workflow-id",
-        &id,
-        "--input",
-        r#"{"Items":[],"Email":""}"#,
-    ]);
+    temporal.start(&h.queue, &id, r#"{"Items":[],"Email":""}"#);
     let add = r#"{"Route":"add_to_cart","Item":{"ProductId":0,"Quantity":1}}"#;
     temporal.signal(&id, "ADD_TO_CART_CHANNEL", add);
     temporal.signal(&id, "ADD_TO_CART_CHANNEL", add);
@@ -130,14 +130,9 @@ async fn the_tutorials_start_signals_and_query_drive_our_worker() {
         "CHECKOUT_CHANNEL",
         r#"{"Route":"checkout","Email":"a@example.com"}"#,
     );
-    let result = env
-        .client()
-        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id)
-        .get_result(Default::default())
-        .await
-        .unwrap();
+    let result = h.result(&id).await;
     assert_eq!(result.status, Status::CheckedOut);
-    let ledger = ledger(data.path());
+    let ledger = ledger(h.data());
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].amount, 2 * 99_900);
     assert_eq!(ledger[0].email, "a@example.com");
@@ -145,27 +140,12 @@ async fn the_tutorials_start_signals_and_query_drive_our_worker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tutorials_start_input_may_carry_items() {
-    let port = free_port();
-    let env = start_server_on_port(port).await;
+    let h = Harness::start().await;
     let temporal = Temporal {
-        address: format!("127.0.0.1:{port}"),
+        address: h.address.clone(),
     };
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let id = unique("CART");
-    temporal.run(&[
-        "workflow",
-        "start",
-        "--type",
-        "CartWorkflow",
-        "--task-queue",
-        &queue,
-        "--workflow-id",
-        &id,
-        "--input",
-        r#"{"Items":[{"ProductId":1,"Quantity":2},{"ProductId":99,"Quantity":1}],"Email":"b@example.com"}"#,
-    ]);
+    let (_carts, id) = (&h.carts, unique("CART"));
+    temporal.start(&h.queue, &id, r#"{"Items":[{"ProductId":1,"Quantity":2},{"ProductId":99,"Quantity":1}],"Email":"b@example.com"}"#);
     let cart = eventually(Duration::from_secs(10), "the cart", || async {
         let c = temporal.get_cart(&id);
         (!c.is_null()).then_some(c)

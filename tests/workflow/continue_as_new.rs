@@ -1,27 +1,25 @@
 //! Continue-as-new: with the server told to suggest it early, a cart driven past it keeps
 //! everything.
 
-use super::scenarios::{LONG, add};
 use crate::support::*;
 use cart::domain::Status;
-use cart::workflow::{CartWorkflow, Checkout, RemoveItem, SetEmail};
+use cart::workflow::CartWorkflow;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cart_keeps_its_state_across_continue_as_new() {
     // The server suggests continue-as-new once a history passes 40 events.
-    let env = start_server(&[
-        "--dynamic-config-value",
-        "limit.historyCount.suggestContinueAsNew=40",
-    ])
+    let h = Harness::start_with(
+        &[
+            "--dynamic-config-value",
+            "limit.historyCount.suggestContinueAsNew=40",
+        ],
+        cart::worker::local_activities,
+    )
     .await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let (carts, id) = (&h.carts, unique("CART"));
 
     let first = carts.add(&id, add(0, 2), input(LONG, LONG)).await.unwrap();
-    let handle = env.client().get_workflow_handle::<CartWorkflow>(&id);
+    let handle = h.env.client().get_workflow_handle::<CartWorkflow>(&id);
     let first_run = handle
         .describe(Default::default())
         .await
@@ -29,20 +27,12 @@ async fn a_cart_keeps_its_state_across_continue_as_new() {
         .run_id()
         .to_owned();
     carts
-        .set_email(
-            &id,
-            SetEmail {
-                email: "ann@example.com".into(),
-            },
-        )
+        .set_email(&id, email("ann@example.com"))
         .await
         .unwrap();
     for _ in 0..20 {
         carts.add(&id, add(1, 1), input(LONG, LONG)).await.unwrap();
-        let remove = RemoveItem {
-            product_id: 1,
-            quantity: Some(1),
-        };
+        let remove = remove(1, Some(1));
         carts.remove(&id, remove).await.unwrap();
     }
     let run = eventually(std::time::Duration::from_secs(10), "a new run", || async {
@@ -62,9 +52,9 @@ async fn a_cart_keeps_its_state_across_continue_as_new() {
     assert_eq!(view.status, Status::Open);
 
     // The cart's identity survives too: the charge's key names the first run.
-    let paid = carts.checkout(&id, Checkout::default()).await.unwrap();
+    let paid = carts.checkout(&id, checkout(None, None)).await.unwrap();
     assert_eq!(paid.status, Status::CheckedOut);
-    let ledger = ledger(data.path());
+    let ledger = ledger(h.data());
     assert_eq!(ledger.len(), 1);
     assert_eq!(
         ledger[0].idempotency_key,

@@ -1,7 +1,6 @@
 //! Payments: declines reach the person and reopen the cart; a retried charge never charges
 //! twice.
 
-use super::scenarios::{LONG, add};
 use crate::support::*;
 use async_trait::async_trait;
 use cart::activities::{
@@ -9,29 +8,21 @@ use cart::activities::{
 };
 use cart::client::ClientError;
 use cart::domain::Status;
-use cart::workflow::Checkout;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-fn checkout(payment: &str) -> Checkout {
-    Checkout {
-        email: Some("ann@example.com".into()),
-        payment: Some(payment.into()),
-    }
+fn pay_with(payment: &str) -> cart::workflow::Checkout {
+    checkout(Some("ann@example.com"), Some(payment))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_card_reopens_the_cart_and_a_second_checkout_succeeds() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
     carts.add(&id, add(3, 2), input(LONG, LONG)).await.unwrap();
 
     let err = carts
-        .checkout(&id, checkout("tok_chargeDeclinedInsufficientFunds"))
+        .checkout(&id, pay_with("tok_chargeDeclinedInsufficientFunds"))
         .await
         .unwrap_err();
     assert!(
@@ -44,14 +35,14 @@ async fn a_declined_card_reopens_the_cart_and_a_second_checkout_succeeds() {
         view.last_error.as_deref(),
         Some("card declined: insufficient funds")
     );
-    assert!(ledger(data.path()).is_empty());
+    assert!(ledger(h.data()).is_empty());
 
     // The cart is open again: it can change, and the next checkout goes through.
     carts.add(&id, add(2, 1), input(LONG, LONG)).await.unwrap();
-    let view = carts.checkout(&id, checkout("tok_visa")).await.unwrap();
+    let view = carts.checkout(&id, pay_with("tok_visa")).await.unwrap();
     assert_eq!(view.status, Status::CheckedOut);
     assert_eq!(view.last_error, None);
-    let ledger = ledger(data.path());
+    let ledger = ledger(h.data());
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].amount, 2 * 59_900 + 39_900);
     assert!(
@@ -89,32 +80,31 @@ impl PaymentGateway for LostAnswers {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_charge_activity_charges_exactly_once() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
     let calls = Arc::new(AtomicU32::new(0));
-    let gateway = LostAnswers {
-        ledger: LocalLedger::new(data.path()),
-        failures: AtomicU32::new(2),
-        calls: calls.clone(),
-    };
-    let activities = CartActivities::new(
-        Arc::new(gateway),
-        Arc::new(Outbox::new(data.path(), "cart@localhost")),
-    );
-    let _worker = start_worker(&env, &queue, activities);
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let counter = calls.clone();
+    let h = Harness::start_with(&[], |data| {
+        let gateway = LostAnswers {
+            ledger: LocalLedger::new(data),
+            failures: AtomicU32::new(2),
+            calls: counter,
+        };
+        CartActivities::new(
+            Arc::new(gateway),
+            Arc::new(Outbox::new(data, "cart@localhost")),
+        )
+    })
+    .await;
+    let (carts, id) = (&h.carts, unique("CART"));
     carts.add(&id, add(1, 1), input(LONG, LONG)).await.unwrap();
 
-    let view = carts.checkout(&id, checkout("tok_visa")).await.unwrap();
+    let view = carts.checkout(&id, pay_with("tok_visa")).await.unwrap();
     assert_eq!(view.status, Status::CheckedOut);
     assert_eq!(
         calls.load(Ordering::SeqCst),
         3,
         "two lost answers, then success"
     );
-    let ledger = ledger(data.path());
+    let ledger = ledger(h.data());
     assert_eq!(ledger.len(), 1, "three attempts, one charge");
     assert_eq!(view.receipt.unwrap().charge_id, ledger[0].charge_id);
 }

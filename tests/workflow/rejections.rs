@@ -1,10 +1,9 @@
 //! Every rejection: a clear message, and the cart exactly as it was.
 
-use super::scenarios::{LONG, add};
 use crate::support::*;
 use cart::client::ClientError;
 use cart::domain::Status;
-use cart::workflow::{Checkout, RemoveItem, SetEmail};
+use cart::workflow::SetEmail;
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
 fn rejected(result: Result<cart::workflow::CartView, ClientError>) -> String {
@@ -16,15 +15,11 @@ fn rejected(result: Result<cart::workflow::CartView, ClientError>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_input_is_rejected_and_changes_nothing() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
     carts.add(&id, add(0, 2), input(LONG, LONG)).await.unwrap();
     let before = carts.get(&id).await.unwrap();
-    let events_before = history(&env, &id).await.len();
+    let events_before = history(&h.env, &id).await.len();
 
     let start = || input(LONG, LONG);
     assert_eq!(
@@ -46,18 +41,12 @@ async fn every_bad_input_is_rejected_and_changes_nothing() {
         rejected(carts.add(&id, add(0, 98), start()).await).contains("this would make 100"),
         "the maximum holds after merging too"
     );
-    let absent = RemoveItem {
-        product_id: 3,
-        quantity: None,
-    };
+    let absent = remove(3, None);
     assert_eq!(
         rejected(carts.remove(&id, absent).await),
         format!("product 3 is not in cart {id}")
     );
-    let too_many = RemoveItem {
-        product_id: 0,
-        quantity: Some(5),
-    };
+    let too_many = remove(0, Some(5));
     assert!(rejected(carts.remove(&id, too_many).await).contains("holds 2 of product 0"));
     assert_eq!(
         rejected(
@@ -73,28 +62,21 @@ async fn every_bad_input_is_rejected_and_changes_nothing() {
         "\"ann@\" is not a valid e-mail address: the domain after the @ needs a dot, as in example.com"
     );
     assert!(
-        rejected(carts.checkout(&id, Checkout::default()).await).contains("has no e-mail address")
+        rejected(carts.checkout(&id, checkout(None, None)).await).contains("has no e-mail address")
     );
 
     assert_eq!(carts.get(&id).await.unwrap(), before);
     // Validators rejected all of them before anything entered the history.
-    assert_eq!(history(&env, &id).await.len(), events_before);
-    assert!(ledger(data.path()).is_empty());
+    assert_eq!(history(&h.env, &id).await.len(), events_before);
+    assert!(ledger(h.data()).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_cart_cannot_be_checked_out() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
     carts.create(&id, input(LONG, LONG)).await.unwrap();
-    let request = Checkout {
-        email: Some("ann@example.com".into()),
-        payment: None,
-    };
+    let request = checkout(Some("ann@example.com"), None);
     assert_eq!(
         rejected(carts.checkout(&id, request).await),
         format!("cart {id} is empty: add an item before checking out")
@@ -109,21 +91,11 @@ async fn an_empty_cart_cannot_be_checked_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_after_checkout_is_rejected() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
     carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
     let paid = carts
-        .checkout(
-            &id,
-            Checkout {
-                email: Some("ann@example.com".into()),
-                payment: None,
-            },
-        )
+        .checkout(&id, checkout(Some("ann@example.com"), None))
         .await
         .unwrap();
 
@@ -132,38 +104,26 @@ async fn every_change_after_checkout_is_rejected() {
         rejected(carts.add(&id, add(1, 1), input(LONG, LONG)).await),
         closed
     );
-    let remove = RemoveItem {
-        product_id: 0,
-        quantity: None,
-    };
+    let remove = remove(0, None);
     assert_eq!(rejected(carts.remove(&id, remove).await), closed);
-    let email = SetEmail {
-        email: "bob@example.com".into(),
-    };
+    let email = email("bob@example.com");
     assert_eq!(rejected(carts.set_email(&id, email).await), closed);
     assert_eq!(
-        rejected(carts.checkout(&id, Checkout::default()).await),
+        rejected(carts.checkout(&id, checkout(None, None)).await),
         closed
     );
     assert_eq!(carts.get(&id).await.unwrap(), paid);
-    assert_eq!(ledger(data.path()).len(), 1);
-    let events = event_types(&history(&env, &id).await);
+    assert_eq!(ledger(h.data()).len(), 1);
+    let events = event_types(&history(&h.env, &id).await);
     assert_eq!(events.last(), Some(&EventType::WorkflowExecutionCompleted));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_cart_is_reported_as_such() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
     assert!(matches!(carts.get(&id).await, Err(ClientError::NotFound(i)) if i == id));
-    let remove = RemoveItem {
-        product_id: 0,
-        quantity: None,
-    };
+    let remove = remove(0, None);
     assert!(matches!(
         carts.remove(&id, remove).await,
         Err(ClientError::NotFound(_))
@@ -177,7 +137,7 @@ async fn an_unknown_cart_is_reported_as_such() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_worker_the_client_says_so_quickly() {
-    let env = start_server(&[]).await;
+    let (env, _) = start_server(&[]).await;
     let queue = unique("q");
     let carts = client(&env, &queue);
     let id = unique("CART");

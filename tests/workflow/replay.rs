@@ -4,9 +4,8 @@
 //! (with `CART_RECORD_HISTORY=1`); replaying it guards carts already running against changes
 //! that would break them. Re-record it only when an intentional, patched change requires it.
 
-use super::scenarios::add;
 use crate::support::*;
-use cart::workflow::{CartWorkflow, Checkout, RemoveItem, SetEmail};
+use cart::workflow::CartWorkflow;
 use std::path::PathBuf;
 use std::time::Duration;
 use temporalio_client::WorkflowHistory;
@@ -33,43 +32,32 @@ async fn replay(json: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_history_replays() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
     let remind = Duration::from_secs(1);
 
     carts
         .add(&id, add(0, 2), input(remind, Duration::from_secs(3600)))
         .await
         .unwrap();
-    let remove = RemoveItem {
-        product_id: 0,
-        quantity: Some(1),
-    };
+    let remove = remove(0, Some(1));
     carts.remove(&id, remove).await.unwrap();
-    let email = SetEmail {
-        email: "ann@example.com".into(),
-    };
+    let email = email("ann@example.com");
     carts.set_email(&id, email).await.unwrap();
     eventually(Duration::from_secs(20), "the reminder", || async {
         carts.get(&id).await.unwrap().reminder_sent.then_some(())
     })
     .await;
-    let declined = Checkout {
-        email: None,
-        payment: Some("tok_chargeDeclined".into()),
-    };
+    let declined = checkout(None, Some("tok_chargeDeclined"));
     assert!(carts.checkout(&id, declined).await.is_err());
     carts
         .add(&id, add(2, 1), input(remind, Duration::from_secs(3600)))
         .await
         .unwrap();
-    carts.checkout(&id, Checkout::default()).await.unwrap();
+    carts.checkout(&id, checkout(None, None)).await.unwrap();
 
-    let json = env
+    let json = h
+        .env
         .client()
         .get_workflow_handle::<CartWorkflow>(&id)
         .fetch_history(Default::default())

@@ -2,26 +2,12 @@
 
 use crate::support::*;
 use cart::domain::Status;
-use cart::workflow::{AddItem, Checkout, RemoveItem, SetEmail};
 use std::time::Duration;
-
-pub const LONG: Duration = Duration::from_secs(3600);
-
-pub fn add(product_id: i64, quantity: i64) -> AddItem {
-    AddItem {
-        product_id,
-        quantity,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_item() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
 
     // `cart add` on an id with no cart creates it (update-with-start).
     let view = carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
@@ -43,60 +29,29 @@ async fn add_item() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remove_item() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
 
     carts.create(&id, input(LONG, LONG)).await.unwrap();
     carts.add(&id, add(1, 2), input(LONG, LONG)).await.unwrap();
-    let view = carts
-        .remove(
-            &id,
-            RemoveItem {
-                product_id: 1,
-                quantity: Some(1),
-            },
-        )
-        .await
-        .unwrap();
+    let view = carts.remove(&id, remove(1, Some(1))).await.unwrap();
     assert_eq!(view.items[0].quantity, 1, "add 2, remove 1, 1 left");
-    let view = carts
-        .remove(
-            &id,
-            RemoveItem {
-                product_id: 1,
-                quantity: None,
-            },
-        )
-        .await
-        .unwrap();
+    let view = carts.remove(&id, remove(1, None)).await.unwrap();
     assert!(view.items.is_empty());
     assert_eq!(view.total, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checkout() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+async fn checkout_completes_the_cart() {
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
 
     carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
     carts
-        .set_email(
-            &id,
-            SetEmail {
-                email: "Ann@Example.com".into(),
-            },
-        )
+        .set_email(&id, email("Ann@Example.com"))
         .await
         .unwrap();
-    let view = carts.checkout(&id, Checkout::default()).await.unwrap();
+    let view = carts.checkout(&id, checkout(None, None)).await.unwrap();
     assert_eq!(view.status, Status::CheckedOut);
     let receipt = view.receipt.expect("receipt");
     assert_eq!(receipt.amount, 99_900);
@@ -104,19 +59,14 @@ async fn checkout() {
     assert_eq!(receipt.email, "Ann@example.com");
     assert_eq!(receipt.items.len(), 1);
 
-    let ledger = ledger(data.path());
+    let ledger = ledger(h.data());
     assert_eq!(ledger.len(), 1, "one charge in the ledger");
     assert_eq!(ledger[0].charge_id, receipt.charge_id);
     assert_eq!(ledger[0].cart_id, id);
     assert_eq!(ledger[0].amount, 99_900);
 
     // The workflow completed with the cart as its result, and can still be queried.
-    let result = env
-        .client()
-        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id)
-        .get_result(Default::default())
-        .await
-        .unwrap();
+    let result = h.result(&id).await;
     assert_eq!(result.status, Status::CheckedOut);
     assert_eq!(result.receipt.unwrap().charge_id, receipt.charge_id);
     assert_eq!(carts.get(&id).await.unwrap().status, Status::CheckedOut);
@@ -124,12 +74,8 @@ async fn checkout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_cart_gets_one_reminder() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
     let remind = Duration::from_secs(1);
 
     carts
@@ -137,16 +83,11 @@ async fn abandoned_cart_gets_one_reminder() {
         .await
         .unwrap();
     carts
-        .set_email(
-            &id,
-            SetEmail {
-                email: "bob@example.com".into(),
-            },
-        )
+        .set_email(&id, email("bob@example.com"))
         .await
         .unwrap();
     let files = eventually(Duration::from_secs(20), "the reminder", || async {
-        Some(outbox(data.path())).filter(|f| !f.is_empty())
+        Some(outbox(h.data())).filter(|f| !f.is_empty())
     })
     .await;
     assert_eq!(files.len(), 1);
@@ -163,17 +104,13 @@ async fn abandoned_cart_gets_one_reminder() {
         (carts.get(&id).await.unwrap().status == Status::Expired).then_some(())
     })
     .await;
-    assert_eq!(outbox(data.path()).len(), 1);
+    assert_eq!(outbox(h.data()).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_cart_without_email_gets_no_reminder() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
 
     // Reminder after 1s, expiry after 4s: had a reminder been due, it would have gone out
     // long before the cart expired.
@@ -189,8 +126,5 @@ async fn abandoned_cart_without_email_gets_no_reminder() {
         (carts.get(&id).await.unwrap().status == Status::Expired).then_some(())
     })
     .await;
-    assert!(
-        outbox(data.path()).is_empty(),
-        "no reminder without an e-mail"
-    );
+    assert!(outbox(h.data()).is_empty(), "no reminder without an e-mail");
 }

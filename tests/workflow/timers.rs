@@ -1,10 +1,8 @@
 //! The idle timer: re-armed by every change, cancelled by checkout, never more than one
 //! pending; and expiry.
 
-use super::scenarios::{LONG, add};
 use crate::support::*;
 use cart::domain::Status;
-use cart::workflow::{Checkout, SetEmail};
 use std::time::Duration;
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
@@ -34,21 +32,15 @@ fn timer_stats(events: &[HistoryEvent]) -> (usize, usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_postpones_the_reminder() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
     let remind = Duration::from_secs(3);
 
     carts
         .add(&id, add(0, 1), input(remind, LONG))
         .await
         .unwrap();
-    let email = SetEmail {
-        email: "ann@example.com".into(),
-    };
+    let email = email("ann@example.com");
     carts.set_email(&id, email).await.unwrap();
     // Keep changing the cart for longer than the reminder delay.
     let started = std::time::Instant::now();
@@ -57,29 +49,20 @@ async fn every_change_postpones_the_reminder() {
             .add(&id, add(1, 1), input(remind, LONG))
             .await
             .unwrap();
-        carts
-            .remove(
-                &id,
-                cart::workflow::RemoveItem {
-                    product_id: 1,
-                    quantity: None,
-                },
-            )
-            .await
-            .unwrap();
+        carts.remove(&id, remove(1, None)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(
-        outbox(data.path()).is_empty(),
+        outbox(h.data()).is_empty(),
         "no reminder while the cart keeps changing"
     );
     let files = eventually(Duration::from_secs(20), "the reminder", || async {
-        Some(outbox(data.path())).filter(|f| !f.is_empty())
+        Some(outbox(h.data())).filter(|f| !f.is_empty())
     })
     .await;
     assert_eq!(files.len(), 1);
 
-    let (most, cancelled, fired) = timer_stats(&history(&env, &id).await);
+    let (most, cancelled, fired) = timer_stats(&history(&h.env, &id).await);
     assert_eq!(most, 1, "never more than one idle timer pending");
     assert!(
         cancelled >= 10,
@@ -90,53 +73,37 @@ async fn every_change_postpones_the_reminder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_cancels_the_reminder() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
 
     carts
         .add(&id, add(0, 1), input(Duration::from_secs(600), LONG))
         .await
         .unwrap();
-    let request = Checkout {
-        email: Some("ann@example.com".into()),
-        payment: None,
-    };
+    let request = checkout(Some("ann@example.com"), None);
     carts.checkout(&id, request).await.unwrap();
     eventually(Duration::from_secs(10), "completion", || async {
-        let events = event_types(&history(&env, &id).await);
+        let events = event_types(&history(&h.env, &id).await);
         (events.last() == Some(&EventType::WorkflowExecutionCompleted)).then_some(())
     })
     .await;
-    let (most, cancelled, fired) = timer_stats(&history(&env, &id).await);
+    let (most, cancelled, fired) = timer_stats(&history(&h.env, &id).await);
     assert_eq!(most, 1);
     assert_eq!(fired, 0);
     assert!(cancelled >= 1, "the pending reminder timer was cancelled");
-    assert!(outbox(data.path()).is_empty());
+    assert!(outbox(h.data()).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_cart_expires_and_completes() {
-    let env = start_server(&[]).await;
-    let queue = unique("q");
-    let data = tempfile::tempdir().unwrap();
-    let _worker = start_worker(&env, &queue, cart::worker::local_activities(data.path()));
-    let carts = client(&env, &queue);
-    let id = unique("CART");
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique("CART"));
 
     carts
         .add(&id, add(0, 1), input(LONG, Duration::from_secs(2)))
         .await
         .unwrap();
-    let result = env
-        .client()
-        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id)
-        .get_result(Default::default())
-        .await
-        .unwrap();
+    let result = h.result(&id).await;
     assert_eq!(result.status, Status::Expired);
     assert_eq!(result.items.len(), 1);
     let err = carts
