@@ -144,8 +144,10 @@ async fn the_tutorials_start_input_may_carry_items() {
     let temporal = Temporal {
         address: h.address.clone(),
     };
-    let (_carts, id) = (&h.carts, unique("CART"));
-    temporal.start(&h.queue, &id, r#"{"Items":[{"ProductId":1,"Quantity":2},{"ProductId":99,"Quantity":1}],"Email":"b@example.com"}"#);
+    let id = unique("CART");
+    // Product 99 does not exist: that item is logged and left out; the rest is kept.
+    let input = r#"{"Items":[{"ProductId":1,"Quantity":2},{"ProductId":99,"Quantity":1}],"Email":"b@example.com"}"#;
+    temporal.start(&h.queue, &id, input);
     let cart = eventually(Duration::from_secs(10), "the cart", || async {
         let c = temporal.get_cart(&id);
         (!c.is_null()).then_some(c)
