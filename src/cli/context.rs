@@ -17,6 +17,7 @@ pub struct Context {
 /// `cart add`). They are sent with the start request, so changing these defaults never
 /// affects carts already running.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Settings for a new cart")]
 pub struct CartDefaults {
     /// Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long
     #[arg(long, env = "CART_REMIND_AFTER", default_value = "1h", value_parser = super::parse_duration)]
@@ -106,8 +107,10 @@ impl Context {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             _ => target.to_string(),
         };
+        // The transport's own messages nest debug output; the innermost cause says it best
+        // ("Connection refused (os error 111)").
         let unreachable = |e: &(dyn std::error::Error + 'static)| {
-            CliError::chain(format!("cannot reach Temporal at {address}"), e).hint(
+            CliError::new(format!("cannot reach Temporal at {address}: {}", root_cause(e))).hint(
                 "start a local server with `scripts/dev-server`, or point cart at yours with --address or TEMPORAL_ADDRESS",
             )
         };
@@ -126,6 +129,16 @@ impl Context {
             self.global.wait,
         ))
     }
+}
+
+fn root_cause<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current
 }
 
 /// Checks a cart id given on the command line: `CART-` and then letters, digits, `-`, `_` or

@@ -34,6 +34,7 @@ pub struct Cli {
 /// environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, the TLS
 /// variables and temporal.toml profiles); these flags override them.
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Temporal frontend address [default: localhost:7233]
     #[arg(long, global = true, value_name = "HOST:PORT")]
