@@ -135,3 +135,36 @@ fn init_logging(default: &str) {
         )
         .try_init();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_are_human_and_positive() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert!(
+            parse_duration("0s")
+                .unwrap_err()
+                .contains("longer than zero")
+        );
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("10s, 5m, 1h or 30d")
+        );
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["cart", "show", "CART-1", "--output", "json"]).unwrap();
+        assert_eq!(cli.global.output, OutputFormat::Json);
+    }
+}
