@@ -76,7 +76,7 @@ async fn no_worker_and_unknown_carts() {
         )
     );
 
-    let _worker = s.spawn_worker();
+    let _worker = s.spawn_worker().await;
     let out = s.cart().args(["show", "CART-nobody"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -89,7 +89,7 @@ async fn no_worker_and_unknown_carts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejections_leave_the_cart_as_it_was() {
     let s = Setup::new().await;
-    let _worker = s.spawn_worker();
+    let _worker = s.spawn_worker().await;
     let id = unique("CART-rej");
     let out = s
         .cart()

@@ -43,7 +43,8 @@ impl Setup {
         cmd
     }
 
-    pub fn spawn_worker(&self) -> WorkerProcess {
+    /// Starts `cart worker` and waits until it polls the task queue.
+    pub async fn spawn_worker(&self) -> WorkerProcess {
         let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cart"))
             .arg("worker")
             .env_clear()
@@ -56,6 +57,7 @@ impl Setup {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn cart worker");
+        wait_for_worker(&client(&self.env, &self.queue)).await;
         WorkerProcess { child: Some(child) }
     }
 

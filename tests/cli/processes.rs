@@ -9,7 +9,7 @@ use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_stops_cleanly_on_sigterm() {
     let s = Setup::new().await;
-    let worker = s.spawn_worker();
+    let worker = s.spawn_worker().await;
     let id = unique("CART-term");
     let out = s
         .cart()
@@ -26,7 +26,7 @@ async fn the_worker_stops_cleanly_on_sigterm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_during_checkout_charges_exactly_once_after_restart() {
     let s = Setup::new().await;
-    let worker = s.spawn_worker();
+    let worker = s.spawn_worker().await;
     let id = unique("CART-kill");
     let out = s
         .cart()
@@ -68,7 +68,7 @@ async fn a_worker_killed_during_checkout_charges_exactly_once_after_restart() {
     })
     .await;
     worker.kill();
-    let _second = s.spawn_worker();
+    let _second = s.spawn_worker().await;
     ledger_file.unlock().unwrap();
 
     // The charge is retried on the new worker; the person's checkout succeeds.

@@ -6,7 +6,7 @@ use crate::support::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopping_session() {
     let s = Setup::new().await;
-    let _worker = s.spawn_worker();
+    let _worker = s.spawn_worker().await;
     let id = unique("CART-e2e");
     let redact = |text: String| text.replace(&id, "CART-ID");
 
@@ -89,7 +89,7 @@ async fn a_shopping_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_output_for_scripts() {
     let s = Setup::new().await;
-    let _worker = s.spawn_worker();
+    let _worker = s.spawn_worker().await;
     let id = unique("CART-json");
 
     // `cart add` on a new id creates the cart.
@@ -160,7 +160,7 @@ async fn json_output_for_scripts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_catalog_from_a_file() {
     let s = Setup::new().await;
-    let _worker = s.spawn_worker();
+    let _worker = s.spawn_worker().await;
     let catalog = s.data().join("catalog.toml");
     std::fs::write(
         &catalog,

@@ -139,9 +139,11 @@ impl Harness {
         let queue = unique("q");
         let data = tempfile::tempdir().unwrap();
         let worker = start_worker(&env, &queue, activities(data.path()));
+        let carts = client(&env, &queue);
+        wait_for_worker(&carts).await;
         Self {
             _worker: worker,
-            carts: client(&env, &queue),
+            carts,
             queue,
             data,
             address,
@@ -193,6 +195,14 @@ pub fn checkout(email: Option<&str>, payment: Option<&str>) -> cart::workflow::C
 
 /// An hour: longer than any test, for timers that must not fire.
 pub const LONG: Duration = Duration::from_secs(3600);
+
+/// Waits until a worker polls the client's task queue, so tests never race its start-up.
+pub async fn wait_for_worker(carts: &CartClient) {
+    eventually(Duration::from_secs(30), "a worker to poll", || async {
+        carts.has_worker().await.then_some(())
+    })
+    .await;
+}
 
 pub fn client(env: &WorkflowEnvironment<LocalServer>, task_queue: &str) -> CartClient {
     CartClient::new(env.client().clone(), task_queue, Duration::from_secs(30))
