@@ -1,20 +1,20 @@
 //! Hosting: the worker that runs cart workflows and their activities on one task queue.
 
-use crate::activities::{CartActivities, LocalLedger, Outbox};
+use crate::activities::{CartActivities, DEFAULT_SENDER, LocalLedger, Outbox};
 use crate::workflow::CartWorkflow;
 use std::path::Path;
 use std::sync::Arc;
 use temporalio_client::Client;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
-/// The sender of the local outbox's messages.
-pub const LOCAL_SENDER: &str = "Cart <cart@localhost>";
-
 /// The zero-config activities: a ledger and an outbox in `data_dir`.
 pub fn local_activities(data_dir: &Path) -> CartActivities {
+    let sender = DEFAULT_SENDER
+        .parse()
+        .expect("the default sender is an address");
     CartActivities::new(
         Arc::new(LocalLedger::new(data_dir)),
-        Arc::new(Outbox::new(data_dir, LOCAL_SENDER)),
+        Arc::new(Outbox::new(data_dir, sender)),
     )
 }
 

@@ -11,11 +11,19 @@
 
 mod ledger;
 mod mail;
+mod mailgun;
 mod outbox;
+mod smtp;
+mod templates;
 
 pub use ledger::{LedgerEntry, LocalLedger};
-pub use mail::{EmailMessage, MailError, Mailer, reminder_message};
+pub use mail::{
+    DEFAULT_SENDER, EmailMessage, MailError, Mailer, build_message, confirmation_message,
+    parse_sender, reminder_message,
+};
+pub use mailgun::{Mailgun, US_API as MAILGUN_US_API};
 pub use outbox::Outbox;
+pub use smtp::Smtp;
 
 use crate::domain::{Email, LineItem, Money};
 use async_trait::async_trait;
@@ -75,6 +83,18 @@ pub struct ReminderRequest {
     pub total: Money,
 }
 
+/// What the confirmation activity needs after a successful checkout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmationRequest {
+    pub cart_id: String,
+    /// Unique per cart: a retried send replaces rather than duplicates.
+    pub message_key: String,
+    pub email: Email,
+    pub items: Vec<LineItem>,
+    pub total: Money,
+    pub charge_id: String,
+}
+
 /// The activities of a cart, holding their providers.
 pub struct CartActivities {
     payments: Arc<dyn PaymentGateway>,
@@ -84,6 +104,16 @@ pub struct CartActivities {
 impl CartActivities {
     pub fn new(payments: Arc<dyn PaymentGateway>, mailer: Arc<dyn Mailer>) -> Self {
         Self { payments, mailer }
+    }
+
+    async fn send(&self, message: &EmailMessage) -> Result<(), ActivityError> {
+        self.mailer.send(message).await.map_err(|e| {
+            let failure = match e {
+                MailError::Rejected(_) => ApplicationFailure::non_retryable(e),
+                MailError::Unavailable(_) => ApplicationFailure::new(e),
+            };
+            ActivityError::application(failure)
+        })
     }
 }
 
@@ -112,13 +142,15 @@ impl CartActivities {
         _ctx: ActivityContext,
         request: ReminderRequest,
     ) -> Result<(), ActivityError> {
-        let message = reminder_message(&request);
-        self.mailer.send(&message).await.map_err(|e| {
-            let failure = match e {
-                MailError::Rejected(_) => ApplicationFailure::non_retryable(e),
-                MailError::Unavailable(_) => ApplicationFailure::new(e),
-            };
-            ActivityError::application(failure)
-        })
+        self.send(&reminder_message(&request)).await
+    }
+
+    #[activity]
+    pub async fn send_confirmation(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: ConfirmationRequest,
+    ) -> Result<(), ActivityError> {
+        self.send(&confirmation_message(&request)).await
     }
 }

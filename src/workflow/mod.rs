@@ -59,7 +59,10 @@ fn charge_options() -> ActivityOptions {
     opts
 }
 
-fn reminder_options() -> ActivityOptions {
+/// The patch that added the order confirmation e-mail after checkout.
+const ORDER_CONFIRMATION: &str = "order-confirmation";
+
+fn mail_options() -> ActivityOptions {
     let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(30));
     opts.retry_policy = Some(retry(10, Duration::from_secs(60)));
     opts
@@ -130,6 +133,10 @@ impl CartWorkflow {
                 disarm(&mut armed);
                 let c = &*ctx;
                 c.wait_condition(|_| c.all_handlers_finished()).await?;
+                // Carts paid for before confirmations existed must replay without one.
+                if status == Status::CheckedOut && ctx.patched(ORDER_CONFIRMATION) {
+                    Self::send_confirmation(ctx).await;
+                }
                 return Ok(ctx.state(|w| w.state.view()));
             }
             if status == Status::Open && ctx.continue_as_new_suggested() {
@@ -192,6 +199,24 @@ impl CartWorkflow {
         }
     }
 
+    async fn send_confirmation(ctx: &mut WorkflowContext<Self>) {
+        let Some(request) = ctx.state(|w| w.state.confirmation_request()) else {
+            return;
+        };
+        let sent = ctx
+            .execute_activity(CartActivities::send_confirmation, request, mail_options())
+            .await;
+        if let Err(e) = sent
+            && !ctx.is_replaying()
+        {
+            tracing::warn!(
+                cart = ctx.workflow_id(),
+                "the order confirmation could not be sent: {}",
+                failure_message(&e)
+            );
+        }
+    }
+
     async fn idle_action(ctx: &mut WorkflowContext<Self>, action: IdleAction) {
         match action {
             IdleAction::Expire => {
@@ -203,11 +228,7 @@ impl CartWorkflow {
                     ctx.state(|w| (w.state.reminder_request(), w.state.revision));
                 if let Some(request) = request {
                     let sent = ctx
-                        .execute_activity(
-                            CartActivities::send_reminder,
-                            request,
-                            reminder_options(),
-                        )
+                        .execute_activity(CartActivities::send_reminder, request, mail_options())
                         .await;
                     if let Err(e) = sent
                         && !ctx.is_replaying()

@@ -3,7 +3,7 @@
 //! functions of this state, so they replay identically and are unit-tested without Temporal.
 
 use super::messages::{CartSettings, CartView, Checkout, DEFAULT_PAYMENT, LineView, Receipt};
-use crate::activities::{Charge, ChargeRequest, ReminderRequest};
+use crate::activities::{Charge, ChargeRequest, ConfirmationRequest, ReminderRequest};
 use crate::domain::{Cart, CartError, Status};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -97,6 +97,19 @@ impl CartState {
             email,
             items: self.cart.items().to_vec(),
             total: self.cart.total(),
+        })
+    }
+
+    /// The order confirmation, once the cart is paid for.
+    pub fn confirmation_request(&self) -> Option<ConfirmationRequest> {
+        let receipt = self.receipt.as_ref()?;
+        Some(ConfirmationRequest {
+            cart_id: self.cart.id().to_owned(),
+            message_key: format!("{}-{}-confirmation", self.cart.id(), self.instance),
+            email: self.cart.email()?.clone(),
+            items: self.cart.items().to_vec(),
+            total: self.cart.total(),
+            charge_id: receipt.charge_id.clone(),
         })
     }
 

@@ -90,7 +90,7 @@ async fn a_retried_charge_activity_charges_exactly_once() {
         };
         CartActivities::new(
             Arc::new(gateway),
-            Arc::new(Outbox::new(data, "cart@localhost")),
+            Arc::new(Outbox::new(data, "cart@localhost".parse().unwrap())),
         )
     })
     .await;

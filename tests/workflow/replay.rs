@@ -1,8 +1,10 @@
 //! Determinism: histories recorded from real runs replay against the current workflow code.
 //!
-//! `tests/fixtures/cart-history.json` was recorded from a run of `a_full_history_replays`
-//! (with `CART_RECORD_HISTORY=1`); replaying it guards carts already running against changes
-//! that would break them. Re-record it only when an intentional, patched change requires it.
+//! Each `tests/fixtures/*.json` was recorded from a run of `a_full_history_replays` by the
+//! workflow code of its time (`CART_RECORD_HISTORY=tests/fixtures/NAME.json`); replaying them
+//! all guards carts already running against changes that would break them. A change to the
+//! workflow's commands goes behind `ctx.patched(…)` and gets a new fixture beside the old:
+//! `before-order-confirmation.json` predates the order confirmation e-mail.
 
 use crate::support::*;
 use cart::workflow::CartWorkflow;
@@ -11,8 +13,15 @@ use std::time::Duration;
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
-fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cart-history.json")
+fn fixtures() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
 }
 
 async fn replay(json: &[u8]) {
@@ -64,15 +73,20 @@ async fn a_full_history_replays() {
         .to_json()
         .await
         .unwrap();
-    if std::env::var_os("CART_RECORD_HISTORY").is_some() {
-        std::fs::create_dir_all(fixture().parent().unwrap()).unwrap();
-        std::fs::write(fixture(), &json).unwrap();
+    if let Some(path) = std::env::var_os("CART_RECORD_HISTORY") {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
+        std::fs::write(path, &json).unwrap();
     }
     replay(&json).await;
 }
 
 #[tokio::test]
-async fn the_recorded_history_replays() {
-    let json = std::fs::read(fixture()).expect("the recorded history fixture");
-    replay(&json).await;
+async fn every_recorded_history_replays() {
+    let files = fixtures();
+    assert!(files.len() >= 2, "the recorded histories are missing");
+    for file in files {
+        let json = std::fs::read(&file).unwrap();
+        eprintln!("replaying {}", file.display());
+        replay(&json).await;
+    }
 }

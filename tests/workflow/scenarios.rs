@@ -70,6 +70,17 @@ async fn checkout_completes_the_cart() {
     assert_eq!(result.status, Status::CheckedOut);
     assert_eq!(result.receipt.unwrap().charge_id, receipt.charge_id);
     assert_eq!(carts.get(&id).await.unwrap().status, Status::CheckedOut);
+
+    // The order confirmation went out once before the workflow completed, to the cart's address, naming the charge.
+    let sent = confirmations(h.data());
+    assert_eq!(sent.len(), 1);
+    let eml = read_eml(&sent[0]);
+    assert!(eml.contains("To: Ann@example.com\r\n"), "{eml}");
+    assert!(
+        eml.contains(&format!("Subject: Your order {id} is confirmed")),
+        "{eml}"
+    );
+    assert!(eml.contains(&receipt.charge_id), "{eml}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,11 +98,11 @@ async fn abandoned_cart_gets_one_reminder() {
         .await
         .unwrap();
     let files = eventually(Duration::from_secs(20), "the reminder", || async {
-        Some(outbox(h.data())).filter(|f| !f.is_empty())
+        Some(reminders(h.data())).filter(|f| !f.is_empty())
     })
     .await;
     assert_eq!(files.len(), 1);
-    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let text = read_eml(&files[0]);
     assert!(text.contains("\r\nTo: bob@example.com\r\n"), "{text}");
     assert!(text.contains(&format!("Subject: You left items in your cart {id}")));
     assert!(text.contains("1 x iPhone SE at 399.00 USD"), "{text}");
@@ -104,7 +115,7 @@ async fn abandoned_cart_gets_one_reminder() {
         (carts.get(&id).await.unwrap().status == Status::Expired).then_some(())
     })
     .await;
-    assert_eq!(outbox(h.data()).len(), 1);
+    assert_eq!(reminders(h.data()).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,5 +137,8 @@ async fn abandoned_cart_without_email_gets_no_reminder() {
         (carts.get(&id).await.unwrap().status == Status::Expired).then_some(())
     })
     .await;
-    assert!(outbox(h.data()).is_empty(), "no reminder without an e-mail");
+    assert!(
+        reminders(h.data()).is_empty(),
+        "no reminder without an e-mail"
+    );
 }

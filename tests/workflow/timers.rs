@@ -53,11 +53,11 @@ async fn every_change_postpones_the_reminder() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(
-        outbox(h.data()).is_empty(),
+        reminders(h.data()).is_empty(),
         "no reminder while the cart keeps changing"
     );
     let files = eventually(Duration::from_secs(20), "the reminder", || async {
-        Some(outbox(h.data())).filter(|f| !f.is_empty())
+        Some(reminders(h.data())).filter(|f| !f.is_empty())
     })
     .await;
     assert_eq!(files.len(), 1);
@@ -91,7 +91,7 @@ async fn checkout_cancels_the_reminder() {
     assert_eq!(most, 1);
     assert_eq!(fired, 0);
     assert!(cancelled >= 1, "the pending reminder timer was cancelled");
-    assert!(outbox(h.data()).is_empty());
+    assert!(reminders(h.data()).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
