@@ -1,6 +1,6 @@
 //! Hosting: the worker that runs cart workflows and their activities on one task queue.
 
-use crate::activities::{CartActivities, DEFAULT_SENDER, LocalLedger, Outbox};
+use crate::activities::{CartActivities, DEFAULT_SENDER, LocalLedger, MailSettings, Outbox};
 use crate::workflow::CartWorkflow;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +16,14 @@ pub fn local_activities(data_dir: &Path) -> CartActivities {
         Arc::new(LocalLedger::new(data_dir)),
         Arc::new(Outbox::new(data_dir, sender)),
     )
+}
+
+/// The activities a worker runs: the local ledger and the configured mailer.
+pub fn activities(data_dir: &Path, mail: &MailSettings) -> Result<CartActivities, String> {
+    Ok(CartActivities::new(
+        Arc::new(LocalLedger::new(data_dir)),
+        mail.mailer(data_dir)?,
+    ))
 }
 
 /// A worker for carts on `task_queue`, ready to `run()`.

@@ -2,5 +2,6 @@
 
 mod cli;
 mod layout;
+mod mail;
 mod support;
 mod workflow;

@@ -13,6 +13,7 @@ mod ledger;
 mod mail;
 mod mailgun;
 mod outbox;
+mod providers;
 mod smtp;
 mod templates;
 
@@ -23,6 +24,7 @@ pub use mail::{
 };
 pub use mailgun::{Mailgun, US_API as MAILGUN_US_API};
 pub use outbox::Outbox;
+pub use providers::{MailProvider, MailSettings, mail_settings, mask};
 pub use smtp::Smtp;
 
 use crate::domain::{Email, LineItem, Money};

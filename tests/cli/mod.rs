@@ -45,9 +45,15 @@ impl Setup {
 
     /// Starts `cart worker` and waits until it polls the task queue.
     pub async fn spawn_worker(&self) -> WorkerProcess {
+        self.spawn_worker_with(&[]).await
+    }
+
+    /// `spawn_worker` with extra environment variables (provider settings).
+    pub async fn spawn_worker_with(&self, vars: &[(&str, &str)]) -> WorkerProcess {
         let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cart"))
             .arg("worker")
             .env_clear()
+            .envs(vars.iter().copied())
             .env("TEMPORAL_ADDRESS", &self.address)
             .env("CART_TASK_QUEUE", &self.queue)
             .env("CART_DATA_DIR", self.data.path())

@@ -16,7 +16,7 @@ use temporalio_sdk::testing::{
     WorkflowEnvironment,
 };
 
-/// The Temporal CLI installed by `scripts/install-temporal` (or `CART_TEMPORAL_BIN`).
+/// The Temporal CLI installed by `scripts/install-tools` (or `CART_TEMPORAL_BIN`).
 pub fn temporal_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("CART_TEMPORAL_BIN") {
         return PathBuf::from(path);
@@ -24,7 +24,7 @@ pub fn temporal_bin() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/temporal");
     assert!(
         path.exists(),
-        "no Temporal CLI at {}: run scripts/install-temporal first",
+        "no Temporal CLI at {}: run scripts/install-tools first",
         path.display()
     );
     path

@@ -6,8 +6,9 @@ use temporalio_sdk::Runtime;
 
 /// Run the worker that hosts the carts and their payments and e-mail.
 ///
-/// Payments go to the ledger DATA_DIR/payments.jsonl and e-mail to DATA_DIR/outbox/. Stops
-/// cleanly on Ctrl-C or SIGTERM.
+/// Payments go to the ledger DATA_DIR/payments.jsonl. E-mail goes to DATA_DIR/outbox/ unless
+/// SMTP_URL or MAILGUN_DOMAIN with MAILGUN_API_KEY choose a real provider; CART_MAIL_FROM sets
+/// the sender. Stops cleanly on Ctrl-C or SIGTERM.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the ledger and outbox live [default: the user's data directory, e.g. ~/.local/share/cart]
@@ -25,7 +26,13 @@ pub fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let refuse = |e: String| {
+        CliError::new(format!("cannot start the worker: {e}"))
+            .hint("see README.md, \"Configuration\", for the provider variables")
+    };
     let data_dir = data_dir(args.data_dir)?;
+    let mail = crate::activities::mail_settings(|name| std::env::var(name).ok()).map_err(refuse)?;
+    let activities = crate::worker::activities(&data_dir, &mail).map_err(refuse)?;
     std::fs::create_dir_all(&data_dir).map_err(|e| {
         CliError::chain(
             format!("cannot create the data directory {}", data_dir.display()),
@@ -36,7 +43,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|e| CliError::chain("cannot start the Temporal runtime", &e))?;
     let queue = &ctx.global.task_queue;
-    let activities = crate::worker::local_activities(&data_dir);
     let mut worker = crate::worker::build(&runtime, client, queue, activities)
         .map_err(|e| CliError::new(format!("cannot start the worker: {e:#}")))?;
     let shutdown = worker.shutdown_handle();
@@ -45,6 +51,16 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         tracing::info!("stopping: finishing the tasks in hand");
         shutdown();
     });
+    tracing::info!(
+        "payments: local ledger {}",
+        data_dir.join("payments.jsonl").display()
+    );
+    match mail.provider {
+        crate::activities::MailProvider::Outbox => {
+            tracing::info!("mail: {mail}, into {}", data_dir.join("outbox").display())
+        }
+        _ => tracing::info!("mail: {mail}"),
+    }
     tracing::info!(
         task_queue = %queue,
         data_dir = %data_dir.display(),

@@ -1,0 +1,265 @@
+//! Which providers a worker uses, chosen by configuration, and how they are described at
+//! start-up with every secret masked.
+//!
+//! Reading is a pure function of a variable lookup, so the rules are unit-tested and the
+//! worker passes `std::env::var`. A half-configured provider is an error that names exactly
+//! what is missing; it never silently falls back to the local default.
+
+use super::mail::{DEFAULT_SENDER, parse_sender};
+use super::{Mailer, Mailgun, Outbox, Smtp};
+use lettre::message::Mailbox;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Where e-mail goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailProvider {
+    /// `.eml` files in the data directory's `outbox/` (the zero-config default).
+    Outbox,
+    Mailgun {
+        base: String,
+        domain: String,
+        api_key: String,
+    },
+    Smtp {
+        url: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailSettings {
+    pub provider: MailProvider,
+    pub from: Mailbox,
+}
+
+/// Reads the mail settings: `SMTP_URL`, or `MAILGUN_DOMAIN` with `MAILGUN_API_KEY` (or the
+/// tutorial's `MAILGUN_PRIVATE_KEY`) and optionally `MAILGUN_API_BASE`, or neither for the
+/// outbox; the sender from `CART_MAIL_FROM`.
+pub fn mail_settings(var: impl Fn(&str) -> Option<String>) -> Result<MailSettings, String> {
+    let get = |name: &str| {
+        var(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let smtp_url = get("SMTP_URL");
+    let domain = get("MAILGUN_DOMAIN");
+    let key = get("MAILGUN_API_KEY").or_else(|| get("MAILGUN_PRIVATE_KEY"));
+    let base = get("MAILGUN_API_BASE");
+    let mailgun_named = domain.is_some() || key.is_some() || base.is_some();
+
+    let provider = match (smtp_url, mailgun_named) {
+        (Some(_), true) => {
+            return Err(
+                "both SMTP_URL and MAILGUN_* variables are set: configure one mail provider".into(),
+            );
+        }
+        (Some(url), false) => MailProvider::Smtp { url },
+        (None, true) => {
+            let missing = match (&domain, &key) {
+                (None, _) => Some("MAILGUN_DOMAIN"),
+                (_, None) => Some("MAILGUN_API_KEY (or MAILGUN_PRIVATE_KEY)"),
+                _ => None,
+            };
+            if let Some(missing) = missing {
+                return Err(format!(
+                    "Mailgun is half configured: {missing} is not set; set MAILGUN_DOMAIN and MAILGUN_API_KEY to send through Mailgun, or neither to use the local outbox"
+                ));
+            }
+            let base = base.unwrap_or_else(|| super::MAILGUN_US_API.to_owned());
+            if !(base.starts_with("https://") || base.starts_with("http://")) {
+                return Err(format!(
+                    "MAILGUN_API_BASE {base:?} is not an http(s) URL such as https://api.eu.mailgun.net"
+                ));
+            }
+            MailProvider::Mailgun {
+                base,
+                domain: domain.unwrap_or_default(),
+                api_key: key.unwrap_or_default(),
+            }
+        }
+        (None, false) => MailProvider::Outbox,
+    };
+    let from = match (get("CART_MAIL_FROM"), &provider) {
+        (Some(text), _) => parse_sender(&text).map_err(|e| format!("CART_MAIL_FROM: {e}"))?,
+        // Mailgun only sends from its own domain.
+        (None, MailProvider::Mailgun { domain, .. }) => {
+            parse_sender(&format!("Cart <cart@{domain}>"))?
+        }
+        (None, _) => parse_sender(DEFAULT_SENDER)?,
+    };
+    Ok(MailSettings { provider, from })
+}
+
+impl MailSettings {
+    /// The mailer these settings describe.
+    pub fn mailer(&self, data_dir: &Path) -> Result<Arc<dyn Mailer>, String> {
+        Ok(match &self.provider {
+            MailProvider::Outbox => Arc::new(Outbox::new(data_dir, self.from.clone())),
+            MailProvider::Mailgun {
+                base,
+                domain,
+                api_key,
+            } => Arc::new(Mailgun::new(base, domain, api_key, self.from.clone())?),
+            MailProvider::Smtp { url } => Arc::new(Smtp::new(url, self.from.clone())?),
+        })
+    }
+}
+
+/// Shows enough of a secret to tell two apart, never enough to use it.
+pub fn mask(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() >= 12 {
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("****{tail}")
+    } else {
+        "****".to_owned()
+    }
+}
+
+/// An SMTP URL with its password masked.
+fn masked_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("****"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "(unparsable URL)".to_owned(),
+    }
+}
+
+impl fmt::Display for MailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.provider {
+            MailProvider::Outbox => write!(f, "local outbox")?,
+            MailProvider::Mailgun {
+                base,
+                domain,
+                api_key,
+            } => write!(f, "Mailgun {base}, domain {domain}, key {}", mask(api_key))?,
+            MailProvider::Smtp { url } => write!(f, "SMTP {}", masked_url(url))?,
+        }
+        write!(f, ", from {}", self.from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<MailSettings, String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        mail_settings(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_set_means_the_outbox() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.provider, MailProvider::Outbox);
+        assert_eq!(s.to_string(), "local outbox, from Cart <cart@localhost>");
+        assert_eq!(
+            settings(&[("SMTP_URL", "  ")]).unwrap().provider,
+            MailProvider::Outbox
+        );
+    }
+
+    #[test]
+    fn mailgun_needs_domain_and_key() {
+        let err = settings(&[("MAILGUN_DOMAIN", "mg.example.com")]).unwrap_err();
+        assert!(
+            err.contains("MAILGUN_API_KEY (or MAILGUN_PRIVATE_KEY) is not set"),
+            "{err}"
+        );
+        let err = settings(&[("MAILGUN_API_KEY", "key-123")]).unwrap_err();
+        assert!(err.contains("MAILGUN_DOMAIN is not set"), "{err}");
+        let err = settings(&[("MAILGUN_API_BASE", "https://api.eu.mailgun.net")]).unwrap_err();
+        assert!(err.contains("half configured"), "{err}");
+    }
+
+    #[test]
+    fn mailgun_accepts_the_tutorials_key_name_and_masks_it() {
+        let s = settings(&[
+            ("MAILGUN_DOMAIN", "mg.example.com"),
+            ("MAILGUN_PRIVATE_KEY", "key-0123456789abcdef"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.provider,
+            MailProvider::Mailgun {
+                base: "https://api.mailgun.net".into(),
+                domain: "mg.example.com".into(),
+                api_key: "key-0123456789abcdef".into(),
+            }
+        );
+        let shown = s.to_string();
+        assert_eq!(
+            shown,
+            "Mailgun https://api.mailgun.net, domain mg.example.com, key ****cdef, from Cart <cart@mg.example.com>"
+        );
+        assert!(!shown.contains("0123456789"));
+    }
+
+    #[test]
+    fn mailgun_eu_base_and_a_bad_base() {
+        let s = settings(&[
+            ("MAILGUN_DOMAIN", "mg.example.com"),
+            ("MAILGUN_API_KEY", "k"),
+            ("MAILGUN_API_BASE", "https://api.eu.mailgun.net"),
+        ])
+        .unwrap();
+        assert!(
+            s.to_string()
+                .starts_with("Mailgun https://api.eu.mailgun.net,")
+        );
+        let err = settings(&[
+            ("MAILGUN_DOMAIN", "mg.example.com"),
+            ("MAILGUN_API_KEY", "k"),
+            ("MAILGUN_API_BASE", "api.eu.mailgun.net"),
+        ])
+        .unwrap_err();
+        assert!(err.contains("is not an http(s) URL"), "{err}");
+    }
+
+    #[test]
+    fn smtp_url_with_masked_password() {
+        let s = settings(&[
+            (
+                "SMTP_URL",
+                "smtp://postmaster:hunter2hunter2@mail.example.com:587",
+            ),
+            ("CART_MAIL_FROM", "Shop <shop@example.com>"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.to_string(),
+            "SMTP smtp://postmaster:****@mail.example.com:587, from Shop <shop@example.com>"
+        );
+    }
+
+    #[test]
+    fn two_providers_or_a_bad_sender_are_refused() {
+        let err = settings(&[("SMTP_URL", "smtp://h"), ("MAILGUN_DOMAIN", "d")]).unwrap_err();
+        assert!(err.contains("configure one mail provider"), "{err}");
+        let err = settings(&[("CART_MAIL_FROM", "not an address")]).unwrap_err();
+        assert!(err.starts_with("CART_MAIL_FROM: "), "{err}");
+    }
+
+    #[test]
+    fn a_bad_smtp_url_is_refused_when_the_mailer_is_built() {
+        let s = settings(&[("SMTP_URL", "ftp://example.com")]).unwrap();
+        let err = s.mailer(Path::new("/tmp")).err().unwrap();
+        assert!(err.contains("SMTP_URL is not a usable"), "{err}");
+    }
+
+    #[test]
+    fn masking() {
+        assert_eq!(mask("short"), "****");
+        assert_eq!(mask("sk_test_0123456789"), "****6789");
+    }
+}

@@ -1,0 +1,251 @@
+//! E-mail through a real SMTP server (aiosmtpd, started per test on a free port).
+
+use crate::support::*;
+use cart::activities::{EmailMessage, MailError, Mailer, Smtp};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    /// Starts the server, requiring `user` / `password`, and waits until it listens.
+    pub fn start(user: &str, password: &str) -> Self {
+        let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/python");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mail/smtp_server.py");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut child = Command::new(python)
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir.path())
+            .args([user, password])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the SMTP server (run scripts/install-tools)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
+        Self { child, port, dir }
+    }
+
+    pub fn url(&self, user: &str, password: &str) -> String {
+        format!("smtp://{user}:{password}@127.0.0.1:{}", self.port)
+    }
+
+    /// The messages it accepted, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files.iter().map(|p| read_eml_file(p)).collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_eml_file(path: &Path) -> String {
+    read_eml(path)
+}
+
+fn message() -> EmailMessage {
+    EmailMessage {
+        key: "CART-1-run-reminder-4".into(),
+        to: "ann@example.com".into(),
+        subject: "You left items in your cart CART-1".into(),
+        text: "Hello,\n\n  1 x Café phone\n".into(),
+        html: "<p>Hello,</p>".into(),
+        tag: "abandoned-cart".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_message_is_delivered_with_auth() {
+    let server = SmtpServer::start("cart", "s3cret");
+    let smtp = Smtp::new(
+        &server.url("cart", "s3cret"),
+        "Shop <shop@example.com>".parse().unwrap(),
+    )
+    .unwrap();
+    smtp.send(&message()).await.unwrap();
+    let delivered = server.messages();
+    assert_eq!(delivered.len(), 1);
+    let m = &delivered[0];
+    assert!(m.contains("From: Shop <shop@example.com>\r\n"), "{m}");
+    assert!(m.contains("To: ann@example.com\r\n"), "{m}");
+    assert!(
+        m.contains("Subject: You left items in your cart CART-1\r\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("Message-ID: <CART-1-run-reminder-4@example.com>\r\n"),
+        "{m}"
+    );
+    assert!(m.contains("X-Mailgun-Tag: abandoned-cart\r\n"), "{m}");
+    assert!(m.contains("Content-Type: multipart/alternative"), "{m}");
+    assert!(
+        m.contains("1 x Caf=C3=A9 phone") || m.contains("1 x Café phone"),
+        "{m}"
+    );
+    assert!(m.contains("<p>Hello,</p>"), "{m}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_a_final_rejection_without_the_password() {
+    let server = SmtpServer::start("cart", "s3cret");
+    let smtp = Smtp::new(
+        &server.url("cart", "wrong-password"),
+        "shop@example.com".parse().unwrap(),
+    )
+    .unwrap();
+    let err = smtp.send(&message()).await.unwrap_err();
+    assert!(matches!(err, MailError::Rejected(_)), "{err:?}");
+    assert!(err.to_string().contains("535"), "{err}");
+    assert!(!err.to_string().contains("wrong-password"), "{err}");
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_worth_retrying() {
+    let url = format!("smtp://cart:x@127.0.0.1:{}", free_port());
+    let smtp = Smtp::new(&url, "shop@example.com".parse().unwrap()).unwrap();
+    let err = smtp.send(&message()).await.unwrap_err();
+    assert!(matches!(err, MailError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_sends_the_reminder_through_smtp() {
+    let smtp = SmtpServer::start("cart", "s3cret");
+    let s = crate::cli::Setup::new().await;
+    let worker = s
+        .spawn_worker_with(&[
+            ("SMTP_URL", smtp.url("cart", "s3cret").as_str()),
+            ("CART_MAIL_FROM", "Shop <shop@example.com>"),
+        ])
+        .await;
+    let id = unique("CART-smtp");
+    let out = s
+        .cart()
+        .args(["add", &id, "--product", "2", "--remind-after", "1s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = s
+        .cart()
+        .args(["email", &id, "bob@example.com"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let messages = eventually(Duration::from_secs(30), "the reminder", || async {
+        Some(smtp.messages()).filter(|m| !m.is_empty())
+    })
+    .await;
+    assert!(messages[0].contains("To: bob@example.com\r\n"));
+    assert!(messages[0].contains(&format!("cart checkout {id}")));
+    assert!(
+        reminders(s.data()).is_empty(),
+        "nothing in the local outbox"
+    );
+
+    let (status, log) = worker.terminate();
+    assert!(status.success());
+    assert!(
+        log.contains("mail: SMTP smtp://cart:****@127.0.0.1:"),
+        "the provider is named with the password masked: {log}"
+    );
+    assert!(!log.contains("s3cret"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_sends_the_reminder_through_mailgun() {
+    use wiremock::matchers::{body_string_contains, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let mailgun = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mg.example.com/messages"))
+        // "api:key-0123456789abcdef" in base64.
+        .and(header(
+            "authorization",
+            "Basic YXBpOmtleS0wMTIzNDU2Nzg5YWJjZGVm",
+        ))
+        .and(body_string_contains("to=bob%40example.com"))
+        .and(body_string_contains("o%3Atag=abandoned-cart"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"message":"Queued"}"#))
+        .expect(1)
+        .mount(&mailgun)
+        .await;
+    let s = crate::cli::Setup::new().await;
+    let base = mailgun.uri();
+    let worker = s
+        .spawn_worker_with(&[
+            ("MAILGUN_DOMAIN", "mg.example.com"),
+            ("MAILGUN_API_KEY", "key-0123456789abcdef"),
+            ("MAILGUN_API_BASE", base.as_str()),
+        ])
+        .await;
+    let id = unique("CART-mg");
+    let out = s
+        .cart()
+        .args(["add", &id, "--product", "1", "--remind-after", "1s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = s
+        .cart()
+        .args(["email", &id, "bob@example.com"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    eventually(Duration::from_secs(30), "the Mailgun request", || async {
+        let received = mailgun.received_requests().await.unwrap_or_default();
+        (!received.is_empty()).then_some(())
+    })
+    .await;
+    let (status, log) = worker.terminate();
+    assert!(status.success());
+    assert!(
+        log.contains("mail: Mailgun http://127.0.0.1:"),
+        "the provider is named: {log}"
+    );
+    assert!(
+        log.contains("key ****cdef, from Cart <cart@mg.example.com>"),
+        "{log}"
+    );
+    assert!(!log.contains("0123456789"), "the key never appears: {log}");
+    // `expect(1)` is checked when the mock server drops: exactly one request.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_configured_provider_stops_the_worker_with_what_is_missing() {
+    let s = crate::cli::Setup::new().await;
+    let out = s
+        .cart()
+        .arg("worker")
+        .env("MAILGUN_API_KEY", "key-0123456789abcdef")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(
+            "error: cannot start the worker: Mailgun is half configured: MAILGUN_DOMAIN is not set;"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("0123456789"), "{err}");
+}

@@ -1,0 +1,55 @@
+"""A real SMTP server for the tests: aiosmtpd on 127.0.0.1:PORT, requiring AUTH with USER and
+PASSWORD (over plain text: it is loopback), writing every accepted message to OUT_DIR as
+NNNN.eml. Prints "ready" once it listens and runs until killed.
+
+usage: smtp_server.py PORT OUT_DIR USER PASSWORD
+"""
+
+import pathlib
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class Store:
+    def __init__(self, out):
+        self.out = pathlib.Path(out)
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        (self.out / f"{self.count:04}.eml").write_bytes(envelope.original_content)
+        return "250 Message accepted for delivery"
+
+
+def authenticator(user, password):
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == user.encode()
+            and auth_data.password == password.encode()
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
+def main():
+    port, out, user, password = sys.argv[1:5]
+    controller = Controller(
+        Store(out),
+        hostname="127.0.0.1",
+        port=int(port),
+        authenticator=authenticator(user, password),
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    print("ready", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
