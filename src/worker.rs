@@ -1,6 +1,8 @@
 //! Hosting: the worker that runs cart workflows and their activities on one task queue.
 
-use crate::activities::{CartActivities, DEFAULT_SENDER, LocalLedger, MailSettings, Outbox};
+use crate::activities::{
+    CartActivities, DEFAULT_SENDER, LocalLedger, MailSettings, Outbox, PaymentProvider,
+};
 use crate::workflow::CartWorkflow;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,10 +20,14 @@ pub fn local_activities(data_dir: &Path) -> CartActivities {
     )
 }
 
-/// The activities a worker runs: the local ledger and the configured mailer.
-pub fn activities(data_dir: &Path, mail: &MailSettings) -> Result<CartActivities, String> {
+/// The activities a worker runs, with the configured providers.
+pub fn activities(
+    data_dir: &Path,
+    payments: &PaymentProvider,
+    mail: &MailSettings,
+) -> Result<CartActivities, String> {
     Ok(CartActivities::new(
-        Arc::new(LocalLedger::new(data_dir)),
+        payments.gateway(data_dir)?,
         mail.mailer(data_dir)?,
     ))
 }

@@ -3,5 +3,6 @@
 mod cli;
 mod layout;
 mod mail;
+mod stripe;
 mod support;
 mod workflow;

@@ -15,6 +15,7 @@ mod mailgun;
 mod outbox;
 mod providers;
 mod smtp;
+mod stripe_gateway;
 mod templates;
 
 pub use ledger::{LedgerEntry, LocalLedger};
@@ -24,8 +25,11 @@ pub use mail::{
 };
 pub use mailgun::{Mailgun, US_API as MAILGUN_US_API};
 pub use outbox::Outbox;
-pub use providers::{MailProvider, MailSettings, mail_settings, mask};
+pub use providers::{
+    MailProvider, MailSettings, PaymentProvider, mail_settings, mask, payment_provider,
+};
 pub use smtp::Smtp;
+pub use stripe_gateway::{STRIPE_API, StripeFlow, StripeGateway};
 
 use crate::domain::{Email, LineItem, Money};
 use async_trait::async_trait;
@@ -43,8 +47,9 @@ pub struct ChargeRequest {
     pub idempotency_key: String,
     pub amount: Money,
     pub email: Email,
-    /// A payment token such as Stripe's `tok_visa`.
-    pub payment: String,
+    /// What to charge: a token such as `tok_visa` or a payment method such as `pm_card_visa`.
+    /// `None` lets the provider use its test default (refused with live credentials).
+    pub payment: Option<String>,
     pub description: String,
 }
 

@@ -6,11 +6,99 @@
 //! what is missing; it never silently falls back to the local default.
 
 use super::mail::{DEFAULT_SENDER, parse_sender};
-use super::{Mailer, Mailgun, Outbox, Smtp};
+use super::{
+    LocalLedger, Mailer, Mailgun, Outbox, PaymentGateway, STRIPE_API, Smtp, StripeFlow,
+    StripeGateway,
+};
 use lettre::message::Mailbox;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Who charges the card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PaymentProvider {
+    /// `payments.jsonl` in the data directory (the zero-config default).
+    Ledger,
+    Stripe {
+        base: String,
+        secret_key: String,
+        flow: StripeFlow,
+    },
+}
+
+/// Reads the payment settings: `STRIPE_SECRET_KEY` (or the tutorial's `STRIPE_PRIVATE_KEY`),
+/// optionally `STRIPE_API_BASE` and `STRIPE_API` (`payment_intents` or `charges`), or none of
+/// them for the local ledger.
+pub fn payment_provider(var: impl Fn(&str) -> Option<String>) -> Result<PaymentProvider, String> {
+    let get = |name: &str| {
+        var(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let key = get("STRIPE_SECRET_KEY").or_else(|| get("STRIPE_PRIVATE_KEY"));
+    let base = get("STRIPE_API_BASE");
+    let api = get("STRIPE_API");
+    let Some(secret_key) = key else {
+        if base.is_some() || api.is_some() {
+            return Err("Stripe is half configured: STRIPE_SECRET_KEY (or STRIPE_PRIVATE_KEY) is not set; set it to charge through Stripe, or unset STRIPE_API_BASE and STRIPE_API to use the local ledger".into());
+        }
+        return Ok(PaymentProvider::Ledger);
+    };
+    let flow = match api.as_deref() {
+        None | Some("payment_intents") => StripeFlow::PaymentIntents,
+        Some("charges") => StripeFlow::Charges,
+        Some(other) => {
+            return Err(format!(
+                "STRIPE_API is {other:?}: use payment_intents (the default) or charges"
+            ));
+        }
+    };
+    let base = base.unwrap_or_else(|| STRIPE_API.to_owned());
+    if !(base.starts_with("https://") || base.starts_with("http://")) {
+        return Err(format!(
+            "STRIPE_API_BASE {base:?} is not an http(s) URL such as http://localhost:12111"
+        ));
+    }
+    Ok(PaymentProvider::Stripe {
+        base,
+        secret_key,
+        flow,
+    })
+}
+
+impl PaymentProvider {
+    /// The gateway these settings describe.
+    pub fn gateway(&self, data_dir: &Path) -> Result<Arc<dyn PaymentGateway>, String> {
+        Ok(match self {
+            PaymentProvider::Ledger => Arc::new(LocalLedger::new(data_dir)),
+            PaymentProvider::Stripe {
+                base,
+                secret_key,
+                flow,
+            } => Arc::new(StripeGateway::new(secret_key, base, *flow)?),
+        })
+    }
+}
+
+impl fmt::Display for PaymentProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PaymentProvider::Ledger => write!(f, "local ledger"),
+            PaymentProvider::Stripe {
+                base,
+                secret_key,
+                flow,
+            } => {
+                let flow = match flow {
+                    StripeFlow::PaymentIntents => "PaymentIntents",
+                    StripeFlow::Charges => "Charges",
+                };
+                write!(f, "Stripe {flow} {base}, key {}", mask(secret_key))
+            }
+        }
+    }
+}
 
 /// Where e-mail goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,6 +343,56 @@ mod tests {
         let s = settings(&[("SMTP_URL", "ftp://example.com")]).unwrap();
         let err = s.mailer(Path::new("/tmp")).err().unwrap();
         assert!(err.contains("SMTP_URL is not a usable"), "{err}");
+    }
+
+    fn payments(vars: &[(&str, &str)]) -> Result<PaymentProvider, String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        payment_provider(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn payments_default_to_the_ledger() {
+        assert_eq!(payments(&[]).unwrap(), PaymentProvider::Ledger);
+        assert_eq!(payments(&[]).unwrap().to_string(), "local ledger");
+    }
+
+    #[test]
+    fn stripe_defaults_to_payment_intents_and_masks_the_key() {
+        let p = payments(&[("STRIPE_SECRET_KEY", "sk_test_0123456789abcdef")]).unwrap();
+        assert_eq!(
+            p.to_string(),
+            "Stripe PaymentIntents https://api.stripe.com, key ****cdef"
+        );
+        let p = payments(&[
+            ("STRIPE_PRIVATE_KEY", "sk_test_0123456789abcdef"),
+            ("STRIPE_API", "charges"),
+            ("STRIPE_API_BASE", "http://localhost:12111"),
+        ])
+        .unwrap();
+        assert_eq!(
+            p.to_string(),
+            "Stripe Charges http://localhost:12111, key ****cdef"
+        );
+    }
+
+    #[test]
+    fn half_or_wrong_stripe_settings_are_refused() {
+        let err = payments(&[("STRIPE_API", "charges")]).unwrap_err();
+        assert!(
+            err.contains("STRIPE_SECRET_KEY (or STRIPE_PRIVATE_KEY) is not set"),
+            "{err}"
+        );
+        let err = payments(&[("STRIPE_SECRET_KEY", "k"), ("STRIPE_API", "sources")]).unwrap_err();
+        assert!(
+            err.contains("use payment_intents (the default) or charges"),
+            "{err}"
+        );
+        let err =
+            payments(&[("STRIPE_SECRET_KEY", "k"), ("STRIPE_API_BASE", "localhost")]).unwrap_err();
+        assert!(err.contains("is not an http(s) URL"), "{err}");
     }
 
     #[test]

@@ -115,11 +115,9 @@ pub struct SetEmail {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkout {
     pub email: Option<String>,
-    /// A payment token; `tok_visa` when absent.
+    /// A payment token or method; the payment provider's test default when absent.
     pub payment: Option<String>,
 }
-
-pub const DEFAULT_PAYMENT: &str = "tok_visa";
 
 /// One line of the cart as clients see it. Amounts are integers in minor units (cents).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! (times, revision, reminder bookkeeping, receipt). All decisions about timers are pure
 //! functions of this state, so they replay identically and are unit-tested without Temporal.
 
-use super::messages::{CartSettings, CartView, Checkout, DEFAULT_PAYMENT, LineView, Receipt};
+use super::messages::{CartSettings, CartView, Checkout, LineView, Receipt};
 use crate::activities::{Charge, ChargeRequest, ConfirmationRequest, ReminderRequest};
 use crate::domain::{Cart, CartError, Status};
 use jiff::{SignedDuration, Timestamp};
@@ -134,7 +134,7 @@ impl CartState {
             .as_deref()
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .unwrap_or(DEFAULT_PAYMENT);
+            .map(str::to_owned);
         Ok(ChargeRequest {
             cart_id: self.cart.id().to_owned(),
             idempotency_key: format!(
@@ -145,7 +145,7 @@ impl CartState {
             ),
             amount: order.amount,
             email: order.email,
-            payment: payment.to_owned(),
+            payment,
             description,
         })
     }
@@ -244,7 +244,7 @@ mod tests {
         };
         let first = s.begin_checkout(&req, at(&s, 1)).unwrap();
         assert_eq!(first.idempotency_key, "CART-1-run1-checkout-1");
-        assert_eq!(first.payment, "tok_visa");
+        assert_eq!(first.payment, None, "the provider picks its default");
         assert_eq!(first.description, "1 x iPhone SE");
         assert_eq!(s.next_idle_action(), None, "no timer while checking out");
         s.checkout_failed("card declined", at(&s, 2));

@@ -306,3 +306,47 @@ pub fn event_types(
 ) -> Vec<temporalio_common::protos::temporal::api::enums::v1::EventType> {
     events.iter().map(|e| e.event_type()).collect()
 }
+
+/// A payment gateway that charges through `inner`, then loses the answer the first `failures`
+/// times, as a network would after the provider had already charged. Temporal retries the
+/// activity; the idempotency key must make the retries harmless.
+pub struct LostAnswers {
+    inner: std::sync::Arc<dyn cart::activities::PaymentGateway>,
+    failures: std::sync::atomic::AtomicU32,
+    calls: std::sync::Arc<AtomicU32>,
+}
+
+impl LostAnswers {
+    pub fn new(
+        inner: std::sync::Arc<dyn cart::activities::PaymentGateway>,
+        failures: u32,
+        calls: std::sync::Arc<AtomicU32>,
+    ) -> Self {
+        Self {
+            inner,
+            failures: AtomicU32::new(failures),
+            calls,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl cart::activities::PaymentGateway for LostAnswers {
+    async fn charge(
+        &self,
+        request: &cart::activities::ChargeRequest,
+    ) -> Result<cart::activities::Charge, cart::activities::PaymentError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let charge = self.inner.charge(request).await?;
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(cart::activities::PaymentError::Unavailable(
+                "connection reset after the charge".into(),
+            ));
+        }
+        Ok(charge)
+    }
+}

@@ -2,10 +2,7 @@
 //! twice.
 
 use crate::support::*;
-use async_trait::async_trait;
-use cart::activities::{
-    CartActivities, Charge, ChargeRequest, LocalLedger, Outbox, PaymentError, PaymentGateway,
-};
+use cart::activities::{CartActivities, LocalLedger, Outbox};
 use cart::client::ClientError;
 use cart::domain::Status;
 use std::sync::Arc;
@@ -52,42 +49,12 @@ async fn a_declined_card_reopens_the_cart_and_a_second_checkout_succeeds() {
     );
 }
 
-/// Charges through the real ledger, then loses the answer the first `failures` times, as a
-/// network would after the provider had already charged.
-struct LostAnswers {
-    ledger: LocalLedger,
-    failures: AtomicU32,
-    calls: Arc<AtomicU32>,
-}
-
-#[async_trait]
-impl PaymentGateway for LostAnswers {
-    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let charge = self.ledger.charge(request).await?;
-        if self
-            .failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            return Err(PaymentError::Unavailable(
-                "connection reset after the charge".into(),
-            ));
-        }
-        Ok(charge)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_charge_activity_charges_exactly_once() {
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
     let h = Harness::start_with(&[], |data| {
-        let gateway = LostAnswers {
-            ledger: LocalLedger::new(data),
-            failures: AtomicU32::new(2),
-            calls: counter,
-        };
+        let gateway = LostAnswers::new(Arc::new(LocalLedger::new(data)), 2, counter);
         CartActivities::new(
             Arc::new(gateway),
             Arc::new(Outbox::new(data, "cart@localhost".parse().unwrap())),

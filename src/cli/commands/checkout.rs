@@ -16,15 +16,16 @@ pub struct Args {
     /// E-mail address for the receipt, if not set before
     #[arg(long)]
     pub email: Option<String>,
-    /// Payment token (the local ledger takes Stripe's test tokens: tok_visa, tok_chargeDeclined, …)
-    #[arg(long, default_value = crate::workflow::DEFAULT_PAYMENT)]
-    pub payment: String,
+    /// Payment token or method, e.g. tok_visa or pm_card_visa [default: the provider's test card;
+    /// required with live Stripe keys]
+    #[arg(long)]
+    pub payment: Option<String>,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let request = Checkout {
         email: args.email,
-        payment: Some(args.payment),
+        payment: args.payment,
     };
     let view = ctx.carts().await?.checkout(&args.cart, request).await?;
     super::printed(output::cart(&view, ctx.output()))

@@ -6,9 +6,9 @@ use temporalio_sdk::Runtime;
 
 /// Run the worker that hosts the carts and their payments and e-mail.
 ///
-/// Payments go to the ledger DATA_DIR/payments.jsonl. E-mail goes to DATA_DIR/outbox/ unless
-/// SMTP_URL or MAILGUN_DOMAIN with MAILGUN_API_KEY choose a real provider; CART_MAIL_FROM sets
-/// the sender. Stops cleanly on Ctrl-C or SIGTERM.
+/// Payments go to the ledger DATA_DIR/payments.jsonl unless STRIPE_SECRET_KEY chooses Stripe.
+/// E-mail goes to DATA_DIR/outbox/ unless SMTP_URL or MAILGUN_DOMAIN with MAILGUN_API_KEY choose
+/// a real provider; CART_MAIL_FROM sets the sender. Stops cleanly on Ctrl-C or SIGTERM.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the ledger and outbox live [default: the user's data directory, e.g. ~/.local/share/cart]
@@ -31,8 +31,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             .hint("see README.md, \"Configuration\", for the provider variables")
     };
     let data_dir = data_dir(args.data_dir)?;
-    let mail = crate::activities::mail_settings(|name| std::env::var(name).ok()).map_err(refuse)?;
-    let activities = crate::worker::activities(&data_dir, &mail).map_err(refuse)?;
+    let var = |name: &str| std::env::var(name).ok();
+    let payments = crate::activities::payment_provider(var).map_err(refuse)?;
+    let mail = crate::activities::mail_settings(var).map_err(refuse)?;
+    let activities = crate::worker::activities(&data_dir, &payments, &mail).map_err(refuse)?;
     std::fs::create_dir_all(&data_dir).map_err(|e| {
         CliError::chain(
             format!("cannot create the data directory {}", data_dir.display()),
@@ -51,10 +53,13 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         tracing::info!("stopping: finishing the tasks in hand");
         shutdown();
     });
-    tracing::info!(
-        "payments: local ledger {}",
-        data_dir.join("payments.jsonl").display()
-    );
+    match payments {
+        crate::activities::PaymentProvider::Ledger => tracing::info!(
+            "payments: {payments}, in {}",
+            data_dir.join("payments.jsonl").display()
+        ),
+        _ => tracing::info!("payments: {payments}"),
+    }
     match mail.provider {
         crate::activities::MailProvider::Outbox => {
             tracing::info!("mail: {mail}, into {}", data_dir.join("outbox").display())
