@@ -43,6 +43,13 @@ impl Setup {
         cmd
     }
 
+    /// Runs `cart ARGS`, which must succeed, and returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cart().args(args).output().unwrap();
+        assert!(out.status.success(), "cart {args:?}: {}", stderr(&out));
+        stdout(&out)
+    }
+
     /// Starts `cart worker` and waits until it polls the task queue.
     pub async fn spawn_worker(&self) -> WorkerProcess {
         self.spawn_worker_with(&[]).await

@@ -11,12 +11,7 @@ async fn the_worker_stops_cleanly_on_sigterm() {
     let s = Setup::new().await;
     let worker = s.spawn_worker().await;
     let id = unique("CART-term");
-    let out = s
-        .cart()
-        .args(["add", &id, "--product", "0"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    s.ok(&["add", &id, "--product", "0"]);
     let (status, log) = worker.terminate();
     assert!(status.success(), "exit {status:?}: {log}");
     assert!(log.contains("cart worker started"), "{log}");
@@ -28,12 +23,7 @@ async fn a_worker_killed_during_checkout_charges_exactly_once_after_restart() {
     let s = Setup::new().await;
     let worker = s.spawn_worker().await;
     let id = unique("CART-kill");
-    let out = s
-        .cart()
-        .args(["add", &id, "--product", "1", "--qty", "2"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    s.ok(&["add", &id, "--product", "1", "--qty", "2"]);
 
     // Hold the ledger's lock so the charge blocks inside the worker.
     std::fs::create_dir_all(s.data()).unwrap();

@@ -22,24 +22,9 @@ async fn a_shopping_session() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{id}\n"), "new prints the id");
 
-    let out = s
-        .cart()
-        .args(["add", &id, "--product", "0", "--qty", "2"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = s
-        .cart()
-        .args(["add", &id, "--product", "2"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let out = s
-        .cart()
-        .args(["remove", &id, "--product", "0", "--qty", "1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    s.ok(&["add", &id, "--product", "0", "--qty", "2"]);
+    s.ok(&["add", &id, "--product", "2"]);
+    s.ok(&["remove", &id, "--product", "0", "--qty", "1"]);
     let out = s
         .cart()
         .args(["email", &id, "Ann@Example.COM"])

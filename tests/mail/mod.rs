@@ -138,18 +138,8 @@ async fn the_worker_sends_the_reminder_through_smtp() {
         ])
         .await;
     let id = unique("CART-smtp");
-    let out = s
-        .cart()
-        .args(["add", &id, "--product", "2", "--remind-after", "1s"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let out = s
-        .cart()
-        .args(["email", &id, "bob@example.com"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    s.ok(&["add", &id, "--product", "2", "--remind-after", "1s"]);
+    s.ok(&["email", &id, "bob@example.com"]);
     let messages = eventually(Duration::from_secs(30), "the reminder", || async {
         Some(smtp.messages()).filter(|m| !m.is_empty())
     })
@@ -199,18 +189,8 @@ async fn the_worker_sends_the_reminder_through_mailgun() {
         ])
         .await;
     let id = unique("CART-mg");
-    let out = s
-        .cart()
-        .args(["add", &id, "--product", "1", "--remind-after", "1s"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let out = s
-        .cart()
-        .args(["email", &id, "bob@example.com"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    s.ok(&["add", &id, "--product", "1", "--remind-after", "1s"]);
+    s.ok(&["email", &id, "bob@example.com"]);
     eventually(Duration::from_secs(30), "the Mailgun request", || async {
         let received = mailgun.received_requests().await.unwrap_or_default();
         (!received.is_empty()).then_some(())

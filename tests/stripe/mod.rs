@@ -88,29 +88,11 @@ async fn a_checkout_charges_the_card_on_stripe() {
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let worker = s.spawn_worker_with(&vars).await;
     let id = unique("CART-stripe");
-    for args in [
-        vec!["add", &id, "--product", "0", "--qty", "2"],
-        vec!["add", &id, "--product", "2"],
-        vec!["email", &id, "ann@example.com"],
-    ] {
-        let out = s.cart().args(&args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let out = s
-        .cart()
-        .args(["checkout", &id, "--output", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let cart: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    s.ok(&["add", &id, "--product", "0", "--qty", "2"]);
+    s.ok(&["add", &id, "--product", "2"]);
+    s.ok(&["email", &id, "ann@example.com"]);
+    let out = s.ok(&["checkout", &id, "--output", "json"]);
+    let cart: serde_json::Value = serde_json::from_str(&out).unwrap();
 
     let charges = stripe.succeeded().await;
     assert_eq!(charges.len(), 1);
@@ -143,12 +125,7 @@ async fn a_declined_card_then_a_good_one() {
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let _worker = s.spawn_worker_with(&vars).await;
     let id = unique("CART-decline");
-    let out = s
-        .cart()
-        .args(["add", &id, "--product", "1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    s.ok(&["add", &id, "--product", "1"]);
 
     let out = s
         .cart()
@@ -161,16 +138,7 @@ async fn a_declined_card_then_a_good_one() {
     assert_eq!(err, "error: card declined: insufficient funds\n");
     assert!(stripe.succeeded().await.is_empty());
 
-    let out = s
-        .cart()
-        .args(["checkout", &id, "--payment", "tok_visa"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.ok(&["checkout", &id, "--payment", "tok_visa"]);
     let charges = stripe.succeeded().await;
     assert_eq!(charges.len(), 1);
     assert_eq!(charges[0]["amount"], 69_900);
