@@ -3,7 +3,7 @@
 //! One file per subcommand under `commands/`, each with a doc-commented `Args` struct (the doc
 //! comment is the `--help` text) and one `run` function; [`run`] is the single dispatch.
 
-mod commands;
+pub mod commands;
 mod context;
 mod error;
 mod output;
@@ -70,6 +70,8 @@ pub enum Command {
     Show(commands::show::Args),
     Products(commands::products::Args),
     List(commands::list::Args),
+    Completions(commands::completions::Args),
+    Man(commands::man::Args),
 }
 
 /// Parses a human duration such as `10s`, `90m`, `1h` or `30d`; zero is refused.
@@ -95,6 +97,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Show(args) => commands::show::run(&ctx, args).await,
         Command::Products(args) => commands::products::run(&ctx, args).await,
         Command::List(args) => commands::list::run(&ctx, args).await,
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::man::run(args),
     }
 }
 

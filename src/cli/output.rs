@@ -147,6 +147,11 @@ pub fn carts(carts: &[CartSummary], format: OutputFormat) -> std::io::Result<()>
     emit(&format!("{t}\n"))
 }
 
+/// Bytes as they are (a completion script, a man page).
+pub fn raw(bytes: &[u8]) -> std::io::Result<()> {
+    emit(&String::from_utf8_lossy(bytes))
+}
+
 /// A bare line on stdout, e.g. a new cart's id.
 pub fn line(text: &str) -> std::io::Result<()> {
     emit(&format!("{text}\n"))

@@ -2,8 +2,10 @@
 
 pub mod add;
 pub mod checkout;
+pub mod completions;
 pub mod email;
 pub mod list;
+pub mod man;
 pub mod new;
 pub mod products;
 pub mod remove;

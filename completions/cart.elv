@@ -1,0 +1,241 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[cart] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'cart'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'cart'= {
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand worker 'Run the worker that hosts the carts and their payments and e-mail'
+            cand new 'Start a new cart and print its id'
+            cand add 'Add a product to a cart, creating the cart if it does not exist yet'
+            cand remove 'Remove a product from a cart: some of it with --qty, or the whole line without'
+            cand email 'Set the e-mail address for a cart''s receipt and reminder'
+            cand checkout 'Pay for a cart. On success the cart is closed and its receipt shown'
+            cand show 'Show a cart: its items, total, status and e-mail'
+            cand products 'List the products of the catalog (built in, or --catalog FILE)'
+            cand list 'List the open carts on this task queue, newest first'
+            cand completions 'Print the shell completion script for SHELL'
+            cand man 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'cart;worker'= {
+            cand --data-dir 'Where the ledger and outbox live [default: the user''s data directory, e.g. ~/.local/share/cart]'
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;new'= {
+            cand --id 'The id for the new cart'
+            cand --email 'E-mail address for the receipt and the reminder'
+            cand --remind-after 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long'
+            cand --expire-after 'Expire a cart that sits unchanged this long'
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;add'= {
+            cand --product 'Product id (see `cart products`)'
+            cand --qty 'How many'
+            cand --remind-after 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long'
+            cand --expire-after 'Expire a cart that sits unchanged this long'
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;remove'= {
+            cand --product 'Product id'
+            cand --qty 'How many to remove [default: the whole line]'
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;email'= {
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;checkout'= {
+            cand --email 'E-mail address for the receipt, if not set before'
+            cand --payment 'Payment token or method, e.g. tok_visa or pm_card_visa [default: the provider''s test card; required with live Stripe keys]'
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;show'= {
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;products'= {
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;list'= {
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;completions'= {
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;man'= {
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;help'= {
+            cand worker 'Run the worker that hosts the carts and their payments and e-mail'
+            cand new 'Start a new cart and print its id'
+            cand add 'Add a product to a cart, creating the cart if it does not exist yet'
+            cand remove 'Remove a product from a cart: some of it with --qty, or the whole line without'
+            cand email 'Set the e-mail address for a cart''s receipt and reminder'
+            cand checkout 'Pay for a cart. On success the cart is closed and its receipt shown'
+            cand show 'Show a cart: its items, total, status and e-mail'
+            cand products 'List the products of the catalog (built in, or --catalog FILE)'
+            cand list 'List the open carts on this task queue, newest first'
+            cand completions 'Print the shell completion script for SHELL'
+            cand man 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'cart;help;worker'= {
+        }
+        &'cart;help;new'= {
+        }
+        &'cart;help;add'= {
+        }
+        &'cart;help;remove'= {
+        }
+        &'cart;help;email'= {
+        }
+        &'cart;help;checkout'= {
+        }
+        &'cart;help;show'= {
+        }
+        &'cart;help;products'= {
+        }
+        &'cart;help;list'= {
+        }
+        &'cart;help;completions'= {
+        }
+        &'cart;help;man'= {
+        }
+        &'cart;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

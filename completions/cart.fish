@@ -1,0 +1,183 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_cart_global_optspecs
+    string join \n address= namespace= profile= task-queue= output= catalog= wait= h/help V/version
+end
+
+function __fish_cart_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_cart_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_cart_using_subcommand
+    set -l cmd (__fish_cart_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c cart -n "__fish_cart_needs_command" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_needs_command" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_needs_command" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_needs_command" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_needs_command" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_needs_command" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_needs_command" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_needs_command" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_needs_command" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
+complete -c cart -n "__fish_cart_needs_command" -f -a "new" -d 'Start a new cart and print its id'
+complete -c cart -n "__fish_cart_needs_command" -f -a "add" -d 'Add a product to a cart, creating the cart if it does not exist yet'
+complete -c cart -n "__fish_cart_needs_command" -f -a "remove" -d 'Remove a product from a cart: some of it with --qty, or the whole line without'
+complete -c cart -n "__fish_cart_needs_command" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
+complete -c cart -n "__fish_cart_needs_command" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
+complete -c cart -n "__fish_cart_needs_command" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
+complete -c cart -n "__fish_cart_needs_command" -f -a "products" -d 'List the products of the catalog (built in, or --catalog FILE)'
+complete -c cart -n "__fish_cart_needs_command" -f -a "list" -d 'List the open carts on this task queue, newest first'
+complete -c cart -n "__fish_cart_needs_command" -f -a "completions" -d 'Print the shell completion script for SHELL'
+complete -c cart -n "__fish_cart_needs_command" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
+complete -c cart -n "__fish_cart_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cart -n "__fish_cart_using_subcommand worker" -l data-dir -d 'Where the ledger and outbox live [default: the user\'s data directory, e.g. ~/.local/share/cart]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand worker" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand worker" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand worker" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand worker" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand new" -l id -d 'The id for the new cart' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l email -d 'E-mail address for the receipt and the reminder' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l remind-after -d 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l expire-after -d 'Expire a cart that sits unchanged this long' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand new" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand new" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand new" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand add" -l product -d 'Product id (see `cart products`)' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l qty -d 'How many' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l remind-after -d 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l expire-after -d 'Expire a cart that sits unchanged this long' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand add" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand add" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand add" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand remove" -l product -d 'Product id' -r
+complete -c cart -n "__fish_cart_using_subcommand remove" -l qty -d 'How many to remove [default: the whole line]' -r
+complete -c cart -n "__fish_cart_using_subcommand remove" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand remove" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand remove" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand remove" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand remove" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand remove" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand remove" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand remove" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand remove" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand email" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand email" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand email" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand email" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand email" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand email" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand email" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand email" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand email" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l email -d 'E-mail address for the receipt, if not set before' -r
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l payment -d 'Payment token or method, e.g. tok_visa or pm_card_visa [default: the provider\'s test card; required with live Stripe keys]' -r
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand checkout" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand checkout" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand show" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand show" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand show" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand show" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand show" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand show" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand show" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand show" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand products" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand products" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand products" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand products" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand products" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand products" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand products" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand products" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand products" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand list" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand list" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand list" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand list" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand list" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand list" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand list" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand list" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand completions" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand completions" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand completions" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand completions" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand completions" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand completions" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand completions" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand man" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand man" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand man" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand man" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand man" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
+json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand man" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand man" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand man" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "new" -d 'Start a new cart and print its id'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "add" -d 'Add a product to a cart, creating the cart if it does not exist yet'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "remove" -d 'Remove a product from a cart: some of it with --qty, or the whole line without'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "products" -d 'List the products of the catalog (built in, or --catalog FILE)'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "list" -d 'List the open carts on this task queue, newest first'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "completions" -d 'Print the shell completion script for SHELL'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
