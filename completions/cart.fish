@@ -28,8 +28,9 @@ complete -c cart -n "__fish_cart_needs_command" -l address -d 'Temporal frontend
 complete -c cart -n "__fish_cart_needs_command" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_needs_command" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_needs_command" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_needs_command" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_needs_command" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_needs_command" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_needs_command" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -51,8 +52,9 @@ complete -c cart -n "__fish_cart_using_subcommand worker" -l address -d 'Tempora
 complete -c cart -n "__fish_cart_using_subcommand worker" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand worker" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand worker" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand worker" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand worker" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -65,8 +67,9 @@ complete -c cart -n "__fish_cart_using_subcommand new" -l address -d 'Temporal f
 complete -c cart -n "__fish_cart_using_subcommand new" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand new" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand new" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand new" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand new" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -79,8 +82,9 @@ complete -c cart -n "__fish_cart_using_subcommand add" -l address -d 'Temporal f
 complete -c cart -n "__fish_cart_using_subcommand add" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand add" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand add" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand add" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand add" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -91,8 +95,9 @@ complete -c cart -n "__fish_cart_using_subcommand remove" -l address -d 'Tempora
 complete -c cart -n "__fish_cart_using_subcommand remove" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand remove" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand remove" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand remove" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand remove" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -101,8 +106,9 @@ complete -c cart -n "__fish_cart_using_subcommand email" -l address -d 'Temporal
 complete -c cart -n "__fish_cart_using_subcommand email" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand email" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand email" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand email" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand email" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -113,8 +119,9 @@ complete -c cart -n "__fish_cart_using_subcommand checkout" -l address -d 'Tempo
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand checkout" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -123,8 +130,9 @@ complete -c cart -n "__fish_cart_using_subcommand show" -l address -d 'Temporal 
 complete -c cart -n "__fish_cart_using_subcommand show" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand show" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand show" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand show" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand show" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -133,8 +141,9 @@ complete -c cart -n "__fish_cart_using_subcommand products" -l address -d 'Tempo
 complete -c cart -n "__fish_cart_using_subcommand products" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand products" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand products" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand products" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand products" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -143,8 +152,9 @@ complete -c cart -n "__fish_cart_using_subcommand list" -l address -d 'Temporal 
 complete -c cart -n "__fish_cart_using_subcommand list" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand list" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand list" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand list" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand list" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -153,8 +163,9 @@ complete -c cart -n "__fish_cart_using_subcommand completions" -l address -d 'Te
 complete -c cart -n "__fish_cart_using_subcommand completions" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand completions" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand completions" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand completions" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand completions" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -163,8 +174,9 @@ complete -c cart -n "__fish_cart_using_subcommand man" -l address -d 'Temporal f
 complete -c cart -n "__fish_cart_using_subcommand man" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -l profile -d 'Profile in temporal.toml to connect with' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -l task-queue -d 'Task queue the cart workers listen on' -r
-complete -c cart -n "__fish_cart_using_subcommand man" -l output -d 'Output format' -r -f -a "table\t'Tables for people'
-json\t'JSON for scripts: snake_case keys, amounts in minor units (cents)'"
+complete -c cart -n "__fish_cart_using_subcommand man" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand man" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand man" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'

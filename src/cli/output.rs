@@ -13,9 +13,18 @@ use std::io::Write;
 pub enum OutputFormat {
     /// Tables for people.
     #[default]
-    Table,
-    /// JSON for scripts: snake_case keys, amounts in minor units (cents).
+    #[value(alias = "table")]
+    Text,
+    /// Pretty JSON for scripts: snake_case keys, amounts in minor units (cents).
     Json,
+    /// One compact JSON value per line; a list prints one line per element.
+    Jsonl,
+}
+
+impl OutputFormat {
+    fn is_json(self) -> bool {
+        matches!(self, OutputFormat::Json | OutputFormat::Jsonl)
+    }
 }
 
 /// Writes to stdout; a closed pipe (`cart list | head`) is not an error.
@@ -27,9 +36,26 @@ fn emit(text: &str) -> std::io::Result<()> {
     }
 }
 
-fn json(value: &impl Serialize) -> std::io::Result<()> {
-    let mut text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+fn json(value: &impl Serialize, format: OutputFormat) -> std::io::Result<()> {
+    let mut text = match format {
+        OutputFormat::Jsonl => serde_json::to_string(value),
+        _ => serde_json::to_string_pretty(value),
+    }
+    .map_err(std::io::Error::other)?;
     text.push('\n');
+    emit(&text)
+}
+
+/// A list: one JSON array, or one line per element with `jsonl`.
+fn json_list<T: Serialize>(items: &[T], format: OutputFormat) -> std::io::Result<()> {
+    if format != OutputFormat::Jsonl {
+        return json(&items, format);
+    }
+    let mut text = String::new();
+    for item in items {
+        text.push_str(&serde_json::to_string(item).map_err(std::io::Error::other)?);
+        text.push('\n');
+    }
     emit(&text)
 }
 
@@ -56,8 +82,8 @@ fn right(t: &mut Table, columns: &[usize]) {
 
 /// A cart: a heading line, the items table and the total.
 pub fn cart(view: &CartView, format: OutputFormat) -> std::io::Result<()> {
-    if format == OutputFormat::Json {
-        return json(view);
+    if format.is_json() {
+        return json(view, format);
     }
     let mut text = format!(
         "Cart {}  status: {}  e-mail: {}\n",
@@ -116,8 +142,8 @@ pub fn products(catalog: &Catalog, format: OutputFormat) -> std::io::Result<()> 
             currency: p.price.currency.code(),
         })
         .collect();
-    if format == OutputFormat::Json {
-        return json(&rows);
+    if format.is_json() {
+        return json_list(&rows, format);
     }
     let mut t = table();
     t.set_header(["ID", "Product", "Price"]);
@@ -129,8 +155,8 @@ pub fn products(catalog: &Catalog, format: OutputFormat) -> std::io::Result<()> 
 }
 
 pub fn carts(carts: &[CartSummary], format: OutputFormat) -> std::io::Result<()> {
-    if format == OutputFormat::Json {
-        return json(&carts);
+    if format.is_json() {
+        return json_list(carts, format);
     }
     if carts.is_empty() {
         return emit("(no open carts)\n");

@@ -58,6 +58,20 @@ async fn a_shopping_session() {
         redact(stdout(&out)).replace(&ledger[0].charge_id, "CHARGE-ID")
     );
 
+    // The JSON form is a stable contract for scripts: this snapshot changes only on purpose.
+    let shown = s.ok(&["show", &id, "--output", "json"]);
+    let mut cart: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    for (path, placeholder) in [
+        ("/created_at", "TIME"),
+        ("/updated_at", "TIME"),
+        ("/receipt/charged_at", "TIME"),
+        ("/receipt/charge_id", "CHARGE-ID"),
+        ("/id", "CART-ID"),
+    ] {
+        *cart.pointer_mut(path).expect(path) = placeholder.into();
+    }
+    insta::assert_snapshot!("cart_json", serde_json::to_string_pretty(&cart).unwrap());
+
     let out = s
         .cart()
         .args(["add", &id, "--product", "1"])

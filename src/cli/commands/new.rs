@@ -33,8 +33,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let carts = ctx.carts().await?;
     let view = carts.create(&id, input).await?;
     match ctx.output() {
-        OutputFormat::Json => super::printed(output::cart(&view, OutputFormat::Json)),
-        OutputFormat::Table => {
+        OutputFormat::Json | OutputFormat::Jsonl => {
+            super::printed(output::cart(&view, ctx.output()))
+        }
+        OutputFormat::Text => {
             eprintln!(
                 "Created cart {id}; a reminder goes out after {} idle, it expires after {}.",
                 humantime::format_duration(args.defaults.remind_after),
