@@ -95,7 +95,7 @@ _cart() {
 
     case "${cmd}" in
         cart)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --help --version worker new add remove email checkout show products list completions man help"
+            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version worker new add remove email checkout show products list completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -129,6 +129,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -137,7 +141,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__add)
-            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --catalog --wait --help --version"
+            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -187,6 +191,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -195,7 +203,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__checkout)
-            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --catalog --wait --help --version"
+            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -237,6 +245,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -245,7 +257,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__completions)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --help --version bash elvish fish powershell zsh"
+            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -276,6 +288,10 @@ _cart() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -287,7 +303,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__email)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -318,6 +334,10 @@ _cart() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -511,7 +531,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__list)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -542,6 +562,10 @@ _cart() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -553,7 +577,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__man)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -587,6 +611,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -595,7 +623,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__new)
-            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --catalog --wait --help --version"
+            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -645,6 +673,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -653,7 +685,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__products)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -687,6 +719,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -695,7 +731,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__remove)
-            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --catalog --wait --help --version"
+            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -737,6 +773,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -745,7 +785,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__show)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -779,6 +819,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -787,7 +831,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__worker)
-            opts="-h -V --data-dir --address --namespace --profile --task-queue --output --catalog --wait --help --version"
+            opts="-h -V --data-dir --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -822,6 +866,10 @@ _cart() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cart_global_optspecs
-    string join \n address= namespace= profile= task-queue= output= catalog= wait= h/help V/version
+    string join \n address= namespace= profile= task-queue= output= catalog= wait= ui-url= h/help V/version
 end
 
 function __fish_cart_needs_command
@@ -33,6 +33,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_needs_command" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_needs_command" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_needs_command" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_needs_command" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_needs_command" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
@@ -57,6 +58,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand worker" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand worker" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand worker" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand new" -l id -d 'The id for the new cart' -r
@@ -72,6 +74,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand new" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand new" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand new" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand add" -l product -d 'Product id (see `cart products`)' -r
@@ -87,6 +90,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand add" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand add" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand add" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand remove" -l product -d 'Product id' -r
@@ -100,6 +104,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand remove" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand remove" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand remove" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand remove" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand email" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -111,6 +116,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand email" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand email" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand email" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand email" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l email -d 'E-mail address for the receipt, if not set before' -r
@@ -124,6 +130,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand checkout" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand show" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -135,6 +142,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand show" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand show" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand show" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand show" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand products" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -146,6 +154,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand products" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand products" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand products" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand products" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand list" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -157,6 +166,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand list" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand list" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand list" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand list" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand completions" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -168,6 +178,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand completions" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand completions" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand completions" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand man" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -179,6 +190,7 @@ json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand man" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand man" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand man" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand man" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'

@@ -99,6 +99,26 @@ impl Context {
         Ok((conn, opts))
     }
 
+    /// The cart's page in the Temporal Web UI, when a UI is known: `--ui-url`, or the local
+    /// dev server's UI when talking to a local server on the default port.
+    pub fn ui_link(&self, cart_id: &str) -> Option<String> {
+        let (conn, opts) = self.connection_options().ok()?;
+        let base = match &self.global.ui_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let local = matches!(conn.target.host_str(), Some("localhost" | "127.0.0.1"));
+                if !(local && conn.target.port() == Some(7233)) {
+                    return None;
+                }
+                "http://localhost:8233".to_owned()
+            }
+        };
+        Some(format!(
+            "{base}/namespaces/{}/workflows/{cart_id}",
+            opts.namespace
+        ))
+    }
+
     /// A Temporal client, or an error that says where we tried and what to do.
     pub async fn temporal(&self) -> Result<Client, CliError> {
         let (conn, opts) = self.connection_options()?;
@@ -173,5 +193,43 @@ mod tests {
         assert!(cart_id("CART-").is_err());
         assert!(cart_id("CART-a b").is_err());
         assert!(cart_id(&format!("CART-{}", "a".repeat(130))).is_err());
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use crate::cli::{Cli, Context};
+    use clap::Parser;
+
+    fn link(args: &[&str]) -> Option<String> {
+        let cli =
+            Cli::try_parse_from(["cart"].iter().chain(args).chain(&["show", "CART-1"])).unwrap();
+        Context::new(cli.global).ui_link("CART-1")
+    }
+
+    #[test]
+    fn the_local_dev_server_has_a_known_ui() {
+        assert_eq!(
+            link(&["--address", "localhost:7233", "--namespace", "shop"]).as_deref(),
+            Some("http://localhost:8233/namespaces/shop/workflows/CART-1")
+        );
+        assert_eq!(link(&["--address", "db.example.com:7233"]), None);
+        assert_eq!(link(&["--address", "127.0.0.1:7300"]), None);
+    }
+
+    #[test]
+    fn a_configured_ui_wins() {
+        assert_eq!(
+            link(&[
+                "--address",
+                "x.tmprl.cloud:7233",
+                "--namespace",
+                "shop.a1b2",
+                "--ui-url",
+                "https://cloud.temporal.io/"
+            ])
+            .as_deref(),
+            Some("https://cloud.temporal.io/namespaces/shop.a1b2/workflows/CART-1")
+        );
     }
 }

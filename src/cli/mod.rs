@@ -22,7 +22,12 @@ use std::time::Duration;
 /// Start a worker with `cart worker`, then shop: `cart add CART-1 --product 0 --qty 2`,
 /// `cart email CART-1 you@example.com`, `cart checkout CART-1`.
 #[derive(Debug, Parser)]
-#[command(name = "cart", version, propagate_version = true)]
+#[command(
+    name = "cart",
+    version,
+    propagate_version = true,
+    after_help = "Exit codes: 0 success, 1 failure (the cart refused, Temporal unreachable, no worker), 2 usage error."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -57,6 +62,10 @@ pub struct GlobalArgs {
     /// How long to wait for a worker to answer
     #[arg(long, global = true, env = "CART_WAIT", default_value = "30s", value_parser = parse_duration)]
     pub wait: Duration,
+    /// Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a
+    /// local server on the default port]
+    #[arg(long, global = true, env = "CART_UI_URL", value_name = "URL")]
+    pub ui_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

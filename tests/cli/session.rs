@@ -71,6 +71,13 @@ async fn a_shopping_session() {
         *cart.pointer_mut(path).expect(path) = placeholder.into();
     }
     insta::assert_snapshot!("cart_json", serde_json::to_string_pretty(&cart).unwrap());
+    let shown = s.ok(&["show", &id, "--ui-url", "http://ui.example:8080"]);
+    assert!(
+        shown.ends_with(&format!(
+            "\nWeb UI: http://ui.example:8080/namespaces/default/workflows/{id}\n"
+        )),
+        "{shown}"
+    );
 
     let out = s
         .cart()

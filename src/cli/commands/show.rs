@@ -1,7 +1,7 @@
 //! `cart show`: a cart as it stands.
 
 use crate::cli::context::cart_id;
-use crate::cli::{CliError, Context, output};
+use crate::cli::{CliError, Context, OutputFormat, output};
 
 /// Show a cart: its items, total, status and e-mail.
 #[derive(Debug, clap::Args)]
@@ -13,5 +13,11 @@ pub struct Args {
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let view = ctx.carts().await?.get(&args.cart).await?;
-    super::printed(output::cart(&view, ctx.output()))
+    super::printed(output::cart(&view, ctx.output()))?;
+    match ctx.ui_link(&view.id) {
+        Some(link) if ctx.output() == OutputFormat::Text => {
+            super::printed(output::line(&format!("Web UI: {link}")))
+        }
+        _ => Ok(()),
+    }
 }
