@@ -178,6 +178,25 @@ pub fn raw(bytes: &[u8]) -> std::io::Result<()> {
     emit(&String::from_utf8_lossy(bytes))
 }
 
+/// Runs `work`, showing a spinner with `message` on stderr meanwhile, but only on a terminal
+/// and only when the work takes longer than a moment (so quick answers do not flicker).
+pub async fn waiting<T>(message: &str, work: impl std::future::Future<Output = T>) -> T {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return work.await;
+    }
+    tokio::pin!(work);
+    tokio::select! {
+        out = &mut work => return out,
+        _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {}
+    }
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(message.to_owned());
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    let out = work.await;
+    spinner.finish_and_clear();
+    out
+}
+
 /// A bare line on stdout, e.g. a new cart's id.
 pub fn line(text: &str) -> std::io::Result<()> {
     emit(&format!("{text}\n"))

@@ -8,6 +8,10 @@ usage: smtp_server.py PORT OUT_DIR USER PASSWORD
 import pathlib
 import sys
 import threading
+import warnings
+
+# AUTH without TLS is the point here (loopback only); keep the test output quiet about it.
+warnings.filterwarnings("ignore")
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword

@@ -28,6 +28,8 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         product_id: args.product,
         quantity: args.qty,
     };
-    let view = ctx.carts().await?.add(&args.cart, item, start).await?;
+    let carts = ctx.carts().await?;
+    let view =
+        output::waiting("waiting for the worker", carts.add(&args.cart, item, start)).await?;
     super::printed(output::cart(&view, ctx.output()))
 }

@@ -27,6 +27,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         email: args.email,
         payment: args.payment,
     };
-    let view = ctx.carts().await?.checkout(&args.cart, request).await?;
+    let carts = ctx.carts().await?;
+    let view = output::waiting("charging the card", carts.checkout(&args.cart, request)).await?;
     super::printed(output::cart(&view, ctx.output()))
 }

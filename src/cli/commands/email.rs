@@ -16,6 +16,11 @@ pub struct Args {
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let request = SetEmail { email: args.email };
-    let view = ctx.carts().await?.set_email(&args.cart, request).await?;
+    let carts = ctx.carts().await?;
+    let view = output::waiting(
+        "waiting for the worker",
+        carts.set_email(&args.cart, request),
+    )
+    .await?;
     super::printed(output::cart(&view, ctx.output()))
 }

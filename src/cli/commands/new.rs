@@ -31,7 +31,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let input = ctx.cart_input(&args.defaults, args.email)?;
     let id = args.id.unwrap_or_else(fresh_id);
     let carts = ctx.carts().await?;
-    let view = carts.create(&id, input).await?;
+    let view = output::waiting("starting the cart", carts.create(&id, input)).await?;
     match ctx.output() {
         OutputFormat::Json | OutputFormat::Jsonl => {
             super::printed(output::cart(&view, ctx.output()))

@@ -23,6 +23,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         product_id: args.product,
         quantity: args.qty,
     };
-    let view = ctx.carts().await?.remove(&args.cart, item).await?;
+    let carts = ctx.carts().await?;
+    let view = output::waiting("waiting for the worker", carts.remove(&args.cart, item)).await?;
     super::printed(output::cart(&view, ctx.output()))
 }

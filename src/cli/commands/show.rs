@@ -12,7 +12,8 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    let view = ctx.carts().await?.get(&args.cart).await?;
+    let carts = ctx.carts().await?;
+    let view = output::waiting("waiting for the worker", carts.get(&args.cart)).await?;
     super::printed(output::cart(&view, ctx.output()))?;
     match ctx.ui_link(&view.id) {
         Some(link) if ctx.output() == OutputFormat::Text => {
