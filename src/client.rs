@@ -72,14 +72,6 @@ impl CartClient {
         }
     }
 
-    pub fn task_queue(&self) -> &str {
-        &self.task_queue
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     fn handle(&self, id: &str) -> temporalio_client::WorkflowHandle<Client, CartWorkflow> {
         self.client.get_workflow_handle::<CartWorkflow>(id)
     }

@@ -170,9 +170,6 @@ impl Cart {
     pub fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
     }
-    pub fn checkout_attempts(&self) -> u32 {
-        self.checkout_attempts
-    }
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

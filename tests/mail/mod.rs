@@ -3,7 +3,7 @@
 use crate::support::*;
 use cart::activities::{EmailMessage, MailError, Mailer, Smtp};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ impl SmtpServer {
             .map(|e| e.unwrap().path())
             .collect();
         files.sort();
-        files.iter().map(|p| read_eml_file(p)).collect()
+        files.iter().map(|p| read_eml(p)).collect()
     }
 }
 
@@ -56,10 +56,6 @@ impl Drop for SmtpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn read_eml_file(path: &Path) -> String {
-    read_eml(path)
 }
 
 fn message() -> EmailMessage {
