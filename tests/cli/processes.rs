@@ -77,22 +77,39 @@ async fn a_worker_killed_during_checkout_charges_exactly_once_after_restart() {
     assert_eq!(cart["receipt"]["charge_id"], ledger[0].charge_id.as_str());
 }
 
-fn dev_server(port: u16, db: &std::path::Path) -> Child {
-    Command::new(temporal_bin())
-        .args(["server", "start-dev", "--headless", "--log-level", "error"])
-        .args(["--port", &port.to_string(), "--db-filename"])
-        .arg(db)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start temporal")
+/// A child process that is killed if the test ends (or fails) before `stop`.
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+fn dev_server(port: u16, db: &std::path::Path) -> Running {
+    Running(Some(
+        Command::new(temporal_bin())
+            .args(["server", "start-dev", "--headless", "--log-level", "error"])
+            .args(["--port", &port.to_string(), "--db-filename"])
+            .arg(db)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start temporal"),
+    ))
+}
+
+/// Stops a process the way an operator would: SIGTERM, then wait.
+fn stop(mut running: Running) {
+    if let Some(mut child) = running.0.take() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,16 +125,18 @@ async fn carts_survive_a_server_restart() {
         cmd
     };
     let worker_cmd = || {
-        Command::new(assert_cmd::cargo::cargo_bin("cart"))
-            .arg("worker")
-            .env_clear()
-            .env("TEMPORAL_ADDRESS", &address)
-            .env("CART_TASK_QUEUE", &s.queue)
-            .env("CART_DATA_DIR", s.data())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        Running(Some(
+            Command::new(assert_cmd::cargo::cargo_bin("cart"))
+                .arg("worker")
+                .env_clear()
+                .env("TEMPORAL_ADDRESS", &address)
+                .env("CART_TASK_QUEUE", &s.queue)
+                .env("CART_DATA_DIR", s.data())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        ))
     };
     let ready = || async {
         cart()
