@@ -91,22 +91,16 @@ async fn rejections_leave_the_cart_as_it_was() {
     let s = Setup::new().await;
     let _worker = s.spawn_worker().await;
     let id = unique("CART-rej");
-    let out = s
-        .cart()
-        .args([
-            "add",
-            &id,
-            "--product",
-            "0",
-            "--qty",
-            "2",
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let before = stdout(&out);
+    let before = s.ok(&[
+        "add",
+        &id,
+        "--product",
+        "0",
+        "--qty",
+        "2",
+        "--output",
+        "json",
+    ]);
 
     let cases: &[(&[&str], String)] = &[
         (

@@ -99,22 +99,17 @@ async fn json_output_for_scripts() {
     let id = unique("CART-json");
 
     // `cart add` on a new id creates the cart.
-    let out = s
-        .cart()
-        .args([
-            "add",
-            &id,
-            "--product",
-            "1",
-            "--qty",
-            "3",
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let cart: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = s.ok(&[
+        "add",
+        &id,
+        "--product",
+        "1",
+        "--qty",
+        "3",
+        "--output",
+        "json",
+    ]);
+    let cart: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(cart["id"], id.as_str());
     assert_eq!(cart["status"], "open");
     assert_eq!(cart["email"], serde_json::Value::Null);
