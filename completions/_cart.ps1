@@ -26,6 +26,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -42,7 +43,9 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a cart: its items, total, status and e-mail')
             [CompletionResult]::new('products', 'products', [CompletionResultType]::ParameterValue, 'List the products of the catalog (built in, or --catalog FILE)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the open carts on this task queue, newest first')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the shell completion script for SHELL')
+            [CompletionResult]::new('shell', 'shell', [CompletionResultType]::ParameterValue, 'Open an interactive prompt that keeps a current cart')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a scripted shopping session against the configured Temporal server')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the static shell completion script for SHELL')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -54,6 +57,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -73,6 +77,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -92,6 +97,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -109,6 +115,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -124,6 +131,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -141,6 +149,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -156,6 +165,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -171,6 +181,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -186,6 +197,40 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
+            [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
+            [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cart;shell' {
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
+            [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
+            [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
+            [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cart;demo' {
+            [CompletionResult]::new('--remind-after', '--remind-after', [CompletionResultType]::ParameterName, 'How long the cart sits unchanged before its reminder e-mail')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
+            [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -201,6 +246,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -216,6 +262,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
             [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
             [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
@@ -235,7 +282,9 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a cart: its items, total, status and e-mail')
             [CompletionResult]::new('products', 'products', [CompletionResultType]::ParameterValue, 'List the products of the catalog (built in, or --catalog FILE)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the open carts on this task queue, newest first')
-            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the shell completion script for SHELL')
+            [CompletionResult]::new('shell', 'shell', [CompletionResultType]::ParameterValue, 'Open an interactive prompt that keeps a current cart')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a scripted shopping session against the configured Temporal server')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the static shell completion script for SHELL')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -265,6 +314,12 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             break
         }
         'cart;help;list' {
+            break
+        }
+        'cart;help;shell' {
+            break
+        }
+        'cart;help;demo' {
             break
         }
         'cart;help;completions' {

@@ -25,6 +25,9 @@ _cart() {
             cart,completions)
                 cmd="cart__subcmd__completions"
                 ;;
+            cart,demo)
+                cmd="cart__subcmd__demo"
+                ;;
             cart,email)
                 cmd="cart__subcmd__email"
                 ;;
@@ -46,6 +49,9 @@ _cart() {
             cart,remove)
                 cmd="cart__subcmd__remove"
                 ;;
+            cart,shell)
+                cmd="cart__subcmd__shell"
+                ;;
             cart,show)
                 cmd="cart__subcmd__show"
                 ;;
@@ -60,6 +66,9 @@ _cart() {
                 ;;
             cart__subcmd__help,completions)
                 cmd="cart__subcmd__help__subcmd__completions"
+                ;;
+            cart__subcmd__help,demo)
+                cmd="cart__subcmd__help__subcmd__demo"
                 ;;
             cart__subcmd__help,email)
                 cmd="cart__subcmd__help__subcmd__email"
@@ -82,6 +91,9 @@ _cart() {
             cart__subcmd__help,remove)
                 cmd="cart__subcmd__help__subcmd__remove"
                 ;;
+            cart__subcmd__help,shell)
+                cmd="cart__subcmd__help__subcmd__shell"
+                ;;
             cart__subcmd__help,show)
                 cmd="cart__subcmd__help__subcmd__show"
                 ;;
@@ -95,7 +107,7 @@ _cart() {
 
     case "${cmd}" in
         cart)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version worker new add remove email checkout show products list completions man help"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version worker new add remove email checkout show products list shell demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -121,6 +133,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -141,7 +157,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__add)
-            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
+            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,6 +199,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -203,7 +223,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__checkout)
-            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
+            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -237,6 +257,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -257,7 +281,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__completions)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version bash elvish fish powershell zsh"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -281,6 +305,64 @@ _cart() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cart__subcmd__demo)
+            opts="-h -V --remind-after --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --remind-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task-queue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --catalog)
@@ -303,7 +385,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__email)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -329,6 +411,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -349,7 +435,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__help)
-            opts="worker new add remove email checkout show products list completions man help"
+            opts="worker new add remove email checkout show products list shell demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,6 +477,20 @@ _cart() {
             return 0
             ;;
         cart__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cart__subcmd__help__subcmd__demo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -502,6 +602,20 @@ _cart() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cart__subcmd__help__subcmd__shell)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cart__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -531,7 +645,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__list)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -555,6 +669,10 @@ _cart() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --catalog)
@@ -577,7 +695,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__man)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -603,6 +721,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -623,7 +745,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__new)
-            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
+            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -665,6 +787,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -685,7 +811,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__products)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -711,6 +837,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -731,7 +861,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__remove)
-            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
+            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -765,6 +895,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -784,8 +918,8 @@ _cart() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        cart__subcmd__show)
-            opts="-h -V --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
+        cart__subcmd__shell)
+            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -811,6 +945,60 @@ _cart() {
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cart__subcmd__show)
+            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task-queue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -831,7 +1019,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__worker)
-            opts="-h -V --data-dir --address --namespace --profile --task-queue --output --catalog --wait --ui-url --help --version"
+            opts="-h -V --data-dir --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -859,6 +1047,10 @@ _cart() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --catalog)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cart_global_optspecs
-    string join \n address= namespace= profile= task-queue= output= catalog= wait= ui-url= h/help V/version
+    string join \n address= namespace= profile= task-queue= output= color= catalog= wait= ui-url= h/help V/version
 end
 
 function __fish_cart_needs_command
@@ -31,6 +31,9 @@ complete -c cart -n "__fish_cart_needs_command" -l task-queue -d 'Task queue the
 complete -c cart -n "__fish_cart_needs_command" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_needs_command" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_needs_command" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_needs_command" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_needs_command" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
@@ -45,7 +48,9 @@ complete -c cart -n "__fish_cart_needs_command" -f -a "checkout" -d 'Pay for a c
 complete -c cart -n "__fish_cart_needs_command" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
 complete -c cart -n "__fish_cart_needs_command" -f -a "products" -d 'List the products of the catalog (built in, or --catalog FILE)'
 complete -c cart -n "__fish_cart_needs_command" -f -a "list" -d 'List the open carts on this task queue, newest first'
-complete -c cart -n "__fish_cart_needs_command" -f -a "completions" -d 'Print the shell completion script for SHELL'
+complete -c cart -n "__fish_cart_needs_command" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
+complete -c cart -n "__fish_cart_needs_command" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'
+complete -c cart -n "__fish_cart_needs_command" -f -a "completions" -d 'Print the static shell completion script for SHELL'
 complete -c cart -n "__fish_cart_needs_command" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
 complete -c cart -n "__fish_cart_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cart -n "__fish_cart_using_subcommand worker" -l data-dir -d 'Where the ledger and outbox live [default: the user\'s data directory, e.g. ~/.local/share/cart]' -r -F
@@ -56,6 +61,9 @@ complete -c cart -n "__fish_cart_using_subcommand worker" -l task-queue -d 'Task
 complete -c cart -n "__fish_cart_using_subcommand worker" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand worker" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand worker" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand worker" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
@@ -72,6 +80,9 @@ complete -c cart -n "__fish_cart_using_subcommand new" -l task-queue -d 'Task qu
 complete -c cart -n "__fish_cart_using_subcommand new" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand new" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand new" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand new" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
@@ -88,6 +99,9 @@ complete -c cart -n "__fish_cart_using_subcommand add" -l task-queue -d 'Task qu
 complete -c cart -n "__fish_cart_using_subcommand add" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand add" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand add" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand add" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
@@ -102,6 +116,9 @@ complete -c cart -n "__fish_cart_using_subcommand remove" -l task-queue -d 'Task
 complete -c cart -n "__fish_cart_using_subcommand remove" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand remove" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand remove" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand remove" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
@@ -114,6 +131,9 @@ complete -c cart -n "__fish_cart_using_subcommand email" -l task-queue -d 'Task 
 complete -c cart -n "__fish_cart_using_subcommand email" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand email" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand email" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand email" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
@@ -128,6 +148,9 @@ complete -c cart -n "__fish_cart_using_subcommand checkout" -l task-queue -d 'Ta
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
@@ -140,6 +163,9 @@ complete -c cart -n "__fish_cart_using_subcommand show" -l task-queue -d 'Task q
 complete -c cart -n "__fish_cart_using_subcommand show" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand show" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand show" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand show" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
@@ -152,6 +178,9 @@ complete -c cart -n "__fish_cart_using_subcommand products" -l task-queue -d 'Ta
 complete -c cart -n "__fish_cart_using_subcommand products" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand products" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand products" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand products" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
@@ -164,11 +193,45 @@ complete -c cart -n "__fish_cart_using_subcommand list" -l task-queue -d 'Task q
 complete -c cart -n "__fish_cart_using_subcommand list" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand list" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand list" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand list" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand list" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand shell" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand shell" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand shell" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand shell" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand shell" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand shell" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c cart -n "__fish_cart_using_subcommand shell" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand shell" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand shell" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand shell" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand shell" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand demo" -l remind-after -d 'How long the cart sits unchanged before its reminder e-mail' -r
+complete -c cart -n "__fish_cart_using_subcommand demo" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand demo" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand demo" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand demo" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand demo" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand demo" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c cart -n "__fish_cart_using_subcommand demo" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand demo" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand demo" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand completions" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -176,6 +239,9 @@ complete -c cart -n "__fish_cart_using_subcommand completions" -l task-queue -d 
 complete -c cart -n "__fish_cart_using_subcommand completions" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand completions" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand completions" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand completions" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
@@ -188,20 +254,25 @@ complete -c cart -n "__fish_cart_using_subcommand man" -l task-queue -d 'Task qu
 complete -c cart -n "__fish_cart_using_subcommand man" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
 json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
 jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand man" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c cart -n "__fish_cart_using_subcommand man" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand man" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand man" -s V -l version -d 'Print version'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "new" -d 'Start a new cart and print its id'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "add" -d 'Add a product to a cart, creating the cart if it does not exist yet'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "remove" -d 'Remove a product from a cart: some of it with --qty, or the whole line without'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "products" -d 'List the products of the catalog (built in, or --catalog FILE)'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "list" -d 'List the open carts on this task queue, newest first'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "completions" -d 'Print the shell completion script for SHELL'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "new" -d 'Start a new cart and print its id'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "add" -d 'Add a product to a cart, creating the cart if it does not exist yet'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "remove" -d 'Remove a product from a cart: some of it with --qty, or the whole line without'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "products" -d 'List the products of the catalog (built in, or --catalog FILE)'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "list" -d 'List the open carts on this task queue, newest first'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "completions" -d 'Print the static shell completion script for SHELL'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,7 +1,7 @@
 //! What commands share: the global options turned into a connected client, the catalog and
 //! the defaults for new carts.
 
-use super::{CliError, GlobalArgs, OutputFormat};
+use super::{CliError, GlobalArgs, OutputFormat, Printer};
 use crate::client::CartClient;
 use crate::domain::{Catalog, CatalogFormat};
 use crate::workflow::{CartInput, CartSettings};
@@ -34,6 +34,11 @@ impl Context {
 
     pub fn output(&self) -> OutputFormat {
         self.global.output
+    }
+
+    /// Where commands hand what they print.
+    pub fn printer(&self) -> Printer {
+        Printer::new(self.global.output, self.global.color)
     }
 
     /// The catalog from `--catalog`, or the built-in one.

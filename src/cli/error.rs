@@ -1,7 +1,10 @@
 //! The one place errors become what a person reads, and exit codes.
 
+use super::ColorChoice;
 use crate::client::ClientError;
+use console::Style;
 use std::fmt;
+use std::io::IsTerminal;
 
 /// An error for a person: what went wrong, the chain of causes, maybe a hint, an exit code.
 #[derive(Debug)]
@@ -53,10 +56,13 @@ impl CliError {
     }
 
     /// Writes the error to stderr as `error: …` and `hint: …` lines.
-    pub fn print(&self) {
-        eprintln!("error: {}", self.message);
+    pub fn print(&self, color: ColorChoice) {
+        let color = color.enabled(std::io::stderr().is_terminal());
+        let red = Style::new().red().bold().force_styling(color);
+        let cyan = Style::new().cyan().force_styling(color);
+        eprintln!("{} {}", red.apply_to("error:"), self.message);
         if let Some(hint) = &self.hint {
-            eprintln!("hint: {hint}");
+            eprintln!("{} {hint}", cyan.apply_to("hint:"));
         }
     }
 }

@@ -10,7 +10,7 @@ mod output;
 
 pub use context::{CartDefaults, Context};
 pub use error::CliError;
-pub use output::OutputFormat;
+pub use output::{ColorChoice, OutputFormat, Printer};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,19 +26,23 @@ use std::time::Duration;
     name = "cart",
     version,
     propagate_version = true,
+    // A later option wins over an earlier one, as in most tools; the prompt relies on it to
+    // let an option typed on a line override the ones the prompt was opened with.
+    args_override_self = true,
     after_help = "Exit codes: 0 success, 1 failure (the cart refused, Temporal unreachable, no worker), 2 usage error."
 )]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// Without a command, `cart` opens the prompt on a terminal.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options every command takes. Temporal connection settings follow Temporal's own
 /// environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, the TLS
 /// variables and temporal.toml profiles); these flags override them.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Temporal frontend address [default: localhost:7233]
@@ -56,6 +60,9 @@ pub struct GlobalArgs {
     /// Output format
     #[arg(long, global = true, env = "CART_OUTPUT", value_enum, default_value_t)]
     pub output: OutputFormat,
+    /// When to use colour: auto means only on a terminal and never when NO_COLOR is set
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: ColorChoice,
     /// Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]
     #[arg(long, global = true, env = "CART_CATALOG", value_name = "FILE")]
     pub catalog: Option<PathBuf>,
@@ -66,6 +73,40 @@ pub struct GlobalArgs {
     /// local server on the default port]
     #[arg(long, global = true, env = "CART_UI_URL", value_name = "URL")]
     pub ui_url: Option<String>,
+}
+
+impl GlobalArgs {
+    /// These options as command-line words, `--name=value` each, so the prompt can put them
+    /// in front of every line it parses.
+    pub fn to_args(&self) -> Vec<String> {
+        let optional = [
+            ("address", self.address.clone()),
+            ("namespace", self.namespace.clone()),
+            ("profile", self.profile.clone()),
+            (
+                "catalog",
+                self.catalog.as_ref().map(|p| p.display().to_string()),
+            ),
+            ("ui-url", self.ui_url.clone()),
+        ];
+        fn value(v: &impl clap::ValueEnum) -> String {
+            v.to_possible_value()
+                .map(|p| p.get_name().to_owned())
+                .unwrap_or_default()
+        }
+        let always = [
+            ("task-queue", self.task_queue.clone()),
+            ("output", value(&self.output)),
+            ("color", value(&self.color)),
+            ("wait", humantime::format_duration(self.wait).to_string()),
+        ];
+        optional
+            .into_iter()
+            .filter_map(|(name, v)| Some((name, v?)))
+            .chain(always)
+            .map(|(name, v)| format!("--{name}={v}"))
+            .collect()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,8 +120,25 @@ pub enum Command {
     Show(commands::show::Args),
     Products(commands::products::Args),
     List(commands::list::Args),
+    Shell(commands::shell::Args),
+    Demo(commands::demo::Args),
     Completions(commands::completions::Args),
     Man(commands::man::Args),
+}
+
+impl Command {
+    /// The cart a command acts on, if it names one.
+    pub fn cart(&self) -> Option<&str> {
+        match self {
+            Command::New(args) => args.id.as_deref(),
+            Command::Add(args) => Some(&args.cart),
+            Command::Remove(args) => Some(&args.cart),
+            Command::Email(args) => Some(&args.cart),
+            Command::Checkout(args) => Some(&args.cart),
+            Command::Show(args) => Some(&args.cart),
+            _ => None,
+        }
+    }
 }
 
 /// Parses a human duration such as `10s`, `90m`, `1h` or `30d`; zero is refused.
@@ -96,7 +154,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Runs one parsed command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let ctx = Context::new(cli.global);
-    match cli.command {
+    let Some(command) = cli.command else {
+        return Err(CliError::usage("no command given").hint(
+            "`cart --help` lists the commands; on a terminal, plain `cart` opens the prompt",
+        ));
+    };
+    match command {
+        Command::Shell(_) => Err(CliError::usage("the prompt is open already")),
         Command::Worker(args) => commands::worker::run(&ctx, args).await,
         Command::New(args) => commands::new::run(&ctx, args).await,
         Command::Add(args) => commands::add::run(&ctx, args).await,
@@ -106,6 +170,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Show(args) => commands::show::run(&ctx, args).await,
         Command::Products(args) => commands::products::run(&ctx, args).await,
         Command::List(args) => commands::list::run(&ctx, args).await,
+        Command::Demo(args) => commands::demo::run(&ctx, args).await,
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),
     }
@@ -113,39 +178,48 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 /// The whole program: parse, run, print any error, pick the exit code.
 pub fn main() -> ExitCode {
+    commands::completions::complete_if_asked();
     let cli = Cli::parse();
-    let is_worker = matches!(cli.command, Command::Worker(_));
-    init_logging(if is_worker { "info" } else { "warn" });
+    let is_worker = matches!(cli.command, Some(Command::Worker(_)));
+    let color = cli.global.color;
+    init_logging(if is_worker { "info" } else { "warn" }, color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            CliError::chain("cannot start the async runtime", &e).print();
+            CliError::chain("cannot start the async runtime", &e).print(color);
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let prompt = match cli.command {
+        Some(Command::Shell(_)) => true,
+        None => commands::shell::has_terminal(),
+        Some(_) => false,
+    };
+    let result = if prompt {
+        commands::shell::run(&runtime, cli.global)
+    } else {
+        runtime.block_on(run(cli))
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            e.print();
+            e.print(color);
             ExitCode::from(e.code())
         }
     }
 }
 
 /// Logs go to stderr; `CART_LOG` takes a tracing filter such as `debug` or `cart=debug`.
-fn init_logging(default: &str) {
+fn init_logging(default: &str, color: ColorChoice) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CART_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(
-            std::env::var_os("NO_COLOR").is_none()
-                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        )
+        .with_ansi(color.enabled(std::io::IsTerminal::is_terminal(&std::io::stderr())))
         .try_init();
 }
 

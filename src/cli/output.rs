@@ -1,14 +1,14 @@
-//! Rendering: tables for people, JSON for scripts. Commands hand values here and nothing
-//! else prints to stdout.
+//! Rendering: tables for people, JSON for scripts. Commands hand values to a [`Printer`] and
+//! nothing else prints to stdout.
 
 use crate::client::CartSummary;
-use crate::domain::{Catalog, Currency, Money};
+use crate::domain::{Catalog, Currency, Money, Status};
 use crate::workflow::CartView;
 use clap::ValueEnum;
-use comfy_table::{CellAlignment, Table, presets};
+use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
+use console::Style;
 use serde::Serialize;
-use std::io::Write;
-
+use std::io::{IsTerminal, Write};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// Tables for people.
@@ -59,15 +59,246 @@ fn json_list<T: Serialize>(items: &[T], format: OutputFormat) -> std::io::Result
     emit(&text)
 }
 
-fn table() -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED);
-    t
+/// When to colour: `auto` colours only a terminal, and never when `NO_COLOR` is set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour a stream that is (or is not) a terminal.
+    pub fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// Prints what commands hand it in the chosen format, coloured or not.
+#[derive(Clone, Copy, Debug)]
+pub struct Printer {
+    format: OutputFormat,
+    color: bool,
+}
+
+impl Printer {
+    pub fn new(format: OutputFormat, color: ColorChoice) -> Self {
+        Self {
+            format,
+            color: color.enabled(std::io::stdout().is_terminal()),
+        }
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    /// A table that fits the terminal (when stdout is one) and is plain when piped.
+    fn table(&self) -> Table {
+        let mut t = Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+        if self.color {
+            t.enforce_styling();
+        }
+        // Some terminals (a fresh pseudo-terminal) report zero columns: then do not squeeze.
+        if t.width() == Some(0) {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+        t
+    }
+
+    fn header(&self, t: &mut Table, names: &[&str]) {
+        let cells = names.iter().map(|name| {
+            let cell = Cell::new(name);
+            if self.color {
+                cell.add_attribute(comfy_table::Attribute::Bold)
+            } else {
+                cell
+            }
+        });
+        t.set_header(cells);
+    }
+
+    fn style(&self, style: Style) -> Style {
+        style.force_styling(self.color)
+    }
+
+    fn status_text(&self, status: &str) -> String {
+        self.style(status_style(status))
+            .apply_to(status)
+            .to_string()
+    }
+
+    fn status_cell(&self, status: &str) -> Cell {
+        let cell = Cell::new(status);
+        match status_color(status) {
+            Some(color) if self.color => cell.fg(color),
+            _ => cell,
+        }
+    }
+
+    /// A cart: a heading line, the items table and the total.
+    pub fn cart(&self, view: &CartView) -> std::io::Result<()> {
+        if self.format.is_json() {
+            return json(view, self.format);
+        }
+        let bold = self.style(Style::new().bold());
+        let mut text = format!(
+            "Cart {}  status: {}  e-mail: {}\n",
+            bold.apply_to(&view.id),
+            self.status_text(view.status.as_str()),
+            view.email.as_deref().unwrap_or("(none)")
+        );
+        if view.items.is_empty() {
+            text.push_str("(no items)\n");
+        } else {
+            let mut t = self.table();
+            self.header(
+                &mut t,
+                &["ID", "Product", "Qty", "Unit price", "Line total"],
+            );
+            for line in &view.items {
+                t.add_row([
+                    line.product_id.to_string(),
+                    line.name.clone(),
+                    line.quantity.to_string(),
+                    money(line.unit_price, &view.currency),
+                    money(line.line_total, &view.currency),
+                ]);
+            }
+            right(&mut t, &[0, 2, 3, 4]);
+            text.push_str(&format!("{t}\n"));
+        }
+        let total = money(view.total, &view.currency);
+        text.push_str(&format!("Total: {}\n", bold.apply_to(total)));
+        if let Some(receipt) = &view.receipt {
+            text.push_str(&format!(
+                "Paid: {} (charge {}), receipt to {}\n",
+                money(receipt.amount, &receipt.currency),
+                receipt.charge_id,
+                receipt.email
+            ));
+        }
+        if let Some(error) = &view.last_error {
+            let red = self.style(Style::new().red());
+            text.push_str(&format!(
+                "{} {error}\n",
+                red.apply_to("Last checkout failed:")
+            ));
+        }
+        emit(&text)
+    }
+
+    pub fn products(&self, catalog: &Catalog) -> std::io::Result<()> {
+        let rows: Vec<_> = catalog
+            .products()
+            .iter()
+            .map(|p| ProductRow {
+                id: p.id,
+                name: &p.name,
+                price: p.price.minor,
+                currency: p.price.currency.code(),
+            })
+            .collect();
+        if self.format.is_json() {
+            return json_list(&rows, self.format);
+        }
+        let mut t = self.table();
+        self.header(&mut t, &["ID", "Product", "Price"]);
+        for p in catalog.products() {
+            t.add_row([p.id.to_string(), p.name.clone(), symbol_money(&p.price)]);
+        }
+        right(&mut t, &[0, 2]);
+        emit(&format!("{t}\n"))
+    }
+
+    pub fn carts(&self, carts: &[CartSummary]) -> std::io::Result<()> {
+        if self.format.is_json() {
+            return json_list(carts, self.format);
+        }
+        if carts.is_empty() {
+            return emit("(no open carts)\n");
+        }
+        let mut t = self.table();
+        self.header(&mut t, &["Cart", "Status", "Started"]);
+        for c in carts {
+            let started = c
+                .started_at
+                .map(|s| s.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default();
+            t.add_row([
+                Cell::new(&c.id),
+                self.status_cell(&c.status),
+                Cell::new(started),
+            ]);
+        }
+        emit(&format!("{t}\n"))
+    }
+
+    /// A bare line on stdout, e.g. a new cart's id.
+    pub fn line(&self, text: &str) -> std::io::Result<()> {
+        emit(&format!("{text}\n"))
+    }
+}
+
+/// Green for a paid cart, cyan while shopping, yellow while paying, dim once expired.
+fn status_color(status: &str) -> Option<Color> {
+    match status {
+        s if s == Status::Open.as_str() => Some(Color::Cyan),
+        s if s == Status::CheckingOut.as_str() => Some(Color::Yellow),
+        s if s == Status::CheckedOut.as_str() => Some(Color::Green),
+        s if s == Status::Expired.as_str() => Some(Color::DarkGrey),
+        _ => None,
+    }
+}
+
+fn status_style(status: &str) -> Style {
+    match status_color(status) {
+        Some(Color::Cyan) => Style::new().cyan(),
+        Some(Color::Yellow) => Style::new().yellow(),
+        Some(Color::Green) => Style::new().green(),
+        Some(_) => Style::new().dim(),
+        None => Style::new(),
+    }
+}
+
+/// Symbols for the currencies where a symbol is unambiguous to an English reader (the CLDR
+/// "en" symbols); every other currency keeps its code after the amount.
+fn symbol(currency: &Currency) -> Option<&'static str> {
+    Some(match currency.code() {
+        "USD" => "$",
+        "EUR" => "€",
+        "GBP" => "£",
+        "JPY" => "¥",
+        "INR" => "₹",
+        "KRW" => "₩",
+        "CAD" => "CA$",
+        "AUD" => "A$",
+        "NZD" => "NZ$",
+        "BRL" => "R$",
+        "MXN" => "MX$",
+        _ => return None,
+    })
+}
+
+pub(crate) fn symbol_money(amount: &Money) -> String {
+    match symbol(&amount.currency) {
+        Some(sym) => format!("{sym}{}", amount.grouped()),
+        None => amount.to_string(),
+    }
 }
 
 fn money(minor: u64, currency: &str) -> String {
     match Currency::try_from(currency.to_owned()) {
-        Ok(c) => Money::new(minor, c).to_string(),
+        Ok(c) => symbol_money(&Money::new(minor, c)),
         Err(_) => format!("{minor} {currency}"),
     }
 }
@@ -80,97 +311,12 @@ fn right(t: &mut Table, columns: &[usize]) {
     }
 }
 
-/// A cart: a heading line, the items table and the total.
-pub fn cart(view: &CartView, format: OutputFormat) -> std::io::Result<()> {
-    if format.is_json() {
-        return json(view, format);
-    }
-    let mut text = format!(
-        "Cart {}  status: {}  e-mail: {}\n",
-        view.id,
-        view.status,
-        view.email.as_deref().unwrap_or("(none)")
-    );
-    if view.items.is_empty() {
-        text.push_str("(no items)\n");
-    } else {
-        let mut t = table();
-        t.set_header(["ID", "Product", "Qty", "Unit price", "Line total"]);
-        for line in &view.items {
-            t.add_row([
-                line.product_id.to_string(),
-                line.name.clone(),
-                line.quantity.to_string(),
-                money(line.unit_price, &view.currency),
-                money(line.line_total, &view.currency),
-            ]);
-        }
-        right(&mut t, &[0, 2, 3, 4]);
-        text.push_str(&format!("{t}\n"));
-    }
-    text.push_str(&format!("Total: {}\n", money(view.total, &view.currency)));
-    if let Some(receipt) = &view.receipt {
-        text.push_str(&format!(
-            "Paid: {} (charge {}), receipt to {}\n",
-            money(receipt.amount, &receipt.currency),
-            receipt.charge_id,
-            receipt.email
-        ));
-    }
-    if let Some(error) = &view.last_error {
-        text.push_str(&format!("Last checkout failed: {error}\n"));
-    }
-    emit(&text)
-}
-
 #[derive(Serialize)]
 struct ProductRow<'a> {
     id: u32,
     name: &'a str,
     price: u64,
     currency: &'a str,
-}
-
-pub fn products(catalog: &Catalog, format: OutputFormat) -> std::io::Result<()> {
-    let rows: Vec<_> = catalog
-        .products()
-        .iter()
-        .map(|p| ProductRow {
-            id: p.id,
-            name: &p.name,
-            price: p.price.minor,
-            currency: p.price.currency.code(),
-        })
-        .collect();
-    if format.is_json() {
-        return json_list(&rows, format);
-    }
-    let mut t = table();
-    t.set_header(["ID", "Product", "Price"]);
-    for p in catalog.products() {
-        t.add_row([p.id.to_string(), p.name.clone(), p.price.to_string()]);
-    }
-    right(&mut t, &[0, 2]);
-    emit(&format!("{t}\n"))
-}
-
-pub fn carts(carts: &[CartSummary], format: OutputFormat) -> std::io::Result<()> {
-    if format.is_json() {
-        return json_list(carts, format);
-    }
-    if carts.is_empty() {
-        return emit("(no open carts)\n");
-    }
-    let mut t = table();
-    t.set_header(["Cart", "Status", "Started"]);
-    for c in carts {
-        let started = c
-            .started_at
-            .map(|s| s.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
-            .unwrap_or_default();
-        t.add_row([c.id.clone(), c.status.clone(), started]);
-    }
-    emit(&format!("{t}\n"))
 }
 
 /// Bytes as they are (a completion script, a man page).
@@ -181,7 +327,6 @@ pub fn raw(bytes: &[u8]) -> std::io::Result<()> {
 /// Runs `work`, showing a spinner with `message` on stderr meanwhile, but only on a terminal
 /// and only when the work takes longer than a moment (so quick answers do not flicker).
 pub async fn waiting<T>(message: &str, work: impl std::future::Future<Output = T>) -> T {
-    use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return work.await;
     }
@@ -197,7 +342,35 @@ pub async fn waiting<T>(message: &str, work: impl std::future::Future<Output = T
     out
 }
 
-/// A bare line on stdout, e.g. a new cart's id.
-pub fn line(text: &str) -> std::io::Result<()> {
-    emit(&format!("{text}\n"))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_has_a_symbol_where_it_is_clear() {
+        assert_eq!(money(199_800, "USD"), "$1,998.00");
+        assert_eq!(money(1_200, "JPY"), "¥1,200");
+        assert_eq!(money(1_050, "EUR"), "€10.50");
+        assert_eq!(money(1_050, "SEK"), "10.50 SEK");
+        assert_eq!(money(7, "??"), "7 ??");
+    }
+
+    #[test]
+    fn colour_follows_the_choice() {
+        assert!(ColorChoice::Always.enabled(false));
+        assert!(!ColorChoice::Never.enabled(true));
+        assert!(!ColorChoice::Auto.enabled(false));
+    }
+
+    #[test]
+    fn every_status_has_a_colour() {
+        for status in [
+            Status::Open,
+            Status::CheckingOut,
+            Status::CheckedOut,
+            Status::Expired,
+        ] {
+            assert!(status_color(status.as_str()).is_some(), "{status}");
+        }
+    }
 }

@@ -141,9 +141,16 @@ impl Money {
 }
 
 /// `1,998.00 USD`: thousands separated, the code after the amount (unambiguous for every
-/// currency, unlike a `$` sign).
+/// currency, unlike a `$` sign; the command line's tables add symbols where they are clear).
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.grouped(), self.currency)
+    }
+}
+
+impl Money {
+    /// The amount with thousands separated and no currency, e.g. `1,998.00`.
+    pub fn grouped(&self) -> String {
         let decimal = self.decimal();
         let (whole, frac) = decimal.split_once('.').unwrap_or((&decimal, ""));
         let mut grouped = String::new();
@@ -157,7 +164,7 @@ impl fmt::Display for Money {
             grouped.push('.');
             grouped.push_str(frac);
         }
-        write!(f, "{grouped} {}", self.currency)
+        grouped
     }
 }
 

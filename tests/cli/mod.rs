@@ -1,8 +1,10 @@
 //! The real `cart` binary, with a cleared environment, against a real Temporal dev server and
 //! a real `cart worker` process.
 
+mod completion;
 mod errors;
 mod processes;
+mod prompt;
 mod session;
 
 use crate::support::*;
@@ -29,17 +31,24 @@ impl Setup {
         }
     }
 
+    /// The only settings a test's `cart` gets.
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        let data = self.data.path().display().to_string();
+        vec![
+            ("TEMPORAL_ADDRESS", self.address.clone()),
+            ("CART_TASK_QUEUE", self.queue.clone()),
+            ("CART_DATA_DIR", data.clone()),
+            ("CART_WAIT", "60s".to_owned()),
+            ("NO_COLOR", "1".to_owned()),
+            ("COLUMNS", "100".to_owned()),
+            ("HOME", data),
+        ]
+    }
+
     /// `cart` with only the settings a test means to give it.
     pub fn cart(&self) -> assert_cmd::Command {
         let mut cmd = assert_cmd::Command::cargo_bin("cart").unwrap();
-        cmd.env_clear()
-            .env("TEMPORAL_ADDRESS", &self.address)
-            .env("CART_TASK_QUEUE", &self.queue)
-            .env("CART_DATA_DIR", self.data.path())
-            .env("CART_WAIT", "60s")
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "100")
-            .env("HOME", self.data.path());
+        cmd.env_clear().envs(self.vars());
         cmd
     }
 

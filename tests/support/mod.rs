@@ -31,20 +31,30 @@ pub fn temporal_bin() -> PathBuf {
 }
 
 /// A private dev server on a free port, and its address for clients outside this process.
+///
+/// The SDK gives the server a fixed five seconds to answer; on a busy two-core machine a start
+/// can take longer, so a timed-out start is tried again (on a fresh port) twice.
 pub async fn start_server(extra_args: &[&str]) -> (WorkflowEnvironment<LocalServer>, String) {
-    let port = free_port();
-    let options = LocalWorkflowEnvironmentOptions::builder()
-        .server_executable(EphemeralExe::ExistingPath(
-            temporal_bin().to_string_lossy().into_owned(),
-        ))
-        .port(port)
-        .extra_args(extra_args.iter().map(|s| s.to_string()).collect())
-        .log_level(DevServerLogLevel::Error)
-        .build();
-    let env = WorkflowEnvironment::start_local(options)
-        .await
-        .expect("start a Temporal dev server");
-    (env, format!("127.0.0.1:{port}"))
+    let mut attempt = 1;
+    loop {
+        let port = free_port();
+        let options = LocalWorkflowEnvironmentOptions::builder()
+            .server_executable(EphemeralExe::ExistingPath(
+                temporal_bin().to_string_lossy().into_owned(),
+            ))
+            .port(port)
+            .extra_args(extra_args.iter().map(|s| s.to_string()).collect())
+            .log_level(DevServerLogLevel::Error)
+            .build();
+        match WorkflowEnvironment::start_local(options).await {
+            Ok(env) => return (env, format!("127.0.0.1:{port}")),
+            Err(e) if attempt < 3 => {
+                eprintln!("the dev server did not start (attempt {attempt}), trying again: {e}");
+                attempt += 1;
+            }
+            Err(e) => panic!("start a Temporal dev server: {e:?}"),
+        }
+    }
 }
 
 /// A unique name for this process and call, for task queues and cart ids.

@@ -1,5 +1,6 @@
 //! `cart add`: add a product, creating the cart on first use.
 
+use crate::cli::commands::completions::open_carts;
 use crate::cli::context::cart_id;
 use crate::cli::{CartDefaults, CliError, Context, output};
 use crate::workflow::AddItem;
@@ -10,7 +11,7 @@ use crate::workflow::AddItem;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The cart, e.g. CART-123
-    #[arg(value_parser = cart_id)]
+    #[arg(value_parser = cart_id, add = open_carts())]
     pub cart: String,
     /// Product id (see `cart products`)
     #[arg(long, allow_negative_numbers = true)]
@@ -31,5 +32,5 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let carts = ctx.carts().await?;
     let view =
         output::waiting("waiting for the worker", carts.add(&args.cart, item, start)).await?;
-    super::printed(output::cart(&view, ctx.output()))
+    super::printed(ctx.printer().cart(&view))
 }

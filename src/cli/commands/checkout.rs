@@ -1,5 +1,6 @@
 //! `cart checkout`: pay for a cart.
 
+use crate::cli::commands::completions::open_carts;
 use crate::cli::context::cart_id;
 use crate::cli::{CliError, Context, output};
 use crate::workflow::Checkout;
@@ -11,7 +12,7 @@ use crate::workflow::Checkout;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The cart, e.g. CART-123
-    #[arg(value_parser = cart_id)]
+    #[arg(value_parser = cart_id, add = open_carts())]
     pub cart: String,
     /// E-mail address for the receipt, if not set before
     #[arg(long)]
@@ -29,5 +30,5 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     };
     let carts = ctx.carts().await?;
     let view = output::waiting("charging the card", carts.checkout(&args.cart, request)).await?;
-    super::printed(output::cart(&view, ctx.output()))
+    super::printed(ctx.printer().cart(&view))
 }

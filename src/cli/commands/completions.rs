@@ -1,14 +1,18 @@
-//! `cart completions`: the shell completion script, generated from the argument definitions.
+//! `cart completions`: the shell completion script, generated from the argument definitions;
+//! and the dynamic completion of cart ids behind `COMPLETE=<shell> cart`.
 
 use crate::cli::{Cli, CliError};
-use clap::CommandFactory;
-use clap_complete::Shell;
+use clap::{CommandFactory, Parser};
+use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
+use clap_complete::{CompleteEnv, Shell};
+use std::time::Duration;
 
-/// Print the shell completion script for SHELL.
+/// Print the static shell completion script for SHELL.
 ///
-/// bash: `cart completions bash > ~/.local/share/bash-completion/completions/cart`;
-/// zsh: `cart completions zsh > "${fpath[1]}/_cart"`;
-/// fish: `cart completions fish > ~/.config/fish/completions/cart.fish`.
+/// The static script completes commands and options without running `cart`. To also complete
+/// the ids of open carts (asked of Temporal as you press Tab), load the dynamic one instead:
+/// bash `source <(COMPLETE=bash cart)`, zsh `source <(COMPLETE=zsh cart)`,
+/// fish `COMPLETE=fish cart | source`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The shell
@@ -25,6 +29,48 @@ pub fn script(shell: Shell) -> Vec<u8> {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     super::printed(crate::cli::output::raw(&script(args.shell)))
+}
+
+/// Answers a shell's completion request and exits when `COMPLETE` is set; otherwise returns
+/// at once. Call it before anything is printed.
+pub fn complete_if_asked() {
+    CompleteEnv::with_factory(Cli::command)
+        .completer("cart")
+        .complete();
+}
+
+/// Completes a cart argument with the ids of open carts.
+pub fn open_carts() -> ArgValueCompleter {
+    ArgValueCompleter::new(|current: &std::ffi::OsStr| {
+        let prefix = current.to_string_lossy();
+        open_cart_ids()
+            .into_iter()
+            .filter(|(id, _)| id.starts_with(&*prefix))
+            .map(|(id, status)| CompletionCandidate::new(id).help(Some(status.into())))
+            .collect()
+    })
+}
+
+/// Open carts with their status, from the server the environment points at. Completion must
+/// stay quick and quiet: on any error, or after two seconds, there is simply nothing to offer.
+fn open_cart_ids() -> Vec<(String, String)> {
+    let Ok(cli) = Cli::try_parse_from(["cart", "list"]) else {
+        return Vec::new();
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Vec::new();
+    };
+    let ctx = crate::cli::Context::new(cli.global);
+    runtime.block_on(async {
+        let list = async { ctx.carts().await.ok()?.list_open().await.ok() };
+        match tokio::time::timeout(Duration::from_secs(2), list).await {
+            Ok(Some(carts)) => carts.into_iter().map(|c| (c.id, c.status)).collect(),
+            _ => Vec::new(),
+        }
+    })
 }
 
 #[cfg(test)]

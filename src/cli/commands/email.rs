@@ -1,5 +1,6 @@
 //! `cart email`: set a cart's e-mail address.
 
+use crate::cli::commands::completions::open_carts;
 use crate::cli::context::cart_id;
 use crate::cli::{CliError, Context, output};
 use crate::workflow::SetEmail;
@@ -8,7 +9,7 @@ use crate::workflow::SetEmail;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The cart, e.g. CART-123
-    #[arg(value_parser = cart_id)]
+    #[arg(value_parser = cart_id, add = open_carts())]
     pub cart: String,
     /// The address, e.g. ann@example.com
     pub email: String,
@@ -22,5 +23,5 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         carts.set_email(&args.cart, request),
     )
     .await?;
-    super::printed(output::cart(&view, ctx.output()))
+    super::printed(ctx.printer().cart(&view))
 }

@@ -1,6 +1,6 @@
 //! `cart list`: the open carts.
 
-use crate::cli::{CliError, Context, output};
+use crate::cli::{CliError, Context};
 
 /// List the open carts on this task queue, newest first.
 #[derive(Debug, clap::Args)]
@@ -8,5 +8,5 @@ pub struct Args {}
 
 pub async fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
     let carts = ctx.carts().await?.list_open().await?;
-    super::printed(output::carts(&carts, ctx.output()))
+    super::printed(ctx.printer().carts(&carts))
 }

@@ -3,12 +3,14 @@
 pub mod add;
 pub mod checkout;
 pub mod completions;
+pub mod demo;
 pub mod email;
 pub mod list;
 pub mod man;
 pub mod new;
 pub mod products;
 pub mod remove;
+pub mod shell;
 pub mod show;
 pub mod worker;
 

@@ -33,16 +33,14 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let carts = ctx.carts().await?;
     let view = output::waiting("starting the cart", carts.create(&id, input)).await?;
     match ctx.output() {
-        OutputFormat::Json | OutputFormat::Jsonl => {
-            super::printed(output::cart(&view, ctx.output()))
-        }
+        OutputFormat::Json | OutputFormat::Jsonl => super::printed(ctx.printer().cart(&view)),
         OutputFormat::Text => {
             eprintln!(
                 "Created cart {id}; a reminder goes out after {} idle, it expires after {}.",
                 humantime::format_duration(args.defaults.remind_after),
                 humantime::format_duration(args.defaults.expire_after)
             );
-            super::printed(output::line(&id))
+            super::printed(ctx.printer().line(&id))
         }
     }
 }

@@ -1,11 +1,11 @@
 //! `cart products`: the catalog.
 
-use crate::cli::{CliError, Context, output};
+use crate::cli::{CliError, Context};
 
 /// List the products of the catalog (built in, or --catalog FILE).
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
 pub async fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
-    super::printed(output::products(&ctx.catalog()?, ctx.output()))
+    super::printed(ctx.printer().products(&ctx.catalog()?))
 }

@@ -1,5 +1,6 @@
 //! `cart remove`: take a product out of a cart.
 
+use crate::cli::commands::completions::open_carts;
 use crate::cli::context::cart_id;
 use crate::cli::{CliError, Context, output};
 use crate::workflow::RemoveItem;
@@ -8,7 +9,7 @@ use crate::workflow::RemoveItem;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The cart, e.g. CART-123
-    #[arg(value_parser = cart_id)]
+    #[arg(value_parser = cart_id, add = open_carts())]
     pub cart: String,
     /// Product id
     #[arg(long, allow_negative_numbers = true)]
@@ -25,5 +26,5 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     };
     let carts = ctx.carts().await?;
     let view = output::waiting("waiting for the worker", carts.remove(&args.cart, item)).await?;
-    super::printed(output::cart(&view, ctx.output()))
+    super::printed(ctx.printer().cart(&view))
 }

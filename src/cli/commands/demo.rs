@@ -1,0 +1,207 @@
+//! `cart demo`: a scripted shopping session that narrates each step.
+//!
+//! Every step is a command line run through the same parser and dispatch as a one-shot
+//! command, so the demo shows exactly what `cart` prints. It needs only a Temporal server: the
+//! worker runs inside this process on a private task queue, with a throwaway ledger and outbox,
+//! so it neither needs nor disturbs a worker of yours, and it can show the e-mails it sent.
+
+use crate::cli::commands::new::fresh_id;
+use crate::cli::{Cli, CliError, Context};
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Run a scripted shopping session against the configured Temporal server.
+///
+/// It starts a worker inside this process (payments in a throwaway ledger, e-mail in a
+/// throwaway outbox), fills a cart, waits for the abandoned-cart reminder, pays once with a
+/// declined and once with a good test card, and ends with the receipt.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How long the cart sits unchanged before its reminder e-mail
+    #[arg(long, default_value = "3s", value_parser = crate::cli::parse_duration)]
+    pub remind_after: Duration,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
+    let client = ctx.temporal().await?;
+    let dir = tempfile::Builder::new()
+        .prefix("cart-demo-")
+        .tempdir()
+        .map_err(|e| CliError::chain("cannot create a directory for the demo", &e))?;
+    let queue = format!("cart-demo-{}", &fresh_id()["CART-".len()..]);
+    let runtime = temporalio_sdk::Runtime::from_current_tokio(Default::default())
+        .map_err(|e| CliError::chain("cannot start the Temporal runtime", &e))?;
+    let activities = crate::worker::local_activities(dir.path());
+    let mut worker = crate::worker::build(&runtime, client, &queue, activities)
+        .map_err(|e| CliError::new(format!("cannot start the demo's worker: {e:#}")))?;
+    let shutdown = worker.shutdown_handle();
+    let demo = Demo {
+        ctx,
+        queue,
+        outbox: dir.path().join("outbox"),
+        remind_after: args.remind_after,
+    };
+    let (outcome, stopped) = tokio::join!(
+        async {
+            let outcome = demo.script().await;
+            shutdown();
+            outcome
+        },
+        worker.run()
+    );
+    outcome?;
+    stopped.map_err(|e| CliError::chain("the demo's worker failed", &e))
+}
+
+struct Demo<'a> {
+    ctx: &'a Context,
+    queue: String,
+    outbox: PathBuf,
+    remind_after: Duration,
+}
+
+impl Demo<'_> {
+    async fn script(&self) -> Result<(), CliError> {
+        let cart = fresh_id();
+        let wait = humantime::format_duration(self.remind_after).to_string();
+        say(
+            "cart demo: one cart, from first item to receipt. Each step shows the command it runs.",
+        );
+        say(
+            "A worker runs inside the demo; its payments and e-mails stay in a throwaway directory.",
+        );
+
+        heading(1, "What is for sale");
+        self.run(&["products"]).await?;
+
+        heading(
+            2,
+            &format!("A new cart that sends a reminder after {wait} unchanged"),
+        );
+        self.run(&["new", "--id", &cart, "--remind-after", &wait])
+            .await?;
+
+        heading(
+            3,
+            "Two iPhone 12 Pro and an iPhone SE, then one iPhone 12 Pro less",
+        );
+        self.run(&["add", &cart, "--product", "0", "--qty", "2"])
+            .await?;
+        self.run(&["add", &cart, "--product", "2"]).await?;
+        self.run(&["remove", &cart, "--product", "0", "--qty", "1"])
+            .await?;
+
+        heading(4, "An address for the receipt and the reminder");
+        self.run(&["email", &cart, "ann@example.com"]).await?;
+
+        heading(
+            5,
+            &format!("Nothing happens for {wait}: the worker sends one reminder"),
+        );
+        let reminder = self
+            .wait_for_mail(&format!("{cart}-"), "-reminder-")
+            .await?;
+        show_mail(&reminder)?;
+
+        heading(6, "A declined card: the cart stays open and says why");
+        match self
+            .run(&["checkout", &cart, "--payment", "tok_chargeDeclined"])
+            .await
+        {
+            Err(e) => e.print(self.ctx.global.color),
+            Ok(()) => return Err(CliError::new("the declined card was accepted")),
+        }
+
+        heading(7, "A good card: paid, exactly once");
+        self.run(&["checkout", &cart, "--payment", "tok_visa"])
+            .await?;
+
+        heading(8, "The receipt e-mail");
+        let receipt = self
+            .wait_for_mail(&format!("{cart}-"), "-confirmation")
+            .await?;
+        show_mail(&receipt)?;
+        say("\nThat was the whole session. `cart shell` lets you shop by hand.");
+        Ok(())
+    }
+
+    /// Shows `cart WORDS` and runs it exactly as the command line would, on the demo's queue.
+    async fn run(&self, words: &[&str]) -> Result<(), CliError> {
+        say(&format!("$ cart {}", words.join(" ")));
+        let argv = std::iter::once("cart".to_owned())
+            .chain(self.ctx.global.to_args())
+            .chain([
+                format!("--task-queue={}", self.queue),
+                "--output=text".into(),
+            ])
+            .chain(words.iter().map(|w| w.to_string()));
+        let cli = Cli::try_parse_from(argv)
+            .map_err(|e| CliError::new(format!("the demo built a bad command line: {e}")))?;
+        Box::pin(crate::cli::run(cli)).await
+    }
+
+    /// Waits for the outbox file whose name starts with `prefix` and contains `part`.
+    async fn wait_for_mail(&self, prefix: &str, part: &str) -> Result<PathBuf, CliError> {
+        let deadline = tokio::time::Instant::now() + self.remind_after + Duration::from_secs(60);
+        let message = format!("waiting for the {} e-mail", part.trim_matches('-'));
+        crate::cli::output::waiting(&message, async {
+            loop {
+                if let Some(path) = find(&self.outbox, prefix, part) {
+                    return Ok(path);
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(CliError::new(format!(
+                        "no {} e-mail arrived",
+                        part.trim_matches('-')
+                    ))
+                    .hint("the demo's worker logs to stderr; CART_LOG=info shows more"));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await
+    }
+}
+
+fn find(dir: &Path, prefix: &str, part: &str) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.starts_with(prefix) && name.contains(part) && name.ends_with(".eml")
+        })
+}
+
+fn say(text: &str) {
+    let _ = crate::cli::output::raw(format!("{text}\n").as_bytes());
+}
+
+fn heading(n: u32, text: &str) {
+    say(&format!("\n{n}. {text}"));
+}
+
+/// An e-mail from the outbox as a reader sees it: the main headers and the plain text.
+fn show_mail(path: &Path) -> Result<(), CliError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| CliError::chain(format!("cannot read {}", path.display()), &e))?;
+    let mail = mail_parser::MessageParser::default()
+        .parse(&bytes)
+        .ok_or_else(|| CliError::new(format!("{} is not an e-mail", path.display())))?;
+    let addresses = |a: Option<&mail_parser::Address>| {
+        a.and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    say(&format!(
+        "From: {}\nTo: {}\nSubject: {}\n\n{}",
+        addresses(mail.from()),
+        addresses(mail.to()),
+        mail.subject().unwrap_or_default(),
+        mail.body_text(0).unwrap_or_default().trim_end()
+    ));
+    Ok(())
+}

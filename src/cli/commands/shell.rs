@@ -1,0 +1,485 @@
+//! `cart shell`, and plain `cart` on a terminal: the interactive prompt.
+//!
+//! The prompt keeps a current cart. Each line is split the way a shell splits it, the current
+//! cart goes in where a command needs a cart and none was typed, and the words go through the
+//! same clap parser and the same [`crate::cli::run`] as a one-shot command, so the two cannot
+//! disagree. The guided menu (Enter on an empty line) only builds such command lines, and
+//! prints each one so people learn the one-shot form as they go.
+//!
+//! The line itself is read with rustyline, the lists and validated inputs are dialoguer's:
+//! dialoguer's text input ignores Ctrl-D and keeps no history, while rustyline gives line
+//! editing, history and Ctrl-C/Ctrl-D the way every other prompt does.
+
+use crate::cli::commands::new::fresh_id;
+use crate::cli::output::symbol_money;
+use crate::cli::{Cli, CliError, ColorChoice, Command, Context, GlobalArgs};
+use crate::domain::{Email, MAX_QUANTITY_PER_LINE};
+use crate::workflow::CartView;
+use clap::{CommandFactory, Parser};
+use console::{Style, Term};
+use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
+use dialoguer::{Confirm, Input, Select};
+use rustyline::error::ReadlineError;
+use std::io::IsTerminal;
+use tokio::runtime::Runtime;
+
+/// Open an interactive prompt that keeps a current cart.
+///
+/// Type any command without `cart` in front (`add --product 1 --qty 2` acts on the current
+/// cart), press Enter on an empty line for a menu, `help` for the list, Ctrl-D or `exit` to
+/// leave. Plain `cart` on a terminal opens it too.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// Commands whose first argument is a cart: the current cart goes in when none is typed.
+const CART_COMMANDS: &[&str] = &["add", "remove", "email", "checkout", "show"];
+
+/// Whether the prompt can run here: it reads keys from a terminal and draws on one.
+pub fn has_terminal() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+pub fn run(runtime: &Runtime, global: GlobalArgs) -> Result<(), CliError> {
+    if !has_terminal() {
+        return Err(CliError::usage(
+            "the prompt needs a terminal, and input or output here is not one",
+        )
+        .hint("in scripts run one command per call, e.g. `cart add CART-1 --product 0`; `cart --help` lists them"));
+    }
+    // From here on Ctrl-C interrupts the step at hand, not the whole prompt: a handler stays
+    // installed for the life of the process once tokio has registered one.
+    let _interrupts = runtime
+        .block_on(async {
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        })
+        .map_err(|e| CliError::chain("cannot handle Ctrl-C", &e))?;
+    let mut editor = rustyline::DefaultEditor::new()
+        .map_err(|e| CliError::chain("cannot open the prompt", &e))?;
+    let mut shell = Shell::new(runtime, global);
+    eprintln!(
+        "cart {}: type a command (`help` lists them), Enter on an empty line for a menu, Ctrl-D or `exit` to leave.",
+        env!("CARGO_PKG_VERSION")
+    );
+    shell.pick_cart();
+    loop {
+        let line = match editor.readline(&shell.prompt()) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(CliError::chain("cannot read from the terminal", &e)),
+        };
+        if !line.trim().is_empty() {
+            // Only the in-memory history; nothing is written to disk.
+            let _ = editor.add_history_entry(line.as_str());
+        }
+        if let Flow::Leave = shell.handle(&line) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+enum Flow {
+    Stay,
+    Leave,
+}
+
+struct Shell<'a> {
+    runtime: &'a Runtime,
+    global: GlobalArgs,
+    /// The options the prompt was opened with, put in front of every line it parses (a later
+    /// option on the line wins).
+    global_args: Vec<String>,
+    current: Option<String>,
+    theme: Box<dyn Theme>,
+    color: bool,
+}
+
+impl<'a> Shell<'a> {
+    fn new(runtime: &'a Runtime, global: GlobalArgs) -> Self {
+        let color = global.color.enabled(std::io::stderr().is_terminal());
+        let theme: Box<dyn Theme> = if color {
+            Box::new(ColorfulTheme::default())
+        } else {
+            Box::new(SimpleTheme)
+        };
+        Self {
+            runtime,
+            global_args: global.to_args(),
+            global,
+            current: None,
+            theme,
+            color,
+        }
+    }
+
+    fn prompt(&self) -> String {
+        match &self.current {
+            Some(cart) => format!("cart {cart}> "),
+            None => "cart> ".to_owned(),
+        }
+    }
+
+    fn handle(&mut self, line: &str) -> Flow {
+        let Some(words) = shlex::split(line) else {
+            self.error(CliError::usage("a quote is not closed"));
+            return Flow::Stay;
+        };
+        match words.first().map(String::as_str) {
+            None => return self.menu(),
+            Some("exit" | "quit") => return Flow::Leave,
+            Some("help" | "?") if words.len() == 1 => print_help(),
+            Some("use") => match words.get(1).map(|w| crate::cli::context::cart_id(w)) {
+                Some(Ok(cart)) if words.len() == 2 => self.execute(vec!["show".into(), cart]),
+                Some(Err(e)) => self.error(CliError::usage(e)),
+                _ => self.error(CliError::usage("write `use CART-…` to switch carts")),
+            },
+            Some(_) => self.execute(words),
+        }
+        Flow::Stay
+    }
+
+    /// Parses and runs one command line exactly as `cart <words>` would.
+    fn execute(&mut self, mut words: Vec<String>) {
+        if let Some(current) = &self.current
+            && CART_COMMANDS.contains(&words[0].as_str())
+            && !words.iter().any(|w| w.starts_with("CART-"))
+        {
+            words.insert(1, current.clone());
+        }
+        let argv = std::iter::once("cart".to_owned())
+            .chain(self.global_args.iter().cloned())
+            .chain(words);
+        let mut cli = match Cli::try_parse_from(argv) {
+            Ok(cli) => cli,
+            Err(e) => {
+                // --help and --version land here too; clap prints them.
+                let _ = e.print();
+                return;
+            }
+        };
+        if let Some(Command::Worker(_)) = cli.command {
+            self.error(
+                CliError::usage("the worker does not run inside the prompt")
+                    .hint("start one in another terminal: cart worker"),
+            );
+            return;
+        }
+        // A new cart gets its id here, so the prompt knows which cart it just made.
+        if let Some(Command::New(args)) = &mut cli.command {
+            args.id.get_or_insert_with(fresh_id);
+        }
+        let cart = cli
+            .command
+            .as_ref()
+            .and_then(Command::cart)
+            .map(str::to_owned);
+        let color = cli.global.color;
+        let outcome = self.runtime.block_on(async {
+            tokio::select! {
+                result = crate::cli::run(cli) => Some(result),
+                _ = tokio::signal::ctrl_c() => None,
+            }
+        });
+        match outcome {
+            Some(Ok(())) => {
+                if cart.is_some() {
+                    self.current = cart;
+                }
+            }
+            Some(Err(e)) => e.print(color),
+            None => {
+                eprintln!("cancelled; a change already sent may still be applied (`show` tells)")
+            }
+        }
+    }
+
+    /// Runs a command line the menu built, showing it first.
+    fn guided(&mut self, words: Vec<String>) {
+        let shown = shlex::try_join(words.iter().map(String::as_str)).unwrap_or_default();
+        let dim = Style::new().dim().force_styling(self.color);
+        eprintln!("{}", dim.apply_to(format!("> cart {shown}")));
+        self.execute(words);
+    }
+
+    fn menu(&mut self) -> Flow {
+        #[derive(Clone, Copy)]
+        enum Action {
+            Add,
+            Remove,
+            Email,
+            Checkout,
+            Show,
+            New,
+            Switch,
+            Leave,
+        }
+        let mut actions = Vec::new();
+        if self.current.is_some() {
+            actions.extend([
+                ("Add a product", Action::Add),
+                ("Remove a product", Action::Remove),
+                ("Set the e-mail address", Action::Email),
+                ("Check out", Action::Checkout),
+                ("Show the cart", Action::Show),
+            ]);
+        }
+        actions.extend([
+            ("Start a new cart", Action::New),
+            ("Switch to another cart", Action::Switch),
+            ("Leave", Action::Leave),
+        ]);
+        let labels: Vec<String> = actions.iter().map(|(label, _)| label.to_string()).collect();
+        let Some(choice) = self.select("What next?", &labels) else {
+            return Flow::Stay;
+        };
+        let words = match actions[choice].1 {
+            Action::Add => self.add_words(),
+            Action::Remove => self.remove_words(),
+            Action::Email => self.email_words(),
+            Action::Checkout => self.checkout_words(),
+            Action::Show => self.current.clone().map(|c| vec!["show".into(), c]),
+            Action::New => Some(vec!["new".into()]),
+            Action::Switch => {
+                self.pick_cart();
+                None
+            }
+            Action::Leave => return Flow::Leave,
+        };
+        if let Some(words) = words {
+            self.guided(words);
+        }
+        Flow::Stay
+    }
+
+    /// Start a new cart or pick an open one; Esc keeps things as they are.
+    fn pick_cart(&mut self) {
+        let ctx = Context::new(self.global.clone());
+        let open = self
+            .runtime
+            .block_on(async { Ok::<_, CliError>(ctx.carts().await?.list_open().await?) });
+        let open = match open {
+            Ok(open) => open,
+            Err(e) => {
+                self.error(e);
+                return;
+            }
+        };
+        let mut labels = vec!["Start a new cart".to_owned()];
+        labels.extend(open.iter().map(|c| format!("{} ({})", c.id, c.status)));
+        match self.select("Which cart?", &labels) {
+            Some(0) => self.guided(vec!["new".into()]),
+            Some(i) => self.guided(vec!["show".into(), open[i - 1].id.clone()]),
+            None => {}
+        }
+    }
+
+    fn add_words(&mut self) -> Option<Vec<String>> {
+        let cart = self.current.clone()?;
+        let catalog = Context::new(self.global.clone())
+            .catalog()
+            .map_err(|e| self.error(e))
+            .ok()?;
+        let labels: Vec<String> = catalog
+            .products()
+            .iter()
+            .map(|p| format!("{}  {}", p.name, symbol_money(&p.price)))
+            .collect();
+        let product = &catalog.products()[self.select("Which product?", &labels)?];
+        let qty = self.quantity("How many?", 1, MAX_QUANTITY_PER_LINE)?;
+        Some(words(&[
+            "add",
+            &cart,
+            "--product",
+            &product.id.to_string(),
+            "--qty",
+            &qty.to_string(),
+        ]))
+    }
+
+    fn remove_words(&mut self) -> Option<Vec<String>> {
+        let cart = self.current.clone()?;
+        let view = self.view(&cart)?;
+        if view.items.is_empty() {
+            eprintln!("The cart has no items to remove.");
+            return None;
+        }
+        let labels: Vec<String> = view
+            .items
+            .iter()
+            .map(|l| format!("{} × {}", l.name, l.quantity))
+            .collect();
+        let line = &view.items[self.select("Remove which product?", &labels)?];
+        let qty = self.quantity("How many?", line.quantity, line.quantity)?;
+        Some(words(&[
+            "remove",
+            &cart,
+            "--product",
+            &line.product_id.to_string(),
+            "--qty",
+            &qty.to_string(),
+        ]))
+    }
+
+    fn email_words(&mut self) -> Option<Vec<String>> {
+        let cart = self.current.clone()?;
+        let input = Input::<String>::with_theme(&*self.theme)
+            .with_prompt("E-mail address")
+            .validate_with(|text: &String| {
+                Email::parse(text).map(|_| ()).map_err(|e| e.to_string())
+            })
+            .interact_text();
+        let email = self.answered(input)?;
+        Some(words(&["email", &cart, &email]))
+    }
+
+    fn checkout_words(&mut self) -> Option<Vec<String>> {
+        let cart = self.current.clone()?;
+        let view = self.view(&cart)?;
+        let total = match crate::domain::Currency::try_from(view.currency.clone()) {
+            Ok(c) => symbol_money(&crate::domain::Money::new(view.total, c)),
+            Err(_) => format!("{} {}", view.total, view.currency),
+        };
+        let confirm = Confirm::with_theme(&*self.theme)
+            .with_prompt(format!("Pay {total} for cart {cart}?"))
+            .default(true)
+            .interact_opt();
+        match self.answered(confirm)? {
+            Some(true) => Some(words(&["checkout", &cart])),
+            _ => None,
+        }
+    }
+
+    fn view(&self, cart: &str) -> Option<CartView> {
+        let ctx = Context::new(self.global.clone());
+        let view = self
+            .runtime
+            .block_on(async { Ok::<_, CliError>(ctx.carts().await?.get(cart).await?) });
+        view.map_err(|e| self.error(e)).ok()
+    }
+
+    fn select(&self, prompt: &str, labels: &[String]) -> Option<usize> {
+        let choice = Select::with_theme(&*self.theme)
+            .with_prompt(prompt)
+            .items(labels)
+            .default(0)
+            .interact_opt();
+        self.answered(choice).flatten()
+    }
+
+    fn quantity(&self, prompt: &str, default: u32, max: u32) -> Option<u32> {
+        let qty = Input::<u32>::with_theme(&*self.theme)
+            .with_prompt(format!("{prompt} (1-{max})"))
+            .default(default)
+            .validate_with(move |q: &u32| {
+                if (1..=max).contains(q) {
+                    Ok(())
+                } else {
+                    Err(format!("enter a number from 1 to {max}"))
+                }
+            })
+            .interact_text();
+        self.answered(qty)
+    }
+
+    /// A prompt's answer, or `None` when it was cancelled with Ctrl-C (or failed, said why).
+    fn answered<T>(&self, result: Result<T, dialoguer::Error>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                // dialoguer hides the cursor in lists and leaves it hidden when interrupted.
+                let _ = Term::stderr().show_cursor();
+                eprintln!();
+                None
+            }
+            Err(e) => {
+                self.error(CliError::new(format!("the prompt failed: {e}")));
+                None
+            }
+        }
+    }
+
+    fn error(&self, e: CliError) {
+        e.print(if self.color {
+            ColorChoice::Always
+        } else {
+            ColorChoice::Never
+        });
+    }
+}
+
+fn words(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|p| p.to_string()).collect()
+}
+
+fn print_help() {
+    let mut text = String::from(
+        "Commands, as on the command line without `cart` in front (`<command> --help` for one):\n",
+    );
+    for sub in Cli::command().get_subcommands() {
+        if matches!(sub.get_name(), "worker" | "shell") {
+            continue;
+        }
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        text.push_str(&format!("  {:<12} {about}\n", sub.get_name()));
+    }
+    text.push_str(
+        "\
+add, remove, email, checkout and show act on the current cart when no cart is given.
+At the prompt only:
+  use CART-…   make another cart the current one
+  (Enter)      a menu of what you can do next
+  help         this list
+  exit         leave (Ctrl-D does too); Ctrl-C cancels the step at hand
+",
+    );
+    print!("{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn the_prompt_passes_its_options_on_unchanged() {
+        let cli = Cli::try_parse_from([
+            "cart",
+            "--address",
+            "temporal.example:7233",
+            "--namespace",
+            "shop",
+            "--output",
+            "json",
+            "--color",
+            "never",
+            "--wait",
+            "90s",
+            "--catalog",
+            "phones.toml",
+            "list",
+        ])
+        .unwrap();
+        let again = Cli::try_parse_from(
+            std::iter::once("cart".to_owned())
+                .chain(cli.global.to_args())
+                .chain(["list".to_owned()]),
+        )
+        .unwrap();
+        assert_eq!(again.global, cli.global);
+    }
+
+    #[test]
+    fn an_option_on_the_line_wins_over_the_prompts() {
+        let cli =
+            Cli::try_parse_from(["cart", "--output", "json", "--wait", "5s", "list"]).unwrap();
+        let line = Cli::try_parse_from(
+            std::iter::once("cart".to_owned())
+                .chain(cli.global.to_args())
+                .chain(["list", "--output", "text"].map(String::from)),
+        )
+        .unwrap();
+        assert_eq!(line.global.output, crate::cli::OutputFormat::Text);
+        assert_eq!(line.global.wait, std::time::Duration::from_secs(5));
+    }
+}
