@@ -48,6 +48,7 @@ impl Context {
         };
         let text = std::fs::read_to_string(path).map_err(|e| {
             CliError::chain(format!("cannot read the catalog {}", path.display()), &e)
+                .hint("check the file given with --catalog or CART_CATALOG")
         })?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some(ext) if ext.eq_ignore_ascii_case("json") => CatalogFormat::Json,
@@ -135,7 +136,7 @@ impl Context {
         // The transport's own messages nest debug output; the innermost cause says it best
         // ("Connection refused (os error 111)").
         let unreachable = |e: &(dyn std::error::Error + 'static)| {
-            CliError::new(format!("cannot reach Temporal at {address}: {}", root_cause(e))).hint(
+            CliError::unavailable(format!("cannot reach Temporal at {address}: {}", root_cause(e))).hint(
                 "start a local server with `scripts/dev-server`, or point cart at yours with --address or TEMPORAL_ADDRESS",
             )
         };

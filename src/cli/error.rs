@@ -6,6 +6,16 @@ use console::Style;
 use std::fmt;
 use std::io::IsTerminal;
 
+/// Exit codes, documented in `cart --help` and the README. Scripts can tell "the cart said
+/// no" (do not retry the same request) from "Temporal or the worker could not be reached"
+/// (retry later).
+pub mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const REFUSED: u8 = 3;
+    pub const UNAVAILABLE: u8 = 4;
+}
+
 /// An error for a person: what went wrong, the chain of causes, maybe a hint, an exit code.
 #[derive(Debug)]
 pub struct CliError {
@@ -19,16 +29,23 @@ impl CliError {
         Self {
             message: message.to_string(),
             hint: None,
-            code: 1,
+            code: exit::FAILURE,
         }
     }
 
     /// A usage error: exit code 2, like clap's own.
     pub fn usage(message: impl fmt::Display) -> Self {
-        Self {
-            code: 2,
-            ..Self::new(message)
-        }
+        Self::new(message).code(exit::USAGE)
+    }
+
+    /// Temporal or the worker could not be reached in time: worth trying again later.
+    pub fn unavailable(message: impl fmt::Display) -> Self {
+        Self::new(message).code(exit::UNAVAILABLE)
+    }
+
+    fn code(mut self, code: u8) -> Self {
+        self.code = code;
+        self
     }
 
     /// Builds the message from an error and its sources: "a: b: c".
@@ -46,12 +63,21 @@ impl CliError {
         Self::new(message)
     }
 
+    /// A hint for when the cart refused and nothing more specific was said.
+    pub fn refused_hint(self, hint: impl fmt::Display) -> Self {
+        if self.code == exit::REFUSED && self.hint.is_none() {
+            self.hint(hint)
+        } else {
+            self
+        }
+    }
+
     pub fn hint(mut self, hint: impl fmt::Display) -> Self {
         self.hint = Some(hint.to_string());
         self
     }
 
-    pub fn code(&self) -> u8 {
+    pub fn exit_code(&self) -> u8 {
         self.code
     }
 
@@ -88,7 +114,14 @@ impl From<ClientError> for CliError {
             }
             _ => None,
         };
-        let err = CliError::new(e);
+        let code = match &e {
+            ClientError::NotFound(_) | ClientError::AlreadyExists(_) | ClientError::Rejected(_) => {
+                exit::REFUSED
+            }
+            ClientError::NoWorker(_) | ClientError::Timeout { .. } => exit::UNAVAILABLE,
+            ClientError::Temporal(_) => exit::FAILURE,
+        };
+        let err = CliError::new(e).code(code);
         match hint {
             Some(h) => err.hint(h),
             None => err,

@@ -46,7 +46,7 @@ async fn an_unreachable_server_says_where_and_what_to_do() {
         .args(["show", "CART-1", "--address", &format!("127.0.0.1:{port}")])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     let err = stderr(&out);
     assert!(
         err.starts_with(&format!("error: cannot reach Temporal at 127.0.0.1:{port}")),
@@ -67,7 +67,7 @@ async fn no_worker_and_unknown_carts() {
         .args(["add", "CART-lonely", "--product", "0"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert_eq!(
         stderr(&out),
         format!(
@@ -78,7 +78,7 @@ async fn no_worker_and_unknown_carts() {
 
     let _worker = s.spawn_worker().await;
     let out = s.cart().args(["show", "CART-nobody"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         stderr(&out).starts_with("error: there is no cart CART-nobody\nhint: create it with"),
         "{}",
@@ -140,8 +140,13 @@ async fn rejections_leave_the_cart_as_it_was() {
     ];
     for (args, message) in cases {
         let out = s.cart().args(*args).output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
-        assert_eq!(stderr(&out), format!("error: {message}\n"), "{args:?}");
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!("error: {message}\nhint: ")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 2, "{err}");
         assert!(stdout(&out).is_empty());
     }
     let out = s

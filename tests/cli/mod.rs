@@ -5,7 +5,9 @@ mod completion;
 mod errors;
 mod processes;
 mod prompt;
+mod readme;
 mod session;
+mod transcripts;
 
 use crate::support::*;
 use std::path::Path;

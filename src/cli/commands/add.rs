@@ -23,6 +23,11 @@ pub struct Args {
     pub defaults: CartDefaults,
 }
 
+/// What to look at when a change to a cart is refused.
+pub(crate) fn look_hint(cart: &str) -> String {
+    format!("`cart show {cart}` shows the cart, `cart products` the product ids")
+}
+
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let start = ctx.cart_input(&args.defaults, None)?;
     let item = AddItem {
@@ -30,7 +35,8 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         quantity: args.qty,
     };
     let carts = ctx.carts().await?;
-    let view =
-        output::waiting("waiting for the worker", carts.add(&args.cart, item, start)).await?;
+    let view = output::waiting("waiting for the worker", carts.add(&args.cart, item, start))
+        .await
+        .map_err(|e| CliError::from(e).refused_hint(look_hint(&args.cart)))?;
     super::printed(ctx.printer().cart(&view))
 }

@@ -29,6 +29,13 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         payment: args.payment,
     };
     let carts = ctx.carts().await?;
-    let view = output::waiting("charging the card", carts.checkout(&args.cart, request)).await?;
+    let view = output::waiting("charging the card", carts.checkout(&args.cart, request))
+        .await
+        .map_err(|e| {
+            CliError::from(e).refused_hint(format!(
+                "nothing was charged; `cart show {}` shows the cart",
+                args.cart
+            ))
+        })?;
     super::printed(ctx.printer().cart(&view))
 }

@@ -201,7 +201,10 @@ fn show_mail(path: &Path) -> Result<(), CliError> {
         addresses(mail.from()),
         addresses(mail.to()),
         mail.subject().unwrap_or_default(),
-        mail.body_text(0).unwrap_or_default().trim_end()
+        mail.body_text(0)
+            .unwrap_or_default()
+            .replace("\r\n", "\n")
+            .trim_end()
     ));
     Ok(())
 }

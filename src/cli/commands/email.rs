@@ -22,6 +22,12 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         "waiting for the worker",
         carts.set_email(&args.cart, request),
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        CliError::from(e).refused_hint(format!(
+            "write the address like ann@example.com; `cart show {}` shows the cart",
+            args.cart
+        ))
+    })?;
     super::printed(ctx.printer().cart(&view))
 }

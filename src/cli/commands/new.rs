@@ -26,7 +26,8 @@ pub fn fresh_id() -> String {
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     if let Some(email) = &args.email {
-        crate::domain::Email::parse(email).map_err(CliError::usage)?;
+        crate::domain::Email::parse(email)
+            .map_err(|e| CliError::usage(e).hint("write the address like ann@example.com"))?;
     }
     let input = ctx.cart_input(&args.defaults, args.email)?;
     let id = args.id.unwrap_or_else(fresh_id);

@@ -25,6 +25,8 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         quantity: args.qty,
     };
     let carts = ctx.carts().await?;
-    let view = output::waiting("waiting for the worker", carts.remove(&args.cart, item)).await?;
+    let view = output::waiting("waiting for the worker", carts.remove(&args.cart, item))
+        .await
+        .map_err(|e| CliError::from(e).refused_hint(super::add::look_hint(&args.cart)))?;
     super::printed(ctx.printer().cart(&view))
 }
