@@ -198,3 +198,22 @@ fn tables_fit_a_narrow_terminal() {
         );
     }
 }
+
+#[tokio::test]
+async fn ctrl_c_cancels_a_command_that_is_waiting() {
+    // No worker: a change waits (up to five seconds) for one to appear before it is sent.
+    let setup = Setup::new().await;
+    let mut p = on_terminal(&setup.vars(), &["shell"], 100);
+    p.expect("Which cart?").unwrap();
+    p.send("\x1b").unwrap(); // Esc: no current cart for now
+    p.expect("cart> ").unwrap();
+    p.send_line("add CART-waiting --product 0").unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    p.send(ControlCode::EndOfText).unwrap();
+    p.expect("cancelled").unwrap();
+    p.expect("cart> ").unwrap();
+    p.send(ControlCode::EndOfTransmission).unwrap();
+    let (rest, code) = finish(p);
+    assert_eq!(code, 0);
+    assert!(!rest.contains("no worker"), "{rest}");
+}
