@@ -49,6 +49,9 @@ _cart() {
             cart,remove)
                 cmd="cart__subcmd__remove"
                 ;;
+            cart,serve)
+                cmd="cart__subcmd__serve"
+                ;;
             cart,shell)
                 cmd="cart__subcmd__shell"
                 ;;
@@ -91,6 +94,9 @@ _cart() {
             cart__subcmd__help,remove)
                 cmd="cart__subcmd__help__subcmd__remove"
                 ;;
+            cart__subcmd__help,serve)
+                cmd="cart__subcmd__help__subcmd__serve"
+                ;;
             cart__subcmd__help,shell)
                 cmd="cart__subcmd__help__subcmd__shell"
                 ;;
@@ -107,7 +113,7 @@ _cart() {
 
     case "${cmd}" in
         cart)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version worker new add remove email checkout show products list shell demo completions man help"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version worker new add remove email checkout show products list shell demo serve completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -435,7 +441,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__help)
-            opts="worker new add remove email checkout show products list shell demo completions man help"
+            opts="worker new add remove email checkout show products list shell demo serve completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -589,6 +595,20 @@ _cart() {
             return 0
             ;;
         cart__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cart__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -872,6 +892,76 @@ _cart() {
                     return 0
                     ;;
                 --qty)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task-queue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cart__subcmd__serve)
+            opts="-h -V --listen --token --allow-no-token --allow-origin --remind-after --expire-after --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remind-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expire-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -42,6 +42,7 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand list 'List the open carts on this task queue, newest first'
             cand shell 'Open an interactive prompt that keeps a current cart'
             cand demo 'Run a scripted shopping session against the configured Temporal server'
+            cand serve 'Serve the carts over HTTP: the tutorial''s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
             cand completions 'Print the static shell completion script for SHELL'
             cand man 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -225,6 +226,27 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'cart;serve'= {
+            cand --listen 'Address to listen on [default: 127.0.0.1:3001, or 127.0.0.1:$PORT as in the tutorial]'
+            cand --token 'Require `Authorization: Bearer TOKEN` on every request'
+            cand --allow-origin 'An origin browsers may call from (repeat for several) [default: any, as in the tutorial]'
+            cand --remind-after 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long'
+            cand --expire-after 'Expire a cart that sits unchanged this long'
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --color 'When to use colour: auto means only on a terminal and never when NO_COLOR is set'
+            cand --catalog 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]'
+            cand --wait 'How long to wait for a worker to answer'
+            cand --ui-url 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]'
+            cand --allow-no-token 'Listen on an address other machines can reach without a token (anyone there may then start, change and pay for carts)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'cart;completions'= {
             cand --address 'Temporal frontend address [default: localhost:7233]'
             cand --namespace 'Temporal namespace [default: default]'
@@ -267,6 +289,7 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand list 'List the open carts on this task queue, newest first'
             cand shell 'Open an interactive prompt that keeps a current cart'
             cand demo 'Run a scripted shopping session against the configured Temporal server'
+            cand serve 'Serve the carts over HTTP: the tutorial''s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
             cand completions 'Print the static shell completion script for SHELL'
             cand man 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -292,6 +315,8 @@ set edit:completion:arg-completer[cart] = {|@words|
         &'cart;help;shell'= {
         }
         &'cart;help;demo'= {
+        }
+        &'cart;help;serve'= {
         }
         &'cart;help;completions'= {
         }

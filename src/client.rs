@@ -31,6 +31,9 @@ pub enum ClientError {
     /// The cart rules or the payment refused; the message says why.
     #[error("{0}")]
     Rejected(String),
+    /// The cart is checking out, checked out or expired and takes no more changes.
+    #[error("{0}")]
+    Closed(String),
     #[error("no worker is serving {0}: run `cart worker`")]
     NoWorker(String),
     #[error(
@@ -43,10 +46,11 @@ pub enum ClientError {
 }
 
 /// One cart in a listing.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct CartSummary {
     pub id: String,
     pub status: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub started_at: Option<jiff::Timestamp>,
 }
 
@@ -62,6 +66,33 @@ pub struct CartClient {
 const WORKER_PROBE_AFTER: Duration = Duration::from_secs(2);
 /// How long we wait for a worker to appear before saying there is none.
 const WORKER_GRACE: Duration = Duration::from_secs(5);
+
+/// A fresh cart id such as `CART-3f9c2a7b41d0`: random, never time-based, so two clients never
+/// collide.
+pub fn fresh_id() -> String {
+    let hex = uuid::Uuid::new_v4().simple().to_string();
+    format!("CART-{}", &hex[..12])
+}
+
+/// Checks a cart id given by a person (command line, URL): `CART-` and then letters, digits, `-`, `_` or
+/// `.`, so that it is safe everywhere it travels (shell, URLs, file names).
+pub fn check_cart_id(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("CART-")
+        .ok_or_else(|| format!("{text:?} is not a cart id: cart ids look like CART-1a2b3c"))?;
+    let ok = !rest.is_empty()
+        && text.len() <= 128
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a cart id: after CART- use only letters, digits, '-', '_' or '.' (at most 128 characters)"
+        ))
+    }
+}
 
 impl CartClient {
     pub fn new(client: Client, task_queue: impl Into<String>, wait: Duration) -> Self {
@@ -208,7 +239,14 @@ impl CartClient {
 
     async fn update_error(&self, id: &str, e: WorkflowUpdateError) -> ClientError {
         match e {
-            WorkflowUpdateError::Failed(failure) => ClientError::Rejected(failure.message.clone()),
+            // A refusal because the cart is no longer open is told apart by the cart's status,
+            // not by the wording of the message.
+            WorkflowUpdateError::Failed(failure) => match self.get(id).await {
+                Ok(view) if view.status != crate::domain::Status::Open => {
+                    ClientError::Closed(failure.message.clone())
+                }
+                _ => ClientError::Rejected(failure.message.clone()),
+            },
             // Not found: either no such cart, or a finished one that no longer takes updates.
             WorkflowUpdateError::NotFound(_) => self.closed(id).await,
             other => ClientError::Temporal(other.to_string()),
@@ -218,7 +256,7 @@ impl CartClient {
     /// Explains why a cart that exists no longer accepts changes.
     async fn closed(&self, id: &str) -> ClientError {
         match self.get(id).await {
-            Ok(view) => ClientError::Rejected(
+            Ok(view) => ClientError::Closed(
                 crate::domain::CartError::Closed {
                     cart: id.to_owned(),
                     status: view.status,
@@ -279,6 +317,12 @@ impl CartClient {
     /// Whether a worker polled the task queue recently. On error we assume there is one and
     /// let the overall wait decide.
     pub async fn has_worker(&self) -> bool {
+        self.worker_polling().await.unwrap_or(true)
+    }
+
+    /// Asks the server whether a worker polled the task queue recently; an error means the
+    /// server could not be asked (the health check reports it).
+    pub async fn worker_polling(&self) -> Result<bool, ClientError> {
         let request = DescribeTaskQueueRequest {
             namespace: self.client.options().namespace.clone(),
             task_queue: Some(TaskQueue {
@@ -290,22 +334,33 @@ impl CartClient {
             ..Default::default()
         };
         let mut service = self.client.connection().workflow_service();
-        match service
+        let response = service
             .describe_task_queue(tonic::Request::new(request))
             .await
-        {
-            Ok(response) => {
-                // The server lists pollers for a while after they stop; count only pollers
-                // seen within the last long-poll interval.
-                let recent = std::time::SystemTime::now() - Duration::from_secs(90);
-                response.into_inner().pollers.iter().any(|p| {
-                    p.last_access_time
-                        .as_ref()
-                        .and_then(|t| std::time::SystemTime::try_from(*t).ok())
-                        .is_some_and(|t| t > recent)
-                })
-            }
-            Err(_) => true,
-        }
+            .map_err(|e| ClientError::Temporal(e.message().to_owned()))?;
+        // The server lists pollers for a while after they stop; count only pollers seen
+        // within the last long-poll interval.
+        let recent = std::time::SystemTime::now() - Duration::from_secs(90);
+        Ok(response.into_inner().pollers.iter().any(|p| {
+            p.last_access_time
+                .as_ref()
+                .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+                .is_some_and(|t| t > recent)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::check_cart_id as cart_id;
+
+    #[test]
+    fn cart_ids_are_checked() {
+        assert!(cart_id("CART-123").is_ok());
+        assert!(cart_id("CART-a_b.c-d").is_ok());
+        assert!(cart_id("cart-1").is_err());
+        assert!(cart_id("CART-").is_err());
+        assert!(cart_id("CART-a b").is_err());
+        assert!(cart_id(&format!("CART-{}", "a".repeat(130))).is_err());
     }
 }

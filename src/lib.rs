@@ -3,9 +3,11 @@
 //! - [`domain`]: the cart rules as plain Rust.
 //! - [`workflow`]: the `CartWorkflow` and its message types.
 //! - [`activities`]: side effects (payments, e-mail) behind traits, with local providers.
+//! - [`api`]: the HTTP API `cart serve` offers: the tutorial's routes and `/api/v1`.
 //! - [`cli`]: everything a person sees: arguments, commands, output and errors.
 
 pub mod activities;
+pub mod api;
 pub mod cli;
 pub mod client;
 pub mod domain;

@@ -1,5 +1,6 @@
 //! Integration tests: one binary with modules, so it links once.
 
+mod api;
 mod cli;
 mod layout;
 mod mail;

@@ -167,40 +167,7 @@ fn root_cause<'a>(
     current
 }
 
-/// Checks a cart id given on the command line: `CART-` and then letters, digits, `-`, `_` or
-/// `.`, so that it is safe everywhere it travels (shell, URLs, file names).
-pub fn cart_id(text: &str) -> Result<String, String> {
-    let rest = text
-        .strip_prefix("CART-")
-        .ok_or_else(|| format!("{text:?} is not a cart id: cart ids look like CART-1a2b3c"))?;
-    let ok = !rest.is_empty()
-        && text.len() <= 128
-        && rest
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "{text:?} is not a cart id: after CART- use only letters, digits, '-', '_' or '.' (at most 128 characters)"
-        ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cart_id;
-
-    #[test]
-    fn cart_ids_are_checked() {
-        assert!(cart_id("CART-123").is_ok());
-        assert!(cart_id("CART-a_b.c-d").is_ok());
-        assert!(cart_id("cart-1").is_err());
-        assert!(cart_id("CART-").is_err());
-        assert!(cart_id("CART-a b").is_err());
-        assert!(cart_id(&format!("CART-{}", "a".repeat(130))).is_err());
-    }
-}
+pub(crate) use crate::client::check_cart_id as cart_id;
 
 #[cfg(test)]
 mod link_tests {

@@ -115,9 +115,10 @@ impl From<ClientError> for CliError {
             _ => None,
         };
         let code = match &e {
-            ClientError::NotFound(_) | ClientError::AlreadyExists(_) | ClientError::Rejected(_) => {
-                exit::REFUSED
-            }
+            ClientError::NotFound(_)
+            | ClientError::AlreadyExists(_)
+            | ClientError::Rejected(_)
+            | ClientError::Closed(_) => exit::REFUSED,
             ClientError::NoWorker(_) | ClientError::Timeout { .. } => exit::UNAVAILABLE,
             ClientError::Temporal(_) => exit::FAILURE,
         };

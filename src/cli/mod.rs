@@ -122,6 +122,7 @@ pub enum Command {
     List(commands::list::Args),
     Shell(commands::shell::Args),
     Demo(commands::demo::Args),
+    Serve(commands::serve::Args),
     Completions(commands::completions::Args),
     Man(commands::man::Args),
 }
@@ -171,6 +172,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Products(args) => commands::products::run(&ctx, args).await,
         Command::List(args) => commands::list::run(&ctx, args).await,
         Command::Demo(args) => commands::demo::run(&ctx, args).await,
+        Command::Serve(args) => commands::serve::run(&ctx, args).await,
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),
     }
@@ -180,7 +182,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 pub fn main() -> ExitCode {
     commands::completions::complete_if_asked();
     let cli = Cli::parse();
-    let is_worker = matches!(cli.command, Some(Command::Worker(_)));
+    // The long-running commands log what they do; the others only warnings.
+    let is_worker = matches!(cli.command, Some(Command::Worker(_) | Command::Serve(_)));
     let color = cli.global.color;
     init_logging(if is_worker { "info" } else { "warn" }, color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

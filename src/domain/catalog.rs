@@ -27,6 +27,12 @@ pub struct Product {
     pub id: ProductId,
     pub name: String,
     pub price: Money,
+    /// Shown by shop front ends (the tutorial's web page); never used by the cart rules.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// A picture's URL, for shop front ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// A validated catalog. It travels inside a cart's settings, so the prices a cart charges are
@@ -76,6 +82,9 @@ struct ProductEntry {
     id: ProductId,
     name: String,
     price: String,
+    #[serde(default)]
+    description: String,
+    image: Option<String>,
 }
 
 /// Which text format a catalog file is written in.
@@ -90,18 +99,27 @@ impl Catalog {
     /// it, so it must never change: changing it would re-price those carts on replay.
     pub fn builtin() -> Self {
         let usd = Currency::usd();
-        let product = |id, name: &str, minor| Product {
+        // Descriptions and pictures as the tutorial's shop shows them.
+        let product = |id, name: &str, minor, description: &str, photo: &str| Product {
             id,
             name: name.to_owned(),
             price: Money::new(minor, usd.clone()),
+            description: description.to_owned(),
+            image: Some(format!("https://images.unsplash.com/photo-{photo}")),
         };
         Self {
             currency: usd.clone(),
             products: vec![
-                product(0, "iPhone 12 Pro", 99_900),
-                product(1, "iPhone 12", 69_900),
-                product(2, "iPhone SE", 39_900),
-                product(3, "iPhone 11", 59_900),
+                product(
+                    0,
+                    "iPhone 12 Pro",
+                    99_900,
+                    "Test",
+                    "1603921326210-6edd2d60ca68",
+                ),
+                product(1, "iPhone 12", 69_900, "Test", "1611472173362-3f53dbd65d80"),
+                product(2, "iPhone SE", 39_900, "399", "1529618160092-2f8ccc8e087b"),
+                product(3, "iPhone 11", 59_900, "599", "1574755393849-623942496936"),
             ],
         }
     }
@@ -144,6 +162,8 @@ impl Catalog {
                 id: entry.id,
                 name,
                 price,
+                description: entry.description,
+                image: entry.image,
             });
         }
         if products.is_empty() {

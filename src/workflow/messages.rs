@@ -94,25 +94,25 @@ impl CartInput {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AddItem {
     pub product_id: i64,
     pub quantity: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RemoveItem {
     pub product_id: i64,
     /// `None` removes the whole line.
     pub quantity: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SetEmail {
     pub email: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Checkout {
     pub email: Option<String>,
     /// A payment token or method; the payment provider's test default when absent.
@@ -120,7 +120,7 @@ pub struct Checkout {
 }
 
 /// One line of the cart as clients see it. Amounts are integers in minor units (cents).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineView {
     pub product_id: ProductId,
     pub name: String,
@@ -142,32 +142,47 @@ impl From<&LineItem> for LineView {
 }
 
 /// Proof of a successful checkout.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Receipt {
     pub charge_id: String,
     pub amount: u64,
     pub currency: String,
     pub email: String,
     pub items: Vec<LineView>,
+    #[schema(value_type = String, format = DateTime)]
     pub charged_at: jiff::Timestamp,
 }
 
 /// The cart as clients see it: the answer to `get_cart`, to every update, and the workflow's
 /// result.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CartView {
     pub id: String,
+    #[schema(schema_with = status_schema)]
     pub status: Status,
     pub email: Option<String>,
     pub items: Vec<LineView>,
     pub total: u64,
     pub currency: String,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: jiff::Timestamp,
     /// Why the last checkout failed, until the next checkout starts.
     pub last_error: Option<String>,
     pub reminder_sent: bool,
     pub receipt: Option<Receipt>,
+}
+
+/// The status as the HTTP API documents it (the domain's `Status` stays free of schema code).
+fn status_schema() -> utoipa::openapi::Object {
+    use crate::domain::Status::*;
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            [Open, CheckingOut, CheckedOut, Expired].map(|s| s.as_str()),
+        ))
+        .build()
 }
 
 impl CartView {

@@ -13,6 +13,14 @@ fn rejected(result: Result<cart::workflow::CartView, ClientError>) -> String {
     }
 }
 
+/// A refusal because the cart takes no more changes (HTTP 409, not 422).
+fn closed(result: Result<cart::workflow::CartView, ClientError>) -> String {
+    match result {
+        Err(ClientError::Closed(message)) => message,
+        other => panic!("expected a closed cart, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_input_is_rejected_and_changes_nothing() {
     let h = Harness::start().await;
@@ -99,18 +107,18 @@ async fn every_change_after_checkout_is_rejected() {
         .await
         .unwrap();
 
-    let closed = format!("cart {id} is already checked out");
+    let message = format!("cart {id} is already checked out");
     assert_eq!(
-        rejected(carts.add(&id, add(1, 1), input(LONG, LONG)).await),
-        closed
+        closed(carts.add(&id, add(1, 1), input(LONG, LONG)).await),
+        message
     );
     let remove = remove(0, None);
-    assert_eq!(rejected(carts.remove(&id, remove).await), closed);
+    assert_eq!(closed(carts.remove(&id, remove).await), message);
     let email = email("bob@example.com");
-    assert_eq!(rejected(carts.set_email(&id, email).await), closed);
+    assert_eq!(closed(carts.set_email(&id, email).await), message);
     assert_eq!(
-        rejected(carts.checkout(&id, checkout(None, None)).await),
-        closed
+        closed(carts.checkout(&id, checkout(None, None)).await),
+        message
     );
     assert_eq!(carts.get(&id).await.unwrap(), paid);
     assert_eq!(ledger(h.data()).len(), 1);

@@ -5,8 +5,8 @@
 //! worker runs inside this process on a private task queue, with a throwaway ledger and outbox,
 //! so it neither needs nor disturbs a worker of yours, and it can show the e-mails it sent.
 
-use crate::cli::commands::new::fresh_id;
 use crate::cli::{Cli, CliError, Context};
+use crate::client::fresh_id;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

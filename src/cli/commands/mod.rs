@@ -10,6 +10,7 @@ pub mod man;
 pub mod new;
 pub mod products;
 pub mod remove;
+pub mod serve;
 pub mod shell;
 pub mod show;
 pub mod worker;

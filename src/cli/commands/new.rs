@@ -18,19 +18,13 @@ pub struct Args {
     pub defaults: CartDefaults,
 }
 
-/// A fresh cart id: random, never time-based, so two clients never collide.
-pub fn fresh_id() -> String {
-    let hex = uuid::Uuid::new_v4().simple().to_string();
-    format!("CART-{}", &hex[..12])
-}
-
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     if let Some(email) = &args.email {
         crate::domain::Email::parse(email)
             .map_err(|e| CliError::usage(e).hint("write the address like ann@example.com"))?;
     }
     let input = ctx.cart_input(&args.defaults, args.email)?;
-    let id = args.id.unwrap_or_else(fresh_id);
+    let id = args.id.unwrap_or_else(crate::client::fresh_id);
     let carts = ctx.carts().await?;
     let view = output::waiting("starting the cart", carts.create(&id, input)).await?;
     match ctx.output() {

@@ -10,9 +10,9 @@
 //! dialoguer's text input ignores Ctrl-D and keeps no history, while rustyline gives line
 //! editing, history and Ctrl-C/Ctrl-D the way every other prompt does.
 
-use crate::cli::commands::new::fresh_id;
 use crate::cli::output::symbol_money;
 use crate::cli::{Cli, CliError, ColorChoice, Command, Context, GlobalArgs};
+use crate::client::fresh_id;
 use crate::domain::{Email, MAX_QUANTITY_PER_LINE};
 use crate::workflow::CartView;
 use clap::{CommandFactory, Parser};

@@ -79,7 +79,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

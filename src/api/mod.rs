@@ -1,0 +1,151 @@
+//! The HTTP API that `cart serve` offers: the tutorial's routes, unchanged, so its web front
+//! end and scripts work against our worker, and `/api/v1` beside them.
+//!
+//! Handlers call the same [`CartClient`] the command line uses; the cart rules stay in the
+//! workflow. Nothing here knows about the terminal.
+
+mod error;
+mod tutorial;
+pub mod v1;
+
+pub use error::ApiError;
+
+use crate::client::CartClient;
+use crate::domain::Catalog;
+use crate::workflow::{CartInput, CartSettings};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+
+/// What the API needs: the carts, the catalog and settings for new carts, and the token.
+pub struct Api {
+    pub carts: CartClient,
+    pub catalog: Catalog,
+    pub remind_after: Duration,
+    pub expire_after: Duration,
+    /// When set, every request must carry `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Origins allowed by CORS; empty means any, as in the tutorial.
+    pub allowed_origins: Vec<HeaderValue>,
+}
+
+impl Api {
+    /// The start input for a cart this API creates.
+    fn new_cart(&self, email: Option<String>) -> CartInput {
+        CartInput::new(
+            CartSettings {
+                reminder_delay: self.remind_after,
+                expire_after: self.expire_after,
+                catalog: self.catalog.clone(),
+            },
+            email,
+        )
+    }
+}
+
+type Shared = State<Arc<Api>>;
+
+/// A cart id from a URL, checked like the command line checks it.
+fn cart_id(id: &str) -> Result<String, ApiError> {
+    crate::client::check_cart_id(id).map_err(ApiError::bad_request)
+}
+
+/// A JSON body whose rejections are answered like every other error, `{"error": "…"}` (axum's
+/// own answer them in plain text): 400 for broken JSON, 415 without a JSON content type, 422
+/// for JSON of the wrong shape.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        axum::Json::<T>::from_request(request, state)
+            .await
+            .map(|axum::Json(value)| Body(value))
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
+/// Every route, with CORS, the token check and request logging.
+pub fn router(api: Api) -> Router {
+    let cors = CorsLayer::new()
+        .allow_headers([
+            HeaderName::from_static("x-requested-with"),
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+        ])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::HEAD,
+            Method::OPTIONS,
+        ])
+        .allow_origin(if api.allowed_origins.is_empty() {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::list(api.allowed_origins.clone())
+        });
+    let api = Arc::new(api);
+    Router::new()
+        .merge(tutorial::routes())
+        .nest("/api/v1", v1::routes())
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(api.clone(), authorize))
+        .layer(cors)
+        // One log line per request (method, path, status, time) at the worker's level.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .with_state(api)
+}
+
+/// With a token configured, a request without the right bearer token gets 401. CORS
+/// preflights carry no credentials, so they pass (the CORS layer answers them first anyway).
+async fn authorize(State(api): Shared, request: Request, next: Next) -> Response {
+    let Some(token) = &api.token else {
+        return next.run(request).await;
+    };
+    if request.method() == Method::OPTIONS {
+        return next.run(request).await;
+    }
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(given) if same(given.as_bytes(), token.as_bytes()) => next.run(request).await,
+        _ => {
+            let mut response = ApiError::unauthorized().into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+    }
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal the token.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(super::same(b"secret", b"secret"));
+        assert!(!super::same(b"secret", b"secreT"));
+        assert!(!super::same(b"secret", b"secret2"));
+        assert!(!super::same(b"", b"x"));
+    }
+}

@@ -1,0 +1,217 @@
+//! `/api/v1`: every operation of the command line with the full cart view (names, prices,
+//! totals, status, receipt), and an OpenAPI document generated from this code at
+//! `/api/v1/openapi.json`. Amounts are integers in minor units, as in `cart --output json`.
+
+use super::error::ErrorBody;
+use super::{ApiError, Body, Shared, cart_id};
+use crate::client::{CartSummary, fresh_id};
+use crate::workflow::{AddItem, CartView, Checkout, LineView, Receipt, RemoveItem, SetEmail};
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::{OpenApi, ToSchema};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "cart",
+        description = "Shopping carts that are durable Temporal workflows. Errors answer `{\"error\": \"…\"}`."
+    ),
+    paths(products, list, create, show, add, remove, email, checkout, health),
+    components(schemas(
+        Product, CartView, LineView, Receipt, CartSummary, NewCart, AddItem, RemoveItem,
+        SetEmail, Checkout, Health, ErrorBody
+    )),
+    modifiers(&BearerToken)
+)]
+pub struct Doc;
+
+/// Documents the optional bearer token.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn routes() -> Router<Arc<super::Api>> {
+    Router::new()
+        .route("/openapi.json", get(|| async { Json(Doc::openapi()) }))
+        .route("/health", get(health))
+        .route("/products", get(products))
+        .route("/carts", get(list).post(create))
+        .route("/carts/{id}", get(show))
+        .route("/carts/{id}/add", post(add))
+        .route("/carts/{id}/remove", post(remove))
+        .route("/carts/{id}/email", put(email))
+        .route("/carts/{id}/checkout", post(checkout))
+}
+
+/// A product of the catalog that new carts get.
+#[derive(Serialize, ToSchema)]
+pub struct Product {
+    id: u32,
+    name: String,
+    /// In minor units (cents).
+    price: u64,
+    currency: String,
+    description: String,
+    image: Option<String>,
+}
+
+/// A cart to start; everything is optional.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewCart {
+    /// `CART-` and letters, digits, `-`, `_` or `.`; a fresh random id when absent.
+    id: Option<String>,
+    email: Option<String>,
+}
+
+/// Whether Temporal answers and a worker serves the carts.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    temporal: String,
+    worker: bool,
+}
+
+type Answer<T> = Result<Json<T>, ApiError>;
+
+#[utoipa::path(get, path = "/api/v1/products", responses((status = 200, body = Vec<Product>)))]
+async fn products(State(api): Shared) -> Json<Vec<Product>> {
+    Json(
+        api.catalog
+            .products()
+            .iter()
+            .map(|p| Product {
+                id: p.id,
+                name: p.name.clone(),
+                price: p.price.minor,
+                currency: p.price.currency.code().to_owned(),
+                description: p.description.clone(),
+                image: p.image.clone(),
+            })
+            .collect(),
+    )
+}
+
+#[utoipa::path(get, path = "/api/v1/carts", responses(
+    (status = 200, description = "Open carts, newest first", body = Vec<CartSummary>),
+    (status = 503, body = ErrorBody)))]
+async fn list(State(api): Shared) -> Answer<Vec<CartSummary>> {
+    Ok(Json(api.carts.list_open().await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/carts", request_body = NewCart, responses(
+    (status = 201, body = CartView),
+    (status = 400, body = ErrorBody),
+    (status = 409, description = "The id is taken", body = ErrorBody),
+    (status = 503, body = ErrorBody)))]
+async fn create(
+    State(api): Shared,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<CartView>), ApiError> {
+    // An empty body is an empty request: a cart with a fresh id and no e-mail.
+    let new: NewCart = if body.iter().all(u8::is_ascii_whitespace) {
+        NewCart::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?
+    };
+    let id = match new.id {
+        Some(id) => cart_id(&id)?,
+        None => fresh_id(),
+    };
+    if let Some(email) = &new.email {
+        crate::domain::Email::parse(email).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    }
+    let view = api.carts.create(&id, api.new_cart(new.email)).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[utoipa::path(get, path = "/api/v1/carts/{id}", params(("id" = String, Path)), responses(
+    (status = 200, body = CartView),
+    (status = 404, body = ErrorBody)))]
+async fn show(State(api): Shared, Path(id): Path<String>) -> Answer<CartView> {
+    Ok(Json(api.carts.get(&cart_id(&id)?).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/carts/{id}/add", params(("id" = String, Path)),
+    request_body = AddItem, responses(
+    (status = 200, description = "The cart after the change; created if it did not exist", body = CartView),
+    (status = 409, body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
+async fn add(
+    State(api): Shared,
+    Path(id): Path<String>,
+    Body(item): Body<AddItem>,
+) -> Answer<CartView> {
+    let id = cart_id(&id)?;
+    Ok(Json(api.carts.add(&id, item, api.new_cart(None)).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/carts/{id}/remove", params(("id" = String, Path)),
+    request_body = RemoveItem, responses(
+    (status = 200, body = CartView),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
+async fn remove(
+    State(api): Shared,
+    Path(id): Path<String>,
+    Body(item): Body<RemoveItem>,
+) -> Answer<CartView> {
+    Ok(Json(api.carts.remove(&cart_id(&id)?, item).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/carts/{id}/email", params(("id" = String, Path)),
+    request_body = SetEmail, responses(
+    (status = 200, body = CartView),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody),
+    (status = 422, body = ErrorBody)))]
+async fn email(
+    State(api): Shared,
+    Path(id): Path<String>,
+    Body(email): Body<SetEmail>,
+) -> Answer<CartView> {
+    Ok(Json(api.carts.set_email(&cart_id(&id)?, email).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/carts/{id}/checkout", params(("id" = String, Path)),
+    request_body = Checkout, responses(
+    (status = 200, description = "Paid: the cart with its receipt", body = CartView),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody),
+    (status = 422, description = "Refused or declined; nothing was charged", body = ErrorBody)))]
+async fn checkout(
+    State(api): Shared,
+    Path(id): Path<String>,
+    Body(request): Body<Checkout>,
+) -> Answer<CartView> {
+    Ok(Json(api.carts.checkout(&cart_id(&id)?, request).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/health", responses(
+    (status = 200, body = Health),
+    (status = 503, description = "Temporal does not answer", body = ErrorBody)))]
+async fn health(State(api): Shared) -> Answer<Health> {
+    let worker = api
+        .carts
+        .worker_polling()
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    Ok(Json(Health {
+        temporal: "ok".to_owned(),
+        worker,
+    }))
+}
