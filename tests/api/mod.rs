@@ -14,24 +14,28 @@ struct Server {
     child: Child,
     base: String,
     http: reqwest::Client,
+    /// Where its stderr (the request log) goes.
+    log: std::path::PathBuf,
 }
 
 impl Server {
     async fn start(setup: &Setup, args: &[&str]) -> Server {
         let port = free_port();
+        let log = setup.data().join(format!("serve-{port}.log"));
         let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cart"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
             .env_clear()
             .envs(setup.vars())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("spawn cart serve");
         let server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
+            log,
         };
         eventually(Duration::from_secs(30), "cart serve to listen", || async {
             server.http.get(server.url("/products")).send().await.ok()
@@ -605,4 +609,42 @@ async fn sigterm_finishes_the_requests_in_flight() {
     assert!(answer.status().is_server_error(), "{}", answer.status());
     let status = api.child.wait().unwrap();
     assert!(status.success(), "{status}");
+    // One log line per request, on stderr.
+    let log = std::fs::read_to_string(&api.log).unwrap();
+    assert!(
+        log.contains("stopping: finishing the requests in flight"),
+        "{log}"
+    );
+    let answered = log
+        .lines()
+        .filter(|l| l.contains(&format!("method=GET uri=/cart/{id}")) && l.contains("status=5"))
+        .count();
+    assert_eq!(answered, 1, "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tutorials_port_variable_is_honoured() {
+    let s = Setup::new().await;
+    let port = free_port();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cart"))
+        .arg("serve")
+        .env_clear()
+        .envs(s.vars())
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/products");
+    let answered = eventually(Duration::from_secs(30), "cart serve on $PORT", || async {
+        reqwest::get(&url).await.ok()
+    })
+    .await;
+    assert_eq!(answered.status(), StatusCode::OK);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let out = s.cart().arg("serve").env("PORT", "http").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PORT=\"http\" is not a port number"));
 }
