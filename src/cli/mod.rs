@@ -20,7 +20,8 @@ use std::time::Duration;
 /// A shopping cart for the command line whose carts are durable Temporal workflows.
 ///
 /// Start a worker with `cart worker`, then shop: `cart add CART-1 --product 0 --qty 2`,
-/// `cart email CART-1 you@example.com`, `cart checkout CART-1`.
+/// `cart email CART-1 you@example.com`, `cart checkout CART-1`. On a terminal, plain `cart`
+/// opens an interactive prompt; `cart demo` shows a whole session.
 #[derive(Debug, Parser)]
 #[command(
     name = "cart",
