@@ -19,16 +19,13 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
-use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
-/// What the API needs: the carts, the catalog and settings for new carts, and the token.
+/// What the API needs: the carts, the settings (and so the catalog) of new carts, the token.
 pub struct Api {
     pub carts: CartClient,
-    pub catalog: Catalog,
-    pub remind_after: Duration,
-    pub expire_after: Duration,
+    pub new_carts: CartSettings,
     /// When set, every request must carry `Authorization: Bearer <token>`.
     pub token: Option<String>,
     /// Origins allowed by CORS; empty means any, as in the tutorial.
@@ -38,22 +35,37 @@ pub struct Api {
 impl Api {
     /// The start input for a cart this API creates.
     fn new_cart(&self, email: Option<String>) -> CartInput {
-        CartInput::new(
-            CartSettings {
-                reminder_delay: self.remind_after,
-                expire_after: self.expire_after,
-                catalog: self.catalog.clone(),
-            },
-            email,
-        )
+        CartInput::new(self.new_carts.clone(), email)
+    }
+
+    fn catalog(&self) -> &Catalog {
+        &self.new_carts.catalog
     }
 }
 
 type Shared = State<Arc<Api>>;
 
-/// A cart id from a URL, checked like the command line checks it.
+/// A cart id checked like the command line checks it; a bad one is a 400.
 fn cart_id(id: &str) -> Result<String, ApiError> {
     crate::client::check_cart_id(id).map_err(ApiError::bad_request)
+}
+
+/// The cart id of a route's `{id}`, checked.
+pub struct CartId(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CartId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let axum::extract::Path(id) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        cart_id(&id).map(CartId)
+    }
 }
 
 /// A JSON body whose rejections are answered like every other error, `{"error": "…"}` (axum's

@@ -6,13 +6,13 @@
 //! body naming one field twice in different cases is not worth Go's last-one-wins rule.) A
 //! missing field is Go's zero value (0 or ""), which the cart rules then judge.
 
-use super::{ApiError, Shared, cart_id};
+use super::{ApiError, CartId, Shared};
 use crate::client::fresh_id;
 use crate::workflow::{AddItem, CartView, Checkout, RemoveItem, SetEmail};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use serde_json::{Map, Value, json};
@@ -31,7 +31,7 @@ pub fn routes() -> Router<Arc<super::Api>> {
 
 async fn products(State(api): Shared) -> Json<Value> {
     let products: Vec<Value> = api
-        .catalog
+        .catalog()
         .products()
         .iter()
         .map(|p| {
@@ -77,18 +77,16 @@ async fn create(State(api): Shared) -> Result<(StatusCode, Json<Value>), ApiErro
     ))
 }
 
-async fn cart(State(api): Shared, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let view = api.carts.get(&cart_id(&id)?).await?;
+async fn cart(State(api): Shared, CartId(id): CartId) -> Result<Json<Value>, ApiError> {
+    let view = api.carts.get(&id).await?;
     Ok(Json(tutorial_cart(&view)))
 }
 
 async fn add(
     State(api): Shared,
-    Path(id): Path<String>,
-    body: Bytes,
+    CartId(id): CartId,
+    GoObject(body): GoObject,
 ) -> Result<Json<Value>, ApiError> {
-    let id = cart_id(&id)?;
-    let body = object(&body)?;
     let item = AddItem {
         product_id: integer(&body, "ProductId")?,
         quantity: integer(&body, "Quantity")?,
@@ -101,11 +99,9 @@ async fn add(
 
 async fn remove(
     State(api): Shared,
-    Path(id): Path<String>,
-    body: Bytes,
+    CartId(id): CartId,
+    GoObject(body): GoObject,
 ) -> Result<Json<Value>, ApiError> {
-    let id = cart_id(&id)?;
-    let body = object(&body)?;
     let item = RemoveItem {
         product_id: integer(&body, "ProductId")?,
         quantity: Some(integer(&body, "Quantity")?),
@@ -116,22 +112,20 @@ async fn remove(
 
 async fn email(
     State(api): Shared,
-    Path(id): Path<String>,
-    body: Bytes,
+    CartId(id): CartId,
+    GoObject(body): GoObject,
 ) -> Result<Json<Value>, ApiError> {
-    let id = cart_id(&id)?;
-    let email = text(&object(&body)?, "Email")?;
+    let email = text(&body, "Email")?;
     api.carts.set_email(&id, SetEmail { email }).await?;
     Ok(Json(json!({ "ok": 1 })))
 }
 
 async fn checkout(
     State(api): Shared,
-    Path(id): Path<String>,
-    body: Bytes,
+    CartId(id): CartId,
+    GoObject(body): GoObject,
 ) -> Result<Json<Value>, ApiError> {
-    let id = cart_id(&id)?;
-    let email = text(&object(&body)?, "Email")?;
+    let email = text(&body, "Email")?;
     let request = Checkout {
         email: Some(email).filter(|e| !e.is_empty()),
         payment: None,
@@ -140,11 +134,21 @@ async fn checkout(
     Ok(Json(json!({ "sent": true })))
 }
 
-fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
-        Err(e) => Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
+/// A request body that must be a JSON object, its fields read Go's way with [`field`].
+struct GoObject(Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for GoObject {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        match serde_json::from_slice(&body) {
+            Ok(Value::Object(map)) => Ok(GoObject(map)),
+            Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+            Err(e) => Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
+        }
     }
 }
 

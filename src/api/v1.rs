@@ -3,12 +3,12 @@
 //! `/api/v1/openapi.json`. Amounts are integers in minor units, as in `cart --output json`.
 
 use super::error::ErrorBody;
-use super::{ApiError, Body, Shared, cart_id};
+use super::{ApiError, Body, CartId, Shared, cart_id};
 use crate::client::{CartSummary, fresh_id};
 use crate::workflow::{AddItem, CartView, Checkout, LineView, Receipt, RemoveItem, SetEmail};
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
@@ -90,7 +90,7 @@ type Answer<T> = Result<Json<T>, ApiError>;
 #[utoipa::path(get, path = "/api/v1/products", responses((status = 200, body = Vec<Product>)))]
 async fn products(State(api): Shared) -> Json<Vec<Product>> {
     Json(
-        api.catalog
+        api.catalog()
             .products()
             .iter()
             .map(|p| Product {
@@ -141,8 +141,8 @@ async fn create(
 #[utoipa::path(get, path = "/api/v1/carts/{id}", params(("id" = String, Path)), responses(
     (status = 200, body = CartView),
     (status = 404, body = ErrorBody)))]
-async fn show(State(api): Shared, Path(id): Path<String>) -> Answer<CartView> {
-    Ok(Json(api.carts.get(&cart_id(&id)?).await?))
+async fn show(State(api): Shared, CartId(id): CartId) -> Answer<CartView> {
+    Ok(Json(api.carts.get(&id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/carts/{id}/add", params(("id" = String, Path)),
@@ -152,10 +152,9 @@ async fn show(State(api): Shared, Path(id): Path<String>) -> Answer<CartView> {
     (status = 422, body = ErrorBody)))]
 async fn add(
     State(api): Shared,
-    Path(id): Path<String>,
+    CartId(id): CartId,
     Body(item): Body<AddItem>,
 ) -> Answer<CartView> {
-    let id = cart_id(&id)?;
     Ok(Json(api.carts.add(&id, item, api.new_cart(None)).await?))
 }
 
@@ -167,10 +166,10 @@ async fn add(
     (status = 422, body = ErrorBody)))]
 async fn remove(
     State(api): Shared,
-    Path(id): Path<String>,
+    CartId(id): CartId,
     Body(item): Body<RemoveItem>,
 ) -> Answer<CartView> {
-    Ok(Json(api.carts.remove(&cart_id(&id)?, item).await?))
+    Ok(Json(api.carts.remove(&id, item).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/carts/{id}/email", params(("id" = String, Path)),
@@ -181,10 +180,10 @@ async fn remove(
     (status = 422, body = ErrorBody)))]
 async fn email(
     State(api): Shared,
-    Path(id): Path<String>,
+    CartId(id): CartId,
     Body(email): Body<SetEmail>,
 ) -> Answer<CartView> {
-    Ok(Json(api.carts.set_email(&cart_id(&id)?, email).await?))
+    Ok(Json(api.carts.set_email(&id, email).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/carts/{id}/checkout", params(("id" = String, Path)),
@@ -195,10 +194,10 @@ async fn email(
     (status = 422, description = "Refused or declined; nothing was charged", body = ErrorBody)))]
 async fn checkout(
     State(api): Shared,
-    Path(id): Path<String>,
+    CartId(id): CartId,
     Body(request): Body<Checkout>,
 ) -> Answer<CartView> {
-    Ok(Json(api.carts.checkout(&cart_id(&id)?, request).await?))
+    Ok(Json(api.carts.checkout(&id, request).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/health", responses(

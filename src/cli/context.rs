@@ -60,18 +60,22 @@ impl Context {
         })
     }
 
+    /// The settings of carts this client creates.
+    pub fn cart_settings(&self, defaults: &CartDefaults) -> Result<CartSettings, CliError> {
+        Ok(CartSettings {
+            reminder_delay: defaults.remind_after,
+            expire_after: defaults.expire_after,
+            catalog: self.catalog()?,
+        })
+    }
+
     /// The start input for a new cart.
     pub fn cart_input(
         &self,
         defaults: &CartDefaults,
         email: Option<String>,
     ) -> Result<CartInput, CliError> {
-        let settings = CartSettings {
-            reminder_delay: defaults.remind_after,
-            expire_after: defaults.expire_after,
-            catalog: self.catalog()?,
-        };
-        Ok(CartInput::new(settings, email))
+        Ok(CartInput::new(self.cart_settings(defaults)?, email))
     }
 
     fn connection_options(&self) -> Result<(ConnectionOptions, ClientOptions), CliError> {

@@ -76,10 +76,23 @@ pub struct GlobalArgs {
     pub ui_url: Option<String>,
 }
 
+impl Cli {
+    /// Parses `cart WORDS` as if `global` had been given in front of them (an option among
+    /// the words wins): how the prompt and the demo run a command line exactly as typed.
+    pub fn parse_line(
+        global: &GlobalArgs,
+        words: impl IntoIterator<Item = String>,
+    ) -> Result<Cli, clap::Error> {
+        let argv = std::iter::once("cart".to_owned())
+            .chain(global.to_args())
+            .chain(words);
+        Cli::try_parse_from(argv)
+    }
+}
+
 impl GlobalArgs {
-    /// These options as command-line words, `--name=value` each, so the prompt can put them
-    /// in front of every line it parses.
-    pub fn to_args(&self) -> Vec<String> {
+    /// These options as command-line words, `--name=value` each.
+    fn to_args(&self) -> Vec<String> {
         let optional = [
             ("address", self.address.clone()),
             ("namespace", self.namespace.clone()),

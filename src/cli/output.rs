@@ -296,7 +296,8 @@ pub(crate) fn symbol_money(amount: &Money) -> String {
     }
 }
 
-fn money(minor: u64, currency: &str) -> String {
+/// An amount in minor units of `currency` as a person reads it, e.g. `$1,998.00`.
+pub(crate) fn money(minor: u64, currency: &str) -> String {
     match Currency::try_from(currency.to_owned()) {
         Ok(c) => symbol_money(&Money::new(minor, c)),
         Err(_) => format!("{minor} {currency}"),

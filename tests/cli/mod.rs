@@ -54,6 +54,21 @@ impl Setup {
         cmd
     }
 
+    /// Runs `cart ARGS` and returns what a terminal would show (stdout and stderr merged in
+    /// the order written) and the exit code.
+    pub fn merged<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> (String, i32) {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" 2>&1")
+            .arg(assert_cmd::cargo::cargo_bin("cart"))
+            .args(args)
+            .env_clear()
+            .envs(self.vars())
+            .output()
+            .unwrap();
+        (stdout(&out), out.status.code().unwrap_or(-1))
+    }
+
     /// Runs `cart ARGS`, which must succeed, and returns its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.cart().args(args).output().unwrap();

@@ -4,7 +4,7 @@
 //! constant. After a deliberate change, `CART_UPDATE_README=1 cargo test readme` rewrites the
 //! blocks.
 
-use super::{Setup, stderr};
+use super::Setup;
 use regex::Regex;
 use std::path::PathBuf;
 
@@ -28,22 +28,9 @@ fn constant(text: &str) -> String {
 fn transcript(setup: &Setup, command: &str) -> String {
     let words = shlex::split(command).expect("a README command splits like a shell line");
     assert_eq!(words[0], "cart", "README transcripts run cart: {command}");
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("exec \"$0\" \"$@\" 2>&1")
-        .arg(assert_cmd::cargo::cargo_bin("cart"))
-        .args(&words[1..])
-        .env_clear()
-        .envs(setup.vars())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{command}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(&out)
-    );
-    constant(&String::from_utf8_lossy(&out.stdout))
+    let (printed, code) = setup.merged(&words[1..]);
+    assert_eq!(code, 0, "{command}: {printed}");
+    constant(&printed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,27 +7,15 @@ use regex::Regex;
 
 /// `$ cart ARGS`, what it printed and its exit code, with the varying parts redacted.
 fn run(s: &Setup, args: &[&str]) -> String {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("exec \"$0\" \"$@\" 2>&1")
-        .arg(assert_cmd::cargo::cargo_bin("cart"))
-        .args(args)
-        .env_clear()
-        .envs(s.vars())
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout)
+    let (printed, code) = s.merged(args);
+    let printed = printed
         .replace(&s.queue, "QUEUE")
         .replace(&s.address, "ADDRESS");
     let time = Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
     let charge = Regex::new(r"ch_local_[0-9a-f]{32}").unwrap();
     let printed = time.replace_all(&printed, "2026-01-01 00:00:00 UTC");
     let printed = charge.replace_all(&printed, "CHARGE-ID");
-    format!(
-        "$ cart {}\n{printed}[exit {}]\n",
-        args.join(" "),
-        out.status.code().unwrap_or(-1)
-    )
+    format!("$ cart {}\n{printed}[exit {code}]\n", args.join(" "))
 }
 
 fn session(s: &Setup, commands: &[&[&str]]) -> String {

@@ -22,10 +22,21 @@ fn sources(dir: &str) -> Vec<(String, String)> {
     out
 }
 
+/// Whether `text` names `word` as a whole path: `crate::cli` is named by `crate::cli::run`
+/// but not by `crate::client`.
+fn names(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(at, _)| {
+        !text[at + word.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
 fn assert_never_names(dir: &str, forbidden: &[&str]) {
     for (path, text) in sources(dir) {
         for word in forbidden {
-            assert!(!text.contains(word), "{path} names {word}");
+            assert!(!names(&text, word), "{path} names {word}");
         }
     }
 }
@@ -59,11 +70,10 @@ fn workflow_activities_and_api_know_nothing_of_the_terminal() {
             &[
                 "clap",
                 "comfy_table",
-                "console::",
+                "console",
                 "dialoguer",
                 "rustyline",
-                // Not `crate::cli` alone: the API rightly names `crate::client`.
-                "crate::cli::",
+                "crate::cli",
             ],
         );
     }

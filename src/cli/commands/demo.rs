@@ -7,7 +7,6 @@
 
 use crate::cli::{Cli, CliError, Context};
 use crate::client::fresh_id;
-use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -129,14 +128,14 @@ impl Demo<'_> {
     /// Shows `cart WORDS` and runs it exactly as the command line would, on the demo's queue.
     async fn run(&self, words: &[&str]) -> Result<(), CliError> {
         say(&format!("$ cart {}", words.join(" ")));
-        let argv = std::iter::once("cart".to_owned())
-            .chain(self.ctx.global.to_args())
-            .chain([
-                format!("--task-queue={}", self.queue),
-                "--output=text".into(),
-            ])
+        let options = [
+            format!("--task-queue={}", self.queue),
+            "--output=text".into(),
+        ];
+        let words = options
+            .into_iter()
             .chain(words.iter().map(|w| w.to_string()));
-        let cli = Cli::try_parse_from(argv)
+        let cli = Cli::parse_line(&self.ctx.global, words)
             .map_err(|e| CliError::new(format!("the demo built a bad command line: {e}")))?;
         Box::pin(crate::cli::run(cli)).await
     }

@@ -63,9 +63,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     let api = crate::api::Api {
         carts: ctx.carts().await?,
-        catalog: ctx.catalog()?,
-        remind_after: args.defaults.remind_after,
-        expire_after: args.defaults.expire_after,
+        new_carts: ctx.cart_settings(&args.defaults)?,
         token,
         allowed_origins,
     };

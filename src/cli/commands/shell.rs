@@ -10,12 +10,12 @@
 //! dialoguer's text input ignores Ctrl-D and keeps no history, while rustyline gives line
 //! editing, history and Ctrl-C/Ctrl-D the way every other prompt does.
 
-use crate::cli::output::symbol_money;
+use crate::cli::output::{money, symbol_money};
 use crate::cli::{Cli, CliError, ColorChoice, Command, Context, GlobalArgs};
 use crate::client::fresh_id;
 use crate::domain::{Email, MAX_QUANTITY_PER_LINE};
 use crate::workflow::CartView;
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use console::{Style, Term};
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use dialoguer::{Confirm, Input, Select};
@@ -86,10 +86,8 @@ enum Flow {
 
 struct Shell<'a> {
     runtime: &'a Runtime,
-    global: GlobalArgs,
-    /// The options the prompt was opened with, put in front of every line it parses (a later
-    /// option on the line wins).
-    global_args: Vec<String>,
+    /// The options the prompt was opened with; every line is parsed on top of them.
+    ctx: Context,
     current: Option<String>,
     theme: Box<dyn Theme>,
     color: bool,
@@ -105,8 +103,7 @@ impl<'a> Shell<'a> {
         };
         Self {
             runtime,
-            global_args: global.to_args(),
-            global,
+            ctx: Context::new(global),
             current: None,
             theme,
             color,
@@ -147,10 +144,7 @@ impl<'a> Shell<'a> {
         {
             words.insert(1, current.clone());
         }
-        let argv = std::iter::once("cart".to_owned())
-            .chain(self.global_args.iter().cloned())
-            .chain(words);
-        let mut cli = match Cli::try_parse_from(argv) {
+        let mut cli = match Cli::parse_line(&self.ctx.global, words) {
             Ok(cli) => cli,
             Err(e) => {
                 // --help and --version land here too; clap prints them.
@@ -254,7 +248,7 @@ impl<'a> Shell<'a> {
 
     /// Start a new cart or pick an open one; Esc keeps things as they are.
     fn pick_cart(&mut self) {
-        let ctx = Context::new(self.global.clone());
+        let ctx = &self.ctx;
         let open = self
             .runtime
             .block_on(async { Ok::<_, CliError>(ctx.carts().await?.list_open().await?) });
@@ -276,10 +270,7 @@ impl<'a> Shell<'a> {
 
     fn add_words(&mut self) -> Option<Vec<String>> {
         let cart = self.current.clone()?;
-        let catalog = Context::new(self.global.clone())
-            .catalog()
-            .map_err(|e| self.error(e))
-            .ok()?;
+        let catalog = self.ctx.catalog().map_err(|e| self.error(e)).ok()?;
         let labels: Vec<String> = catalog
             .products()
             .iter()
@@ -287,14 +278,7 @@ impl<'a> Shell<'a> {
             .collect();
         let product = &catalog.products()[self.select("Which product?", &labels)?];
         let qty = self.quantity("How many?", 1, MAX_QUANTITY_PER_LINE)?;
-        Some(words(&[
-            "add",
-            &cart,
-            "--product",
-            &product.id.to_string(),
-            "--qty",
-            &qty.to_string(),
-        ]))
+        Some(change("add", &cart, product.id, qty))
     }
 
     fn remove_words(&mut self) -> Option<Vec<String>> {
@@ -311,14 +295,7 @@ impl<'a> Shell<'a> {
             .collect();
         let line = &view.items[self.select("Remove which product?", &labels)?];
         let qty = self.quantity("How many?", line.quantity, line.quantity)?;
-        Some(words(&[
-            "remove",
-            &cart,
-            "--product",
-            &line.product_id.to_string(),
-            "--qty",
-            &qty.to_string(),
-        ]))
+        Some(change("remove", &cart, line.product_id, qty))
     }
 
     fn email_words(&mut self) -> Option<Vec<String>> {
@@ -336,10 +313,7 @@ impl<'a> Shell<'a> {
     fn checkout_words(&mut self) -> Option<Vec<String>> {
         let cart = self.current.clone()?;
         let view = self.view(&cart)?;
-        let total = match crate::domain::Currency::try_from(view.currency.clone()) {
-            Ok(c) => symbol_money(&crate::domain::Money::new(view.total, c)),
-            Err(_) => format!("{} {}", view.total, view.currency),
-        };
+        let total = money(view.total, &view.currency);
         let confirm = Confirm::with_theme(&*self.theme)
             .with_prompt(format!("Pay {total} for cart {cart}?"))
             .default(true)
@@ -351,7 +325,7 @@ impl<'a> Shell<'a> {
     }
 
     fn view(&self, cart: &str) -> Option<CartView> {
-        let ctx = Context::new(self.global.clone());
+        let ctx = &self.ctx;
         let view = self
             .runtime
             .block_on(async { Ok::<_, CliError>(ctx.carts().await?.get(cart).await?) });
@@ -412,6 +386,12 @@ fn words(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|p| p.to_string()).collect()
 }
 
+/// `add` or `remove` of `qty` of a product.
+fn change(command: &str, cart: &str, product: u32, qty: u32) -> Vec<String> {
+    let (product, qty) = (product.to_string(), qty.to_string());
+    words(&[command, cart, "--product", &product, "--qty", &qty])
+}
+
 fn print_help() {
     let mut text = String::from(
         "Commands, as on the command line without `cart` in front (`<command> --help` for one):\n",
@@ -460,12 +440,7 @@ mod tests {
             "list",
         ])
         .unwrap();
-        let again = Cli::try_parse_from(
-            std::iter::once("cart".to_owned())
-                .chain(cli.global.to_args())
-                .chain(["list".to_owned()]),
-        )
-        .unwrap();
+        let again = Cli::parse_line(&cli.global, ["list".to_owned()]).unwrap();
         assert_eq!(again.global, cli.global);
     }
 
@@ -473,12 +448,8 @@ mod tests {
     fn an_option_on_the_line_wins_over_the_prompts() {
         let cli =
             Cli::try_parse_from(["cart", "--output", "json", "--wait", "5s", "list"]).unwrap();
-        let line = Cli::try_parse_from(
-            std::iter::once("cart".to_owned())
-                .chain(cli.global.to_args())
-                .chain(["list", "--output", "text"].map(String::from)),
-        )
-        .unwrap();
+        let line =
+            Cli::parse_line(&cli.global, ["list", "--output", "text"].map(String::from)).unwrap();
         assert_eq!(line.global.output, crate::cli::OutputFormat::Text);
         assert_eq!(line.global.wait, std::time::Duration::from_secs(5));
     }
