@@ -8,16 +8,39 @@
 //! Stripe's test tokens decide the outcome, so declines are testable offline: `tok_visa`,
 //! `tok_mastercard` and `tok_amex` succeed; `tok_chargeDeclined` and its variants decline.
 
+use super::files::{create_private_dir, keep_private, private_options};
 use super::{Charge, ChargeRequest, PaymentError, PaymentGateway};
 use crate::domain::{Currency, Money};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+/// The ledger of one data directory. Clones share what has been read of the file.
+#[derive(Clone)]
 pub struct LocalLedger {
     path: PathBuf,
+    index: Arc<Mutex<Index>>,
+}
+
+/// What this process knows of the file: every charge up to `read_to`, by idempotency key. A
+/// charge reads only what other processes appended since, never the whole file again.
+#[derive(Default)]
+struct Index {
+    /// Bytes of the file read so far; always the end of a complete line.
+    read_to: u64,
+    charges: HashMap<String, Recorded>,
+    /// Bytes read from the file in all, for the tests that keep charges from re-reading it.
+    bytes_read: u64,
+}
+
+struct Recorded {
+    charge_id: String,
+    amount: u64,
+    currency: String,
 }
 
 /// One line of `payments.jsonl`.
@@ -37,6 +60,7 @@ impl LocalLedger {
     pub fn new(dir: &Path) -> Self {
         Self {
             path: dir.join("payments.jsonl"),
+            index: Arc::default(),
         }
     }
 
@@ -44,28 +68,76 @@ impl LocalLedger {
         &self.path
     }
 
-    /// Every charge in the ledger, oldest first.
+    /// Every charge in the ledger, oldest first. A torn last line (a write cut short) is not
+    /// a charge and is left out.
     pub fn entries(&self) -> std::io::Result<Vec<LedgerEntry>> {
-        match File::open(&self.path) {
-            Ok(file) => read_entries(&file),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        let text = match std::fs::read(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let complete = text
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(&text[..0], |end| &text[..=end]);
+        BufReader::new(complete)
+            .lines()
+            .filter(|line| !line.as_ref().is_ok_and(|l| l.trim().is_empty()))
+            .map(|line| parse(&line?))
+            .collect()
     }
 }
 
-fn read_entries(file: &File) -> std::io::Result<Vec<LedgerEntry>> {
-    let mut entries = Vec::new();
-    for line in BufReader::new(file).lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
+fn parse(line: &str) -> std::io::Result<LedgerEntry> {
+    serde_json::from_str(line).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+impl Index {
+    /// Reads what was appended since the last call, under the caller's lock. A last line
+    /// without its newline is a write that was cut short (a crash, a full disk): its charge
+    /// was never reported as made, so it is cut off and the charge is made again whole.
+    fn catch_up(&mut self, file: &mut File) -> std::io::Result<()> {
+        let len = file.metadata()?.len();
+        if len < self.read_to {
+            // The file was replaced or cut behind our back: start over.
+            *self = Index::default();
         }
-        let entry = serde_json::from_str(&line)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        entries.push(entry);
+        file.seek(SeekFrom::Start(self.read_to))?;
+        let mut new = Vec::new();
+        file.read_to_end(&mut new)?;
+        self.bytes_read += new.len() as u64;
+        let complete = new.iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
+        if complete < new.len() {
+            let torn = self.read_to + complete as u64;
+            tracing::warn!(
+                bytes = new.len() - complete,
+                "the payment ledger ended in a torn write; cutting it off"
+            );
+            file.set_len(torn)?;
+            file.sync_data()?;
+        }
+        for line in new[..complete].split(|b| *b == b'\n') {
+            let line = std::str::from_utf8(line)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            self.insert(parse(line)?);
+        }
+        self.read_to += complete as u64;
+        Ok(())
     }
-    Ok(entries)
+
+    fn insert(&mut self, entry: LedgerEntry) {
+        self.charges.insert(
+            entry.idempotency_key,
+            Recorded {
+                charge_id: entry.charge_id,
+                amount: entry.amount,
+                currency: entry.currency,
+            },
+        );
+    }
 }
 
 /// The token charged when a checkout names none.
@@ -96,34 +168,33 @@ impl LocalLedger {
             return Err(PaymentError::Declined(reason.to_owned()));
         }
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(unavailable)?;
+            create_private_dir(dir).map_err(unavailable)?;
         }
-        let mut file = OpenOptions::new()
+        let mut file = private_options()
             .read(true)
             .append(true)
             .create(true)
             .open(&self.path)
             .map_err(unavailable)?;
+        keep_private(&file).map_err(unavailable)?;
+        // One lock for the file across processes, one for the index within this one.
         file.lock().map_err(unavailable)?;
-        file.seek(SeekFrom::Start(0)).map_err(unavailable)?;
-        let existing = read_entries(&file).map_err(unavailable)?;
-        if let Some(entry) = existing
-            .iter()
-            .find(|e| e.idempotency_key == request.idempotency_key)
-        {
-            if entry.amount != request.amount.minor
-                || entry.currency != request.amount.currency.code()
+        let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        index.catch_up(&mut file).map_err(unavailable)?;
+        if let Some(found) = index.charges.get(&request.idempotency_key) {
+            if found.amount != request.amount.minor
+                || found.currency != request.amount.currency.code()
             {
                 return Err(PaymentError::Invalid(format!(
                     "idempotency key {} was already used for a different amount",
                     request.idempotency_key
                 )));
             }
-            let currency = Currency::try_from(entry.currency.clone()).map_err(unavailable)?;
+            let currency = Currency::try_from(found.currency.clone()).map_err(unavailable)?;
             return Ok(Charge {
-                id: entry.charge_id.clone(),
-                amount: Money::new(entry.amount, currency),
-                idempotency_key: entry.idempotency_key.clone(),
+                id: found.charge_id.clone(),
+                amount: Money::new(found.amount, currency),
+                idempotency_key: request.idempotency_key.clone(),
             });
         }
         let entry = LedgerEntry {
@@ -139,20 +210,21 @@ impl LocalLedger {
         line.push('\n');
         file.write_all(line.as_bytes()).map_err(unavailable)?;
         file.sync_data().map_err(unavailable)?;
-        Ok(Charge {
-            id: entry.charge_id,
-            amount: request.amount.clone(),
-            idempotency_key: entry.idempotency_key,
-        })
+        index.read_to += line.len() as u64;
+        let charge = Charge {
+            id: entry.charge_id.clone(),
+            amount: request.amount,
+            idempotency_key: entry.idempotency_key.clone(),
+        };
+        index.insert(entry);
+        Ok(charge)
     }
 }
 
 #[async_trait]
 impl PaymentGateway for LocalLedger {
     async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
-        let ledger = LocalLedger {
-            path: self.path.clone(),
-        };
+        let ledger = self.clone();
         let request = request.clone();
         tokio::task::spawn_blocking(move || ledger.charge_blocking(&request))
             .await
@@ -225,6 +297,95 @@ mod tests {
         let err = ledger.charge(&request("k", "tok_bogus")).await.unwrap_err();
         assert!(matches!(err, PaymentError::Invalid(_)), "{err}");
         assert!(ledger.entries().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_cut_off_and_no_completed_charge_is_lost_or_repeated() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = LocalLedger::new(dir.path());
+        let charged = first.charge(&request("k1", "tok_visa")).await.unwrap();
+        // A crash in the middle of the next write leaves half a line.
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(first.path())
+            .unwrap();
+        file.write_all(br#"{"charge_id":"ch_local_torn","cart_id":"CA"#)
+            .unwrap();
+        drop(file);
+        assert_eq!(
+            first.entries().unwrap().len(),
+            1,
+            "the torn line is no charge"
+        );
+
+        // A worker started afterwards reads the file from the start and keeps charging.
+        let restarted = LocalLedger::new(dir.path());
+        let again = restarted.charge(&request("k1", "tok_visa")).await.unwrap();
+        assert_eq!(
+            again, charged,
+            "the completed charge is found, not repeated"
+        );
+        let second = restarted.charge(&request("k2", "tok_visa")).await.unwrap();
+        let text = std::fs::read_to_string(first.path()).unwrap();
+        assert!(!text.contains("torn"), "{text}");
+        assert!(text.ends_with('\n'));
+        let keys: Vec<_> = restarted
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.idempotency_key, e.charge_id))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![("k1".into(), charged.id), ("k2".into(), second.id)]
+        );
+        // The first ledger, which had read up to the torn line, sees the other's charge.
+        let seen = first.charge(&request("k2", "tok_visa")).await.unwrap();
+        assert_eq!(seen.id, keys[1].1);
+    }
+
+    #[tokio::test]
+    async fn a_charge_reads_only_what_others_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = LocalLedger::new(dir.path());
+        for i in 0..50 {
+            ledger
+                .charge(&request(&format!("k{i}"), "tok_visa"))
+                .await
+                .unwrap();
+        }
+        let read = || ledger.index.lock().unwrap().bytes_read;
+        assert_eq!(read(), 0, "its own lines are never read back");
+        let other = LocalLedger::new(dir.path());
+        other.charge(&request("other", "tok_visa")).await.unwrap();
+        let other_line = std::fs::read_to_string(ledger.path())
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .len() as u64
+            + 1;
+        ledger.charge(&request("k50", "tok_visa")).await.unwrap();
+        assert_eq!(read(), other_line, "only the other process's line was read");
+        let again = ledger.charge(&request("other", "tok_visa")).await.unwrap();
+        assert!(again.id.starts_with("ch_local_"));
+        assert_eq!(ledger.entries().unwrap().len(), 52);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_ledger_is_readable_by_its_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let ledger = LocalLedger::new(&data);
+        ledger.charge(&request("k", "tok_visa")).await.unwrap();
+        assert_eq!(super::super::files::mode(ledger.path()), 0o600);
+        assert_eq!(super::super::files::mode(&data), 0o700);
+        // A ledger made with wider permissions before is narrowed on the next charge.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(ledger.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        ledger.charge(&request("k2", "tok_visa")).await.unwrap();
+        assert_eq!(super::super::files::mode(ledger.path()), 0o600);
     }
 
     #[tokio::test]

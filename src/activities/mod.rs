@@ -9,6 +9,7 @@
 //! application failure whose message reaches the person checking out; anything that may be
 //! transient stays retryable and Temporal retries it with backoff.
 
+mod files;
 mod ledger;
 mod mail;
 mod mailgun;

@@ -2,7 +2,9 @@
 //!
 //! Each message is written to `<key>.eml` through a temporary file and a rename, so a reader
 //! never sees half a message and a retried send replaces the file instead of adding a second.
+//! The directory and the files are readable by their owner only: they hold e-mail addresses.
 
+use super::files::{create_private_dir, write_private};
 use super::mail::build_message;
 use super::{EmailMessage, MailError, Mailer};
 use async_trait::async_trait;
@@ -48,14 +50,15 @@ impl Mailer for Outbox {
     async fn send(&self, message: &EmailMessage) -> Result<(), MailError> {
         let eml = build_message(&self.from, message, std::time::SystemTime::now())?.formatted();
         let path = self.path_for(&message.key);
-        let tmp = path.with_extension("eml.tmp");
-        let io = |e: std::io::Error| {
-            MailError::Unavailable(format!("outbox {}: {e}", self.dir.display()))
-        };
-        tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
-        tokio::fs::write(&tmp, eml).await.map_err(io)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(io)?;
-        Ok(())
+        let dir = self.dir.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            create_private_dir(&dir)?;
+            write_private(&path, &eml)
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
+        written.map_err(|e| MailError::Unavailable(format!("outbox {}: {e}", self.dir.display())))
     }
 }
 
@@ -99,6 +102,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Date: "), "{text}");
+        #[cfg(unix)]
+        {
+            let path = outbox.path_for("cart-1/reminder-3");
+            assert_eq!(super::super::files::mode(&path), 0o600);
+            assert_eq!(super::super::files::mode(outbox.dir()), 0o700);
+        }
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 //! are retried by Temporal with backoff.
 
 use super::{Charge, ChargeRequest, PaymentError, PaymentGateway};
+use crate::domain::Money;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -80,8 +81,7 @@ fn metadata(request: &ChargeRequest) -> HashMap<String, String> {
 impl PaymentGateway for StripeGateway {
     async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         let payment = self.payment(request)?;
-        let amount = i64::try_from(request.amount.minor)
-            .map_err(|_| PaymentError::Invalid("the amount is too large".into()))?;
+        let amount = stripe_amount(&request.amount)?;
         let currency =
             stripe_types::Currency::from_str(&request.amount.currency.code().to_ascii_lowercase())
                 .unwrap_or_else(|never| match never {});
@@ -129,10 +129,58 @@ impl PaymentGateway for StripeGateway {
         };
         Ok(Charge {
             id,
-            amount: request.amount.clone(),
+            amount: request.amount,
             idempotency_key: request.idempotency_key.clone(),
         })
     }
+}
+
+/// The currencies Stripe charges in whole units (docs.stripe.com/currencies, "zero-decimal").
+/// UGX and ISK are not among them although ISO 4217 gives them no decimals: Stripe keeps them
+/// two-decimal for backwards compatibility, with `00` after the point.
+const STRIPE_ZERO_DECIMAL: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF",
+    "XOF", "XPF",
+];
+/// The currencies Stripe charges with three decimals, the last of which must be 0.
+const STRIPE_THREE_DECIMAL: &[&str] = &["BHD", "JOD", "KWD", "OMR", "TND"];
+
+/// An amount as Stripe's API writes it. Stripe's decimals follow ISO 4217 except for the
+/// special cases it documents (ISK and UGX in hundredths, MGA in whole units; HUF and TWD
+/// charge with two decimals as ISO has them), so the cart's ISO minor units are converted
+/// here and nowhere else. An amount Stripe cannot take exactly is refused, never rounded.
+pub fn stripe_amount(money: &Money) -> Result<i64, PaymentError> {
+    let code = money.currency.code();
+    let iso = money.currency.exponent();
+    let stripe = if STRIPE_ZERO_DECIMAL.contains(&code) {
+        0
+    } else if STRIPE_THREE_DECIMAL.contains(&code) {
+        3
+    } else {
+        2
+    };
+    let amount = if stripe >= iso {
+        money.minor.checked_mul(10u64.pow(stripe - iso))
+    } else {
+        let divisor = 10u64.pow(iso - stripe);
+        money
+            .minor
+            .is_multiple_of(divisor)
+            .then(|| money.minor / divisor)
+    };
+    let refuse =
+        |why: String| PaymentError::Invalid(format!("Stripe cannot charge {money}: {why}"));
+    let amount = amount.ok_or_else(|| {
+        refuse(format!(
+            "Stripe takes {code} with {stripe} decimals; give prices with no more"
+        ))
+    })?;
+    if stripe == 3 && !amount.is_multiple_of(10) {
+        return Err(refuse(format!(
+            "Stripe takes {code} only in multiples of 0.010"
+        )));
+    }
+    i64::try_from(amount).map_err(|_| refuse("the amount is too large".into()))
 }
 
 /// Sorts a Stripe error into final (the person must act) and retryable.
@@ -299,6 +347,71 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, PaymentError::Invalid(_)), "{err:?}");
         assert!(!err.to_string().contains(KEY));
+    }
+
+    fn money(price: &str, code: &str) -> Money {
+        let currency = Currency::try_from(code.to_owned()).unwrap();
+        Money::parse(price, currency).unwrap()
+    }
+
+    #[test]
+    fn amounts_are_written_in_stripe_s_units() {
+        for (price, code, amount) in [
+            ("999.00", "USD", 99_900),
+            ("1200", "JPY", 1_200),
+            ("10.000", "KWD", 10_000),
+            ("10.120", "KWD", 10_120),
+            // Stripe's special cases: ISK and UGX in hundredths though ISO has no decimals,
+            // MGA in whole ariary though ISO has two, HUF and TWD as ISO has them.
+            ("500", "ISK", 50_000),
+            ("5000", "UGX", 500_000),
+            ("1000.00", "MGA", 1_000),
+            ("1500.00", "HUF", 150_000),
+            ("99.00", "TWD", 9_900),
+        ] {
+            assert_eq!(
+                stripe_amount(&money(price, code)).unwrap(),
+                amount,
+                "{price} {code}"
+            );
+        }
+        let err = stripe_amount(&money("10.125", "KWD")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "payment rejected: Stripe cannot charge 10.125 KWD: Stripe takes KWD only in multiples of 0.010"
+        );
+        assert!(stripe_amount(&money("1000.50", "MGA")).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_zero_two_and_three_decimal_catalog_price_reaches_stripe_as_stripe_reads_it() {
+        use crate::domain::{Cart, Catalog, CatalogFormat};
+        for (code, price, amount) in [
+            ("JPY", "1200", "1200"),
+            ("EUR", "12.50", "1250"),
+            ("KWD", "10.250", "10250"),
+        ] {
+            let text = format!(
+                "currency = \"{code}\"\n[[products]]\nid = 1\nname = \"Phone\"\nprice = \"{price}\""
+            );
+            let catalog = Catalog::parse(&text, CatalogFormat::Toml).unwrap();
+            let mut cart = Cart::new("CART-1", catalog.currency());
+            cart.add(&catalog, 1, 1).unwrap();
+            let order = cart.begin_checkout(Some("ann@example.com")).unwrap();
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(body_string_contains(format!("amount={amount}&").as_str()))
+                .and(body_string_contains(
+                    format!("currency={}", code.to_ascii_lowercase()).as_str(),
+                ))
+                .respond_with(ResponseTemplate::new(200).set_body_json(succeeded_intent()))
+                .expect(1)
+                .mount(&server)
+                .await;
+            let mut req = request(None);
+            req.amount = order.amount;
+            gateway(&server).await.charge(&req).await.unwrap();
+        }
     }
 
     #[test]

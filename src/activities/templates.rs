@@ -25,7 +25,7 @@ impl Letter {
             blocks: vec![
                 Block::Para("Hello,".into()),
                 Block::Para(format!("you left these items in your cart {}:", r.cart_id)),
-                Block::Items(r.items.clone(), r.total.clone()),
+                Block::Items(r.items.clone(), r.total),
                 Block::Para("To finish your order, run:".into()),
                 Block::Command(format!("cart checkout {}", r.cart_id)),
             ],
@@ -41,7 +41,7 @@ impl Letter {
                     "thank you for your order. We charged {} (charge {}) for:",
                     c.total, c.charge_id
                 )),
-                Block::Items(c.items.clone(), c.total.clone()),
+                Block::Items(c.items.clone(), c.total),
                 Block::Para("To see it again, run:".into()),
                 Block::Command(format!("cart show {}", c.cart_id)),
             ],

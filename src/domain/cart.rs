@@ -54,7 +54,7 @@ impl LineItem {
     pub fn total(&self) -> Money {
         self.unit_price
             .times(self.quantity)
-            .unwrap_or_else(|| Money::new(u64::MAX, self.unit_price.currency.clone()))
+            .unwrap_or_else(|| Money::new(u64::MAX, self.unit_price.currency))
     }
 }
 
@@ -177,13 +177,13 @@ impl Cart {
     /// The cart total: the one place line totals are summed.
     pub fn total(&self) -> Money {
         self.checked_total(&self.items)
-            .unwrap_or_else(|| Money::new(u64::MAX, self.currency.clone()))
+            .unwrap_or_else(|| Money::new(u64::MAX, self.currency))
     }
 
     fn checked_total(&self, items: &[LineItem]) -> Option<Money> {
         items
             .iter()
-            .try_fold(Money::new(0, self.currency.clone()), |sum, line| {
+            .try_fold(Money::new(0, self.currency), |sum, line| {
                 let line = line.unit_price.times(line.quantity)?;
                 Some(Money::new(sum.minor.checked_add(line.minor)?, sum.currency))
             })
@@ -225,7 +225,7 @@ impl Cart {
             None => items.push(LineItem {
                 product_id: found.id,
                 name: found.name.clone(),
-                unit_price: found.price.clone(),
+                unit_price: found.price,
                 quantity: qty,
             }),
         }

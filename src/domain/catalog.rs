@@ -35,13 +35,35 @@ pub struct Product {
     pub image: Option<String>,
 }
 
-/// A validated catalog. It travels inside a cart's settings, so the prices a cart charges are
-/// the ones it was opened with (see `CartSettings` in the workflow).
+/// A validated catalog: the shop's products and prices. Every way to get one (a file, the
+/// built-in catalog, deserializing) goes through [`Catalog::new`] and its checks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedCatalog")]
 pub struct Catalog {
     currency: Currency,
     products: Vec<Product>,
 }
+
+/// A catalog as it arrives from serde, before its checks.
+#[derive(Deserialize)]
+struct UncheckedCatalog {
+    currency: Currency,
+    products: Vec<Product>,
+}
+
+impl TryFrom<UncheckedCatalog> for Catalog {
+    type Error = CatalogError;
+
+    fn try_from(c: UncheckedCatalog) -> Result<Self, CatalogError> {
+        Catalog::new(c.currency, c.products)
+    }
+}
+
+/// At most this many products in one catalog: far more than a shop on the command line needs,
+/// few enough that a wrong file is caught.
+pub const MAX_PRODUCTS: usize = 10_000;
+/// At most this many characters in a product name.
+pub const MAX_NAME_CHARS: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -56,6 +78,18 @@ pub enum CatalogError {
     DuplicateId(ProductId),
     #[error("product {0} has an empty name")]
     EmptyName(ProductId),
+    #[error("product {0} has a name longer than {MAX_NAME_CHARS} characters")]
+    LongName(ProductId),
+    #[error("the catalog has {0} products; at most {MAX_PRODUCTS} are allowed")]
+    TooMany(usize),
+    #[error(
+        "product {id} is priced in {found}, but the catalog's currency is {currency}: one catalog has one currency"
+    )]
+    MixedCurrency {
+        id: ProductId,
+        found: Currency,
+        currency: Currency,
+    },
     #[error("product {id} has a price of zero: every product needs a positive price")]
     ZeroPrice { id: ProductId },
     #[error("product {id}: {source}")]
@@ -103,25 +137,60 @@ impl Catalog {
         let product = |id, name: &str, minor, description: &str, photo: &str| Product {
             id,
             name: name.to_owned(),
-            price: Money::new(minor, usd.clone()),
+            price: Money::new(minor, usd),
             description: description.to_owned(),
             image: Some(format!("https://images.unsplash.com/photo-{photo}")),
         };
-        Self {
-            currency: usd.clone(),
-            products: vec![
-                product(
-                    0,
-                    "iPhone 12 Pro",
-                    99_900,
-                    "Test",
-                    "1603921326210-6edd2d60ca68",
-                ),
-                product(1, "iPhone 12", 69_900, "Test", "1611472173362-3f53dbd65d80"),
-                product(2, "iPhone SE", 39_900, "399", "1529618160092-2f8ccc8e087b"),
-                product(3, "iPhone 11", 59_900, "599", "1574755393849-623942496936"),
-            ],
+        let products = vec![
+            product(
+                0,
+                "iPhone 12 Pro",
+                99_900,
+                "Test",
+                "1603921326210-6edd2d60ca68",
+            ),
+            product(1, "iPhone 12", 69_900, "Test", "1611472173362-3f53dbd65d80"),
+            product(2, "iPhone SE", 39_900, "399", "1529618160092-2f8ccc8e087b"),
+            product(3, "iPhone 11", 59_900, "599", "1574755393849-623942496936"),
+        ];
+        Self::new(usd, products).expect("the built-in catalog passes the catalog checks")
+    }
+
+    /// A catalog from its parts, if they pass every check: some products and not too many,
+    /// unique ids, names that are neither empty nor overlong, positive prices, one currency.
+    /// Products are kept sorted by id.
+    pub fn new(currency: Currency, mut products: Vec<Product>) -> Result<Self, CatalogError> {
+        if products.is_empty() {
+            return Err(CatalogError::Empty);
         }
+        if products.len() > MAX_PRODUCTS {
+            return Err(CatalogError::TooMany(products.len()));
+        }
+        let mut seen = BTreeSet::new();
+        for p in &mut products {
+            if !seen.insert(p.id) {
+                return Err(CatalogError::DuplicateId(p.id));
+            }
+            p.name = p.name.trim().to_owned();
+            if p.name.is_empty() {
+                return Err(CatalogError::EmptyName(p.id));
+            }
+            if p.name.chars().count() > MAX_NAME_CHARS {
+                return Err(CatalogError::LongName(p.id));
+            }
+            if p.price.currency != currency {
+                return Err(CatalogError::MixedCurrency {
+                    id: p.id,
+                    found: p.price.currency,
+                    currency,
+                });
+            }
+            if p.price.minor == 0 {
+                return Err(CatalogError::ZeroPrice { id: p.id });
+            }
+        }
+        products.sort_by_key(|p| p.id);
+        Ok(Self { currency, products })
     }
 
     /// Parses and validates catalog text.
@@ -139,42 +208,29 @@ impl Catalog {
             }
         };
         let currency = Currency::try_from(file.currency).map_err(CatalogError::Currency)?;
-        let mut seen = BTreeSet::new();
-        let mut products = Vec::with_capacity(file.products.len());
-        for entry in file.products {
-            if !seen.insert(entry.id) {
-                return Err(CatalogError::DuplicateId(entry.id));
-            }
-            let name = entry.name.trim().to_owned();
-            if name.is_empty() {
-                return Err(CatalogError::EmptyName(entry.id));
-            }
-            let price = Money::parse(&entry.price, currency.clone()).map_err(|source| {
-                CatalogError::Price {
+        let products = file
+            .products
+            .into_iter()
+            .map(|entry| {
+                let price =
+                    Money::parse(&entry.price, currency).map_err(|source| CatalogError::Price {
+                        id: entry.id,
+                        source,
+                    })?;
+                Ok(Product {
                     id: entry.id,
-                    source,
-                }
-            })?;
-            if price.minor == 0 {
-                return Err(CatalogError::ZeroPrice { id: entry.id });
-            }
-            products.push(Product {
-                id: entry.id,
-                name,
-                price,
-                description: entry.description,
-                image: entry.image,
-            });
-        }
-        if products.is_empty() {
-            return Err(CatalogError::Empty);
-        }
-        products.sort_by_key(|p| p.id);
-        Ok(Self { currency, products })
+                    name: entry.name,
+                    price,
+                    description: entry.description,
+                    image: entry.image,
+                })
+            })
+            .collect::<Result<Vec<_>, CatalogError>>()?;
+        Self::new(currency, products)
     }
 
-    pub fn currency(&self) -> &Currency {
-        &self.currency
+    pub fn currency(&self) -> Currency {
+        self.currency
     }
 
     pub fn products(&self) -> &[Product] {
@@ -234,6 +290,72 @@ price = "499"
         let json = r#"{"currency":"USD","products":[{"id":1,"name":"Case","price":"19.99"}]}"#;
         let c = Catalog::parse(json, CatalogFormat::Json).unwrap();
         assert_eq!(c.get(1).unwrap().price.minor, 1_999);
+    }
+
+    #[test]
+    fn every_source_passes_the_same_checks() {
+        // JSON files are checked like TOML ones.
+        let dup = r#"{"currency":"USD","products":[{"id":1,"name":"a","price":"1"},{"id":1,"name":"b","price":"2"}]}"#;
+        let err = Catalog::parse(dup, CatalogFormat::Json).unwrap_err();
+        assert!(err.to_string().contains("more than once"), "{err}");
+        // A catalog deserialized from its own form (as old carts carry it) is checked too:
+        // a product priced in yen inside a dollar catalog is refused, not charged as cents.
+        let mixed = r#"{"currency":"USD","products":[
+            {"id":0,"name":"Phone","price":{"minor":999,"currency":"USD"}},
+            {"id":1,"name":"Case","price":{"minor":1200,"currency":"JPY"}}]}"#;
+        let err = serde_json::from_str::<Catalog>(mixed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("priced in JPY, but the catalog's currency is USD"),
+            "{err}"
+        );
+        let zero = r#"{"currency":"USD","products":[{"id":0,"name":"x","price":{"minor":0,"currency":"USD"}}]}"#;
+        assert!(serde_json::from_str::<Catalog>(zero).is_err());
+        // The built-in catalog is one more source: it survives its own checks and a round trip.
+        let builtin = Catalog::builtin();
+        let json = serde_json::to_string(&builtin).unwrap();
+        assert_eq!(serde_json::from_str::<Catalog>(&json).unwrap(), builtin);
+    }
+
+    #[test]
+    fn the_number_of_products_and_the_names_are_bounded() {
+        let product = |id| Product {
+            id,
+            name: format!("p{id}"),
+            price: Money::new(1, Currency::usd()),
+            description: String::new(),
+            image: None,
+        };
+        let many: Vec<_> = (0..=MAX_PRODUCTS as u32).map(product).collect();
+        assert!(matches!(
+            Catalog::new(Currency::usd(), many),
+            Err(CatalogError::TooMany(_))
+        ));
+        let mut long = product(1);
+        long.name = "x".repeat(MAX_NAME_CHARS + 1);
+        assert!(matches!(
+            Catalog::new(Currency::usd(), vec![long]),
+            Err(CatalogError::LongName(1))
+        ));
+    }
+
+    #[test]
+    fn prices_take_the_currency_s_decimals() {
+        let text = |currency: &str, price: &str| {
+            format!(
+                "currency = \"{currency}\"\n[[products]]\nid = 1\nname = \"a\"\nprice = \"{price}\""
+            )
+        };
+        let minor = |currency: &str, price: &str| {
+            Catalog::parse(&text(currency, price), CatalogFormat::Toml)
+                .map(|c| c.get(1).unwrap().price.minor)
+        };
+        assert_eq!(minor("JPY", "1200").unwrap(), 1_200);
+        assert!(minor("JPY", "1200.50").is_err());
+        assert_eq!(minor("EUR", "12.50").unwrap(), 1_250);
+        assert_eq!(minor("KWD", "10.00").unwrap(), 10_000);
+        assert_eq!(minor("KWD", "10.125").unwrap(), 10_125);
     }
 
     #[test]

@@ -6,32 +6,30 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// An ISO 4217 currency code, always three upper-case ASCII letters.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A currency of ISO 4217, with its minor units (decimals) as the standard states them.
+///
+/// The table comes from `iso_currency`, which is generated from ISO's own list, so no list of
+/// decimals is kept here. Funds, precious metals and codes ISO has withdrawn are refused: a shop
+/// sells in a currency people pay with. How a payment provider wants an amount written (Stripe
+/// sends ISK in hundredths, for one) is that provider's business, not the cart's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Currency(String);
+pub struct Currency(iso_currency::Currency);
 
 impl Currency {
     pub fn usd() -> Self {
-        Self("USD".to_owned())
+        Self(iso_currency::Currency::USD)
     }
 
-    pub fn code(&self) -> &str {
-        &self.0
+    pub fn code(&self) -> &'static str {
+        self.0.code()
     }
 
-    /// How many digits follow the decimal point. The zero-decimal currencies are the ones
-    /// Stripe documents as such; every other currency uses two.
+    /// How many digits follow the decimal point: ISO 4217's minor units (0 for JPY, 2 for USD,
+    /// 3 for KWD).
     pub fn exponent(&self) -> u32 {
-        const ZERO_DECIMAL: &[&str] = &[
-            "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
-            "VUV", "XAF", "XOF", "XPF",
-        ];
-        if ZERO_DECIMAL.contains(&self.0.as_str()) {
-            0
-        } else {
-            2
-        }
+        // Every accepted currency has an exponent (see `TryFrom`); 2 only keeps this total.
+        self.0.exponent().map_or(2, u32::from)
     }
 }
 
@@ -40,28 +38,33 @@ impl TryFrom<String> for Currency {
 
     fn try_from(code: String) -> Result<Self, MoneyError> {
         let upper = code.trim().to_ascii_uppercase();
-        if upper.len() == 3 && upper.bytes().all(|b| b.is_ascii_uppercase()) {
-            Ok(Self(upper))
-        } else {
-            Err(MoneyError::BadCurrency(code))
+        let currency = iso_currency::Currency::from_code(&upper)
+            .filter(|c| c.exponent().is_some() && !c.is_fund() && !c.is_special())
+            .ok_or_else(|| MoneyError::BadCurrency(code.clone()))?;
+        match currency.is_superseded() {
+            Some(now) => Err(MoneyError::Superseded {
+                code: upper,
+                now: now.code(),
+            }),
+            None => Ok(Self(currency)),
         }
     }
 }
 
 impl From<Currency> for String {
     fn from(c: Currency) -> String {
-        c.0
+        c.code().to_owned()
     }
 }
 
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.code())
     }
 }
 
 /// An amount of money: `minor` units (cents for USD) of `currency`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
     pub minor: u64,
     pub currency: Currency,
@@ -69,8 +72,10 @@ pub struct Money {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("{0:?} is not a currency code: use three letters such as USD or EUR")]
+    #[error("{0:?} is not an ISO 4217 currency code: use one such as USD, EUR or JPY")]
     BadCurrency(String),
+    #[error("{code} is no longer in use: write {now}")]
+    Superseded { code: String, now: &'static str },
     #[error("{text:?} is not a price in {currency}: write it like {example}")]
     BadAmount {
         text: String,
@@ -91,8 +96,12 @@ impl Money {
         let exp = currency.exponent();
         let bad = || MoneyError::BadAmount {
             text: text.to_owned(),
-            currency: currency.clone(),
-            example: if exp == 0 { "1200" } else { "999.00" },
+            currency,
+            example: match exp {
+                0 => "1200",
+                3 => "12.500",
+                _ => "999.00",
+            },
         };
         let trimmed = text.trim();
         let (whole, frac) = trimmed.split_once('.').unwrap_or((trimmed, ""));
@@ -121,7 +130,7 @@ impl Money {
     pub fn times(&self, qty: u32) -> Option<Money> {
         self.minor
             .checked_mul(u64::from(qty))
-            .map(|minor| Money::new(minor, self.currency.clone()))
+            .map(|minor| Money::new(minor, self.currency))
     }
 
     /// The amount as plain decimal text, e.g. `1998.00`.
@@ -195,8 +204,8 @@ mod tests {
     #[test]
     fn zero_decimal_currencies_have_no_fraction() {
         let jpy = Currency::try_from("jpy".to_owned()).unwrap();
-        assert_eq!(Money::parse("1200", jpy.clone()).unwrap().minor, 1200);
-        assert!(Money::parse("1200.5", jpy.clone()).is_err());
+        assert_eq!(Money::parse("1200", jpy).unwrap().minor, 1200);
+        assert!(Money::parse("1200.5", jpy).is_err());
         assert_eq!(Money::new(1200, jpy).to_string(), "1,200 JPY");
     }
 
@@ -213,8 +222,43 @@ mod tests {
     #[test]
     fn currency_codes_are_validated_and_normalised() {
         assert_eq!(Currency::try_from("eur".to_owned()).unwrap().code(), "EUR");
-        assert!(Currency::try_from("EURO".to_owned()).is_err());
-        assert!(Currency::try_from("U$D".to_owned()).is_err());
+        for bad in ["EURO", "U$D", "ABC", "XAU", "CLF", ""] {
+            assert!(Currency::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
+        let err = Currency::try_from("HRK".to_owned()).unwrap_err();
+        assert_eq!(err.to_string(), "HRK is no longer in use: write EUR");
+    }
+
+    fn currency(code: &str) -> Currency {
+        Currency::try_from(code.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn minor_units_are_iso_4217_s() {
+        for (code, exponent) in [
+            ("JPY", 0),
+            ("ISK", 0),
+            ("UGX", 0),
+            ("USD", 2),
+            ("HUF", 2),
+            ("TWD", 2),
+            ("KWD", 3),
+            ("BHD", 3),
+        ] {
+            assert_eq!(currency(code).exponent(), exponent, "{code}");
+        }
+    }
+
+    #[test]
+    fn three_decimal_currencies_keep_their_thousandths() {
+        let kwd = currency("KWD");
+        let price = Money::parse("10.00", kwd).unwrap();
+        assert_eq!(price.minor, 10_000, "10 KWD is 10,000 fils");
+        assert_eq!(Money::parse("1.250", kwd).unwrap().minor, 1_250);
+        assert!(Money::parse("1.2505", kwd).is_err());
+        assert_eq!(price.to_string(), "10.000 KWD");
+        let err = Money::parse("1.2505", kwd).unwrap_err().to_string();
+        assert!(err.contains("write it like 12.500"), "{err}");
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl CartWorkflow {
             return Self { state: *state };
         }
         let settings = input.settings.unwrap_or_else(CartSettings::frozen_default);
-        let mut cart = Cart::new(ctx.workflow_id(), settings.catalog.currency().clone());
+        let mut cart = Cart::new(ctx.workflow_id(), settings.catalog.currency());
         for item in &input.legacy_items {
             if let Err(e) = cart.add(&settings.catalog, item.product_id, item.quantity) {
                 tracing::warn!(cart = ctx.workflow_id(), "ignoring a start item: {e}");
