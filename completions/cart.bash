@@ -113,7 +113,7 @@ _cart() {
 
     case "${cmd}" in
         cart)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version worker new add remove email checkout show products list shell demo serve completions man help"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version worker new add remove email checkout show products list shell demo serve completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,10 +143,6 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -163,7 +159,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__add)
-            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,10 +205,6 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -229,7 +221,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__checkout)
-            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -267,10 +259,6 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -287,7 +275,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__completions)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version bash elvish fish powershell zsh"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -317,10 +305,6 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -337,7 +321,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__demo)
-            opts="-h -V --remind-after --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --remind-after --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -371,10 +355,6 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -391,7 +371,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__email)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,10 +399,6 @@ _cart() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --wait)
@@ -665,7 +641,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__list)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -693,10 +669,6 @@ _cart() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --wait)
@@ -715,7 +687,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__man)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -745,10 +717,6 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -765,7 +733,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__new)
-            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -811,10 +779,6 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -831,7 +795,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__products)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -861,10 +825,6 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -881,7 +841,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__remove)
-            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -919,10 +879,6 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -939,7 +895,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__serve)
-            opts="-h -V --listen --token --allow-no-token --allow-origin --remind-after --expire-after --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --listen --token --allow-no-token --allow-origin --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -989,10 +945,6 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1009,7 +961,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__shell)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1037,10 +989,6 @@ _cart() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --wait)
@@ -1059,7 +1007,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__show)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1087,10 +1035,6 @@ _cart() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --wait)
@@ -1109,13 +1053,17 @@ _cart() {
             return 0
             ;;
         cart__subcmd__worker)
-            opts="-h -V --data-dir --address --namespace --profile --task-queue --output --color --catalog --wait --ui-url --help --version"
+            opts="-h -V --data-dir --catalog --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1141,10 +1089,6 @@ _cart() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --catalog)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --wait)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cart_global_optspecs
-    string join \n address= namespace= profile= task-queue= output= color= catalog= wait= ui-url= h/help V/version
+    string join \n address= namespace= profile= task-queue= output= color= wait= ui-url= h/help V/version
 end
 
 function __fish_cart_needs_command
@@ -34,7 +34,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_needs_command" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_needs_command" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_needs_command" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_needs_command" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -46,7 +45,7 @@ complete -c cart -n "__fish_cart_needs_command" -f -a "remove" -d 'Remove a prod
 complete -c cart -n "__fish_cart_needs_command" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
 complete -c cart -n "__fish_cart_needs_command" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
 complete -c cart -n "__fish_cart_needs_command" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
-complete -c cart -n "__fish_cart_needs_command" -f -a "products" -d 'List the products of the catalog (built in, or --catalog FILE)'
+complete -c cart -n "__fish_cart_needs_command" -f -a "products" -d 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
 complete -c cart -n "__fish_cart_needs_command" -f -a "list" -d 'List the open carts on this task queue, newest first'
 complete -c cart -n "__fish_cart_needs_command" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
 complete -c cart -n "__fish_cart_needs_command" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'
@@ -55,6 +54,7 @@ complete -c cart -n "__fish_cart_needs_command" -f -a "completions" -d 'Print th
 complete -c cart -n "__fish_cart_needs_command" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
 complete -c cart -n "__fish_cart_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cart -n "__fish_cart_using_subcommand worker" -l data-dir -d 'Where the ledger and outbox live [default: the user\'s data directory, e.g. ~/.local/share/cart]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand worker" -l catalog -d 'The catalog that prices the carts: a TOML or JSON file [default: built in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand worker" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -65,7 +65,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand worker" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand worker" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand worker" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -84,7 +83,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand new" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand new" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand new" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -103,7 +101,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand add" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand add" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand add" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -120,7 +117,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand remove" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand remove" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand remove" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -135,7 +131,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand email" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand email" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand email" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -152,7 +147,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand checkout" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -167,7 +161,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand show" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand show" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand show" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -182,7 +175,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand products" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand products" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand products" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -197,7 +189,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand list" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand list" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand list" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -212,7 +203,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand shell" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand shell" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand shell" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand shell" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand shell" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -228,7 +218,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand demo" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand demo" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand demo" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand demo" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -248,7 +237,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand serve" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand serve" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand serve" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-no-token -d 'Listen on an address other machines can reach without a token (anyone there may then start, change and pay for carts)'
@@ -264,7 +252,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand completions" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand completions" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand completions" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -279,7 +266,6 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand man" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c cart -n "__fish_cart_using_subcommand man" -l catalog -d 'Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand man" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -291,7 +277,7 @@ complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subc
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "products" -d 'List the products of the catalog (built in, or --catalog FILE)'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "products" -d 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "list" -d 'List the open carts on this task queue, newest first'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'

@@ -4,7 +4,11 @@
 //! are sorted into what a person can act on: server unreachable, no such cart, rejected by the
 //! cart rules, no worker listening, or something else from Temporal.
 
-use crate::workflow::{AddItem, CartInput, CartView, CartWorkflow, Checkout, RemoveItem, SetEmail};
+use crate::domain::Catalog;
+use crate::workflow::{
+    AddItem, CartInput, CartView, CartWorkflow, Checkout, RemoveItem, SetEmail, ShopWorkflow,
+    shop_id,
+};
 use futures::StreamExt;
 use std::future::Future;
 use std::time::Duration;
@@ -197,6 +201,34 @@ impl CartClient {
             WorkflowExecuteUpdateOptions::default(),
         );
         self.finish_update(id, call).await
+    }
+
+    /// The catalog the workers charge, as a worker of this task queue answers it. The shop
+    /// workflow that answers is started on first use (and again if someone ended it).
+    pub async fn catalog(&self) -> Result<Catalog, ClientError> {
+        let id = shop_id(&self.task_queue);
+        let handle = self.client.get_workflow_handle::<ShopWorkflow>(&id);
+        let query = handle.query(ShopWorkflow::catalog, (), WorkflowQueryOptions::default());
+        let no_catalog = || ClientError::Temporal("the worker that answered has no catalog".into());
+        match self.answered(query).await? {
+            Ok(catalog) => return catalog.ok_or_else(no_catalog),
+            Err(WorkflowQueryError::NotFound(_)) => {}
+            Err(other) => return Err(ClientError::Temporal(other.to_string())),
+        }
+        self.ensure_worker().await?;
+        let options = WorkflowStartOptions::new(self.task_queue.clone(), id.clone())
+            .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+            .build();
+        self.client
+            .start_workflow(ShopWorkflow::run, (), options)
+            .await
+            .map_err(|e| ClientError::Temporal(e.to_string()))?;
+        let handle = self.client.get_workflow_handle::<ShopWorkflow>(&id);
+        let query = handle.query(ShopWorkflow::catalog, (), WorkflowQueryOptions::default());
+        self.answered(query)
+            .await?
+            .map_err(|e| ClientError::Temporal(e.to_string()))?
+            .ok_or_else(no_catalog)
     }
 
     /// Open carts on this task queue, newest first.

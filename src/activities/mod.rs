@@ -32,7 +32,9 @@ pub use providers::{
 pub use smtp::Smtp;
 pub use stripe_gateway::{STRIPE_API, StripeFlow, StripeGateway};
 
-use crate::domain::{Email, LineItem, Money};
+use crate::domain::{
+    Catalog, Email, LineItem, MAX_REASON_CHARS, Money, Product, ProductId, bounded,
+};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -78,6 +80,12 @@ pub enum PaymentError {
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
     async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError>;
+
+    /// Whether this provider can charge an amount exactly (a currency's decimals, say). A
+    /// worker checks every catalog price at start-up, so no cart meets the problem at checkout.
+    fn check_amount(&self, _amount: &Money) -> Result<(), PaymentError> {
+        Ok(())
+    }
 }
 
 /// What the reminder activity needs to write an abandoned-cart e-mail.
@@ -103,30 +111,83 @@ pub struct ConfirmationRequest {
     pub charge_id: String,
 }
 
-/// The activities of a cart, holding their providers.
+/// The activities of a cart, holding the shop's catalog and the providers.
 pub struct CartActivities {
+    catalog: Arc<Catalog>,
     payments: Arc<dyn PaymentGateway>,
     mailer: Arc<dyn Mailer>,
 }
 
 impl CartActivities {
-    pub fn new(payments: Arc<dyn PaymentGateway>, mailer: Arc<dyn Mailer>) -> Self {
-        Self { payments, mailer }
+    pub fn new(
+        catalog: Arc<Catalog>,
+        payments: Arc<dyn PaymentGateway>,
+        mailer: Arc<dyn Mailer>,
+    ) -> Self {
+        Self {
+            catalog,
+            payments,
+            mailer,
+        }
+    }
+
+    /// The catalog that prices the carts.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.clone()
+    }
+
+    /// Checks that the payment provider can charge every catalog price exactly.
+    pub fn check_prices(&self) -> Result<(), String> {
+        for p in self.catalog.products() {
+            self.payments
+                .check_amount(&p.price)
+                .map_err(|e| format!("product {} ({}) cannot be sold: {e}", p.id, p.name))?;
+        }
+        Ok(())
     }
 
     async fn send(&self, message: &EmailMessage) -> Result<(), ActivityError> {
         self.mailer.send(message).await.map_err(|e| {
             let failure = match e {
-                MailError::Rejected(_) => ApplicationFailure::non_retryable(e),
-                MailError::Unavailable(_) => ApplicationFailure::new(e),
+                MailError::Rejected(_) => ApplicationFailure::non_retryable(bounded_error(&e)),
+                MailError::Unavailable(_) => ApplicationFailure::new(bounded_error(&e)),
             };
             ActivityError::application(failure)
         })
     }
 }
 
+/// An error's text, bounded: it is stored in the cart's history with the activity's failure,
+/// whatever a provider answered.
+fn bounded_error(e: &dyn std::fmt::Display) -> Box<dyn std::error::Error + Send + Sync> {
+    bounded(&e.to_string(), MAX_REASON_CHARS).into()
+}
+
+impl CartActivities {}
+
 #[activities]
 impl CartActivities {
+    /// A product as the shop sells it now, `None` if it sells no such product: run when a cart
+    /// adds a product new to it, so the price goes into the cart's history. Only what a cart
+    /// line keeps is returned (no description or picture).
+    #[activity]
+    pub async fn price(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        product: i64,
+    ) -> Result<Option<Product>, ActivityError> {
+        let found = ProductId::try_from(product)
+            .ok()
+            .and_then(|id| self.catalog.get(id));
+        Ok(found.map(|p| Product {
+            id: p.id,
+            name: p.name.clone(),
+            price: p.price,
+            description: String::new(),
+            image: None,
+        }))
+    }
+
     #[activity]
     pub async fn charge(
         self: Arc<Self>,
@@ -135,9 +196,9 @@ impl CartActivities {
     ) -> Result<Charge, ActivityError> {
         self.payments.charge(&request).await.map_err(|e| {
             let failure = match e {
-                PaymentError::Unavailable(_) => ApplicationFailure::new(e),
+                PaymentError::Unavailable(_) => ApplicationFailure::new(bounded_error(&e)),
                 PaymentError::Declined(_) | PaymentError::Invalid(_) => {
-                    ApplicationFailure::non_retryable(e)
+                    ApplicationFailure::non_retryable(bounded_error(&e))
                 }
             };
             ActivityError::application(failure)

@@ -6,7 +6,7 @@
 //! are retried by Temporal with backoff.
 
 use super::{Charge, ChargeRequest, PaymentError, PaymentGateway};
-use crate::domain::Money;
+use crate::domain::{Money, bounded};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -73,12 +73,21 @@ fn strategy(request: &ChargeRequest) -> Result<RequestStrategy, PaymentError> {
         .map_err(|e| PaymentError::Invalid(format!("idempotency key: {e}")))
 }
 
+/// What the charge carries for people and for looking it up later: the cart (Stripe takes
+/// metadata values of up to 500 characters) and the idempotency key of the attempt.
 fn metadata(request: &ChargeRequest) -> HashMap<String, String> {
-    HashMap::from([("cart_id".to_owned(), request.cart_id.clone())])
+    HashMap::from([
+        ("cart_id".to_owned(), bounded(&request.cart_id, 500)),
+        ("checkout".to_owned(), request.idempotency_key.clone()),
+    ])
 }
 
 #[async_trait]
 impl PaymentGateway for StripeGateway {
+    fn check_amount(&self, amount: &Money) -> Result<(), PaymentError> {
+        stripe_amount(amount).map(drop)
+    }
+
     async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         let payment = self.payment(request)?;
         let amount = stripe_amount(&request.amount)?;
@@ -395,9 +404,9 @@ mod tests {
                 "currency = \"{code}\"\n[[products]]\nid = 1\nname = \"Phone\"\nprice = \"{price}\""
             );
             let catalog = Catalog::parse(&text, CatalogFormat::Toml).unwrap();
-            let mut cart = Cart::new("CART-1", catalog.currency());
+            let mut cart = Cart::new("CART-1");
             cart.add(&catalog, 1, 1).unwrap();
-            let order = cart.begin_checkout(Some("ann@example.com")).unwrap();
+            let order = cart.begin_checkout(Some("ann@example.com"), None).unwrap();
             let server = MockServer::start().await;
             Mock::given(method("POST"))
                 .and(body_string_contains(format!("amount={amount}&").as_str()))

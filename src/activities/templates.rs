@@ -124,13 +124,13 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Cart, Catalog, Currency, Email};
+    use crate::domain::{Cart, Catalog, Email};
 
     fn items() -> (Vec<LineItem>, Money) {
-        let mut cart = Cart::new("CART-1", Currency::usd());
+        let mut cart = Cart::new("CART-1");
         cart.add(&Catalog::builtin(), 0, 2).unwrap();
         cart.add(&Catalog::builtin(), 2, 1).unwrap();
-        (cart.items().to_vec(), cart.total())
+        (cart.items().to_vec(), cart.total().unwrap())
     }
 
     fn reminder() -> ReminderRequest {

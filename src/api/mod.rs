@@ -11,7 +11,6 @@ pub mod v1;
 pub use error::ApiError;
 
 use crate::client::CartClient;
-use crate::domain::Catalog;
 use crate::workflow::{CartInput, CartSettings};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -22,7 +21,7 @@ use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
-/// What the API needs: the carts, the settings (and so the catalog) of new carts, the token.
+/// What the API needs: the carts, the settings of new carts, the token.
 pub struct Api {
     pub carts: CartClient,
     pub new_carts: CartSettings,
@@ -36,10 +35,6 @@ impl Api {
     /// The start input for a cart this API creates.
     fn new_cart(&self, email: Option<String>) -> CartInput {
         CartInput::new(self.new_carts.clone(), email)
-    }
-
-    fn catalog(&self) -> &Catalog {
-        &self.new_carts.catalog
     }
 }
 

@@ -29,9 +29,9 @@ pub fn routes() -> Router<Arc<super::Api>> {
         .route("/cart/{id}/checkout", put(checkout))
 }
 
-async fn products(State(api): Shared) -> Json<Value> {
-    let products: Vec<Value> = api
-        .catalog()
+async fn products(State(api): Shared) -> Result<Json<Value>, ApiError> {
+    let catalog = api.carts.catalog().await?;
+    let products: Vec<Value> = catalog
         .products()
         .iter()
         .map(|p| {
@@ -44,7 +44,7 @@ async fn products(State(api): Shared) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "products": products }))
+    Ok(Json(json!({ "products": products })))
 }
 
 /// The tutorial's prices are plain numbers in whole units (`999`); a price with cents is a

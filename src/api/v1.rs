@@ -57,7 +57,7 @@ pub fn routes() -> Router<Arc<super::Api>> {
         .route("/carts/{id}/checkout", post(checkout))
 }
 
-/// A product of the catalog that new carts get.
+/// A product of the worker's catalog, at the price it charges.
 #[derive(Serialize, ToSchema)]
 pub struct Product {
     id: u32,
@@ -87,10 +87,13 @@ pub struct Health {
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
-#[utoipa::path(get, path = "/api/v1/products", responses((status = 200, body = Vec<Product>)))]
-async fn products(State(api): Shared) -> Json<Vec<Product>> {
-    Json(
-        api.catalog()
+#[utoipa::path(get, path = "/api/v1/products", responses(
+    (status = 200, description = "The products at the prices the worker charges", body = Vec<Product>),
+    (status = 503, body = ErrorBody)))]
+async fn products(State(api): Shared) -> Answer<Vec<Product>> {
+    let catalog = api.carts.catalog().await?;
+    Ok(Json(
+        catalog
             .products()
             .iter()
             .map(|p| Product {
@@ -102,7 +105,7 @@ async fn products(State(api): Shared) -> Json<Vec<Product>> {
                 image: p.image.clone(),
             })
             .collect(),
-    )
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/carts", responses(

@@ -1,9 +1,8 @@
-//! What commands share: the global options turned into a connected client, the catalog and
-//! the defaults for new carts.
+//! What commands share: the global options turned into a connected client, and the defaults
+//! for new carts.
 
 use super::{CliError, GlobalArgs, OutputFormat, Printer};
 use crate::client::CartClient;
-use crate::domain::{Catalog, CatalogFormat};
 use crate::workflow::{CartInput, CartSettings};
 use std::time::Duration;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
@@ -20,10 +19,10 @@ pub struct Context {
 #[command(next_help_heading = "Settings for a new cart")]
 pub struct CartDefaults {
     /// Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long
-    #[arg(long, env = "CART_REMIND_AFTER", default_value = "1h", value_parser = super::parse_duration)]
+    #[arg(long, env = "CART_REMIND_AFTER", default_value = "1h", value_parser = super::cart_period)]
     pub remind_after: Duration,
     /// Expire a cart that sits unchanged this long
-    #[arg(long, env = "CART_EXPIRE_AFTER", default_value = "30d", value_parser = super::parse_duration)]
+    #[arg(long, env = "CART_EXPIRE_AFTER", default_value = "30d", value_parser = super::cart_period)]
     pub expire_after: Duration,
 }
 
@@ -41,32 +40,12 @@ impl Context {
         Printer::new(self.global.output, self.global.color)
     }
 
-    /// The catalog from `--catalog`, or the built-in one.
-    pub fn catalog(&self) -> Result<Catalog, CliError> {
-        let Some(path) = &self.global.catalog else {
-            return Ok(Catalog::builtin());
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::chain(format!("cannot read the catalog {}", path.display()), &e)
-                .hint("check the file given with --catalog or CART_CATALOG")
-        })?;
-        let format = match path.extension().and_then(|e| e.to_str()) {
-            Some(ext) if ext.eq_ignore_ascii_case("json") => CatalogFormat::Json,
-            _ => CatalogFormat::Toml,
-        };
-        Catalog::parse(&text, format).map_err(|e| {
-            CliError::chain(format!("the catalog {} is not usable", path.display()), &e)
-                .hint("see README.md, \"Catalog\", for the file format")
-        })
-    }
-
     /// The settings of carts this client creates.
     pub fn cart_settings(&self, defaults: &CartDefaults) -> Result<CartSettings, CliError> {
-        Ok(CartSettings {
-            reminder_delay: defaults.remind_after,
-            expire_after: defaults.expire_after,
-            catalog: self.catalog()?,
-        })
+        Ok(CartSettings::new(
+            defaults.remind_after,
+            defaults.expire_after,
+        ))
     }
 
     /// The start input for a new cart.

@@ -13,7 +13,6 @@ pub use error::CliError;
 pub use output::{ColorChoice, OutputFormat, Printer};
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -64,11 +63,8 @@ pub struct GlobalArgs {
     /// When to use colour: auto means only on a terminal and never when NO_COLOR is set
     #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
     pub color: ColorChoice,
-    /// Catalog file (TOML or JSON) for new carts and `cart products` [default: built-in]
-    #[arg(long, global = true, env = "CART_CATALOG", value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
     /// How long to wait for a worker to answer
-    #[arg(long, global = true, env = "CART_WAIT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, global = true, env = "CART_WAIT", default_value = "30s", value_parser = wait_duration)]
     pub wait: Duration,
     /// Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a
     /// local server on the default port]
@@ -97,10 +93,6 @@ impl GlobalArgs {
             ("address", self.address.clone()),
             ("namespace", self.namespace.clone()),
             ("profile", self.profile.clone()),
-            (
-                "catalog",
-                self.catalog.as_ref().map(|p| p.display().to_string()),
-            ),
             ("ui-url", self.ui_url.clone()),
         ];
         fn value(v: &impl clap::ValueEnum) -> String {
@@ -156,14 +148,36 @@ impl Command {
     }
 }
 
-/// Parses a human duration such as `10s`, `90m`, `1h` or `30d`; zero is refused.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// The longest `--wait`: a person waits minutes, not days.
+pub const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
+/// The longest idle period a cart can be given (`--remind-after`, `--expire-after`).
+pub const MAX_CART_PERIOD: Duration = crate::workflow::MAX_PERIOD;
+
+/// Parses a human duration such as `10s`, `90m`, `1h` or `30d`, longer than zero and at most
+/// `max`: nothing a person types can overflow a timer.
+fn duration_up_to(text: &str, max: Duration) -> Result<Duration, String> {
     let d = humantime::parse_duration(text)
         .map_err(|e| format!("{e}; write it like 10s, 5m, 1h or 30d"))?;
     if d.is_zero() {
         return Err("must be longer than zero".to_owned());
     }
+    if d > max {
+        return Err(format!(
+            "must be at most {}",
+            humantime::format_duration(max)
+        ));
+    }
     Ok(d)
+}
+
+/// `--wait`: how long to wait for the worker, at most an hour.
+pub fn wait_duration(text: &str) -> Result<Duration, String> {
+    duration_up_to(text, MAX_WAIT)
+}
+
+/// A cart's reminder delay or expiry, at most a year.
+pub fn cart_period(text: &str) -> Result<Duration, String> {
+    duration_up_to(text, MAX_CART_PERIOD)
 }
 
 /// Runs one parsed command.
@@ -251,19 +265,28 @@ mod tests {
     }
 
     #[test]
-    fn durations_are_human_and_positive() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+    fn durations_are_human_positive_and_bounded() {
+        assert_eq!(cart_period("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(cart_period("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert!(cart_period("0s").unwrap_err().contains("longer than zero"));
         assert!(
-            parse_duration("0s")
-                .unwrap_err()
-                .contains("longer than zero")
-        );
-        assert!(
-            parse_duration("soon")
+            cart_period("soon")
                 .unwrap_err()
                 .contains("10s, 5m, 1h or 30d")
         );
+        assert_eq!(cart_period("366d").unwrap_err(), "must be at most 1year");
+        assert!(cart_period("365d").is_ok());
+        assert_eq!(wait_duration("2h").unwrap_err(), "must be at most 1h");
+        assert!(wait_duration("300000000000y").is_err());
+    }
+
+    #[test]
+    fn an_absurd_duration_is_a_usage_error_not_a_panic() {
+        let err =
+            Cli::try_parse_from(["cart", "--wait", "300000000000y", "show", "CART-1"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let err = Cli::try_parse_from(["cart", "new", "--expire-after", "99999y"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

@@ -170,19 +170,19 @@ impl Printer {
                     line.product_id.to_string(),
                     line.name.clone(),
                     line.quantity.to_string(),
-                    money(line.unit_price, &view.currency),
-                    money(line.line_total, &view.currency),
+                    money(line.unit_price, view.currency.as_deref()),
+                    money(line.line_total, view.currency.as_deref()),
                 ]);
             }
             right(&mut t, &[0, 2, 3, 4]);
             text.push_str(&format!("{t}\n"));
         }
-        let total = money(view.total, &view.currency);
+        let total = money(view.total, view.currency.as_deref());
         text.push_str(&format!("Total: {}\n", bold.apply_to(total)));
         if let Some(receipt) = &view.receipt {
             text.push_str(&format!(
                 "Paid: {} (charge {}), receipt to {}\n",
-                money(receipt.amount, &receipt.currency),
+                money(receipt.amount, Some(&receipt.currency)),
                 receipt.charge_id,
                 receipt.email
             ));
@@ -296,8 +296,12 @@ pub(crate) fn symbol_money(amount: &Money) -> String {
     }
 }
 
-/// An amount in minor units of `currency` as a person reads it, e.g. `$1,998.00`.
-pub(crate) fn money(minor: u64, currency: &str) -> String {
+/// An amount in minor units of `currency` as a person reads it, e.g. `$1,998.00`; a plain
+/// number when there is no currency yet (a cart that never held an item).
+pub(crate) fn money(minor: u64, currency: Option<&str>) -> String {
+    let Some(currency) = currency else {
+        return minor.to_string();
+    };
     match Currency::try_from(currency.to_owned()) {
         Ok(c) => symbol_money(&Money::new(minor, c)),
         Err(_) => format!("{minor} {currency}"),
@@ -349,11 +353,11 @@ mod tests {
 
     #[test]
     fn money_has_a_symbol_where_it_is_clear() {
-        assert_eq!(money(199_800, "USD"), "$1,998.00");
-        assert_eq!(money(1_200, "JPY"), "¥1,200");
-        assert_eq!(money(1_050, "EUR"), "€10.50");
-        assert_eq!(money(1_050, "SEK"), "10.50 SEK");
-        assert_eq!(money(7, "??"), "7 ??");
+        assert_eq!(money(199_800, Some("USD")), "$1,998.00");
+        assert_eq!(money(1_200, Some("JPY")), "¥1,200");
+        assert_eq!(money(1_050, Some("EUR")), "€10.50");
+        assert_eq!(money(1_050, Some("SEK")), "10.50 SEK");
+        assert_eq!(money(7, Some("??")), "7 ??");
     }
 
     #[test]

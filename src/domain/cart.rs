@@ -4,15 +4,37 @@
 //! leaves the cart exactly as it was. The workflow's update validators run the same methods on
 //! a copy of the cart, so what a validator accepts is exactly what the handler will do.
 
-use super::catalog::{Catalog, ProductId};
+use super::catalog::{Catalog, Product, ProductId};
 use super::email::{Email, EmailError};
 use super::money::{Currency, Money};
+use super::payment::{PaymentMethod, PaymentMethodError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// No line may hold more than this many units of one product. Large enough for any shopper,
 /// small enough to catch a typo such as `--qty 1000`.
 pub const MAX_QUANTITY_PER_LINE: u32 = 99;
+
+/// A cart holds at most this many different products, so no caller can grow one (and its
+/// history, which carries the cart through continue-as-new) without bound.
+pub const MAX_LINES: usize = 100;
+
+/// Why a checkout failed is kept to this many characters: enough for any provider's reason,
+/// bounded whatever a provider or a caller sends.
+pub const MAX_REASON_CHARS: usize = 300;
+
+/// `text` cut to at most `max` characters, with `…` where it was cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => {
+            let mut cut = text[..end].to_owned();
+            cut.pop();
+            cut.push('…');
+            cut
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -68,6 +90,8 @@ pub struct CheckoutOrder {
     pub email: Email,
     pub amount: Money,
     pub items: Vec<LineItem>,
+    /// What the customer pays with; `None` lets the payment provider pick its test default.
+    pub payment: Option<PaymentMethod>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +101,14 @@ pub enum CartError {
         list(valid)
     )]
     UnknownProduct { id: i64, valid: Vec<ProductId> },
+    #[error("product {0} is not sold any more; `cart products` lists what is")]
+    NotSold(i64),
+    #[error(
+        "cart {cart} holds {max} different products, the most one cart can; check out or remove one first"
+    )]
+    TooManyLines { cart: String, max: usize },
+    #[error(transparent)]
+    Payment(#[from] PaymentMethodError),
     #[error("quantity must be at least 1, not {0}")]
     QuantityNotPositive(i64),
     #[error(
@@ -108,15 +140,35 @@ pub enum CartError {
     NoEmail { cart: String },
     #[error("the cart total would be too large")]
     TotalTooLarge,
+    #[error(
+        "cart {cart} holds prices in {currency}, but product {product} is now priced in {priced_in}; check out or empty the cart first"
+    )]
+    OtherCurrency {
+        cart: String,
+        currency: Currency,
+        product: ProductId,
+        priced_in: Currency,
+    },
     #[error("cart {cart} {}", closed_reason(*status))]
     Closed { cart: String, status: Status },
 }
 
+/// The ids, or the first of them when there are many (`cart products` lists them all).
 fn list(ids: &[ProductId]) -> String {
-    ids.iter()
+    const SHOWN: usize = 12;
+    let mut text = ids
+        .iter()
+        .take(SHOWN)
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if ids.len() > SHOWN {
+        text.push_str(&format!(
+            " and {} more (see `cart products`)",
+            ids.len() - SHOWN
+        ));
+    }
+    text
 }
 
 fn closed_reason(status: Status) -> &'static str {
@@ -131,7 +183,6 @@ fn closed_reason(status: Status) -> &'static str {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cart {
     id: String,
-    currency: Currency,
     items: Vec<LineItem>,
     email: Option<Email>,
     status: Status,
@@ -140,10 +191,9 @@ pub struct Cart {
 }
 
 impl Cart {
-    pub fn new(id: impl Into<String>, currency: Currency) -> Self {
+    pub fn new(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
-            currency,
             items: Vec::new(),
             email: None,
             status: Status::Open,
@@ -164,8 +214,10 @@ impl Cart {
     pub fn status(&self) -> Status {
         self.status
     }
-    pub fn currency(&self) -> &Currency {
-        &self.currency
+    /// The currency of the cart's prices: its lines' (one for all, as `add_product` sees to
+    /// it); none while the cart is empty.
+    pub fn currency(&self) -> Option<Currency> {
+        self.items.first().map(|l| l.unit_price.currency)
     }
     pub fn last_error(&self) -> Option<&str> {
         self.last_error.as_deref()
@@ -174,19 +226,25 @@ impl Cart {
         self.items.is_empty()
     }
 
-    /// The cart total: the one place line totals are summed.
-    pub fn total(&self) -> Money {
-        self.checked_total(&self.items)
-            .unwrap_or_else(|| Money::new(u64::MAX, self.currency))
+    /// The cart total, in the cart's currency (none while it is empty): the one place line
+    /// totals are summed.
+    pub fn total(&self) -> Option<Money> {
+        let currency = self.currency()?;
+        let minor = Self::checked_total(&self.items).unwrap_or(u64::MAX);
+        Some(Money::new(minor, currency))
     }
 
-    fn checked_total(&self, items: &[LineItem]) -> Option<Money> {
-        items
-            .iter()
-            .try_fold(Money::new(0, self.currency), |sum, line| {
-                let line = line.unit_price.times(line.quantity)?;
-                Some(Money::new(sum.minor.checked_add(line.minor)?, sum.currency))
-            })
+    /// The total in minor units; 0 for an empty cart.
+    pub fn total_minor(&self) -> u64 {
+        self.total().map_or(0, |t| t.minor)
+    }
+
+    /// The sum of the lines, or `None` on overflow. Every line is in the cart's currency
+    /// (`add_product` sees to it).
+    fn checked_total(items: &[LineItem]) -> Option<u64> {
+        items.iter().try_fold(0u64, |sum, line| {
+            sum.checked_add(line.unit_price.times(line.quantity)?.minor)
+        })
     }
 
     fn ensure_open(&self) -> Result<(), CartError> {
@@ -206,7 +264,22 @@ impl Cart {
         Ok(u32::try_from(qty).unwrap_or(u32::MAX))
     }
 
-    /// Adds `qty` of a product: merges into its line (quantities add up) or appends one.
+    /// A product of the cart as its line prices it, if the cart holds it.
+    pub fn product(&self, product: i64) -> Option<Product> {
+        let line = self
+            .items
+            .iter()
+            .find(|l| i64::from(l.product_id) == product)?;
+        Some(Product {
+            id: line.product_id,
+            name: line.name.clone(),
+            price: line.unit_price,
+            description: String::new(),
+            image: None,
+        })
+    }
+
+    /// Adds `qty` of a catalog's product: see [`Cart::add_product`].
     pub fn add(&mut self, catalog: &Catalog, product: i64, qty: i64) -> Result<(), CartError> {
         self.ensure_open()?;
         let found = ProductId::try_from(product)
@@ -218,10 +291,36 @@ impl Cart {
                 valid: catalog.ids(),
             });
         };
+        self.add_product(found, qty)
+    }
+
+    /// Adds `qty` of a product at its price: merges into its line (quantities add up, the
+    /// line keeps the price it was first added at) or appends one. A product priced in
+    /// another currency than the lines already in the cart is refused.
+    pub fn add_product(&mut self, found: &Product, qty: i64) -> Result<(), CartError> {
+        self.ensure_open()?;
         let qty = Self::quantity(qty)?;
+        let currency = found.price.currency;
+        if let Some(cart) = self.currency()
+            && cart != currency
+        {
+            return Err(CartError::OtherCurrency {
+                cart: self.id.clone(),
+                currency: cart,
+                product: found.id,
+                priced_in: currency,
+            });
+        }
         let mut items = self.items.clone();
+        let lines = items.len();
         match items.iter_mut().find(|l| l.product_id == found.id) {
             Some(line) => line.quantity = line.quantity.saturating_add(qty),
+            None if lines >= MAX_LINES => {
+                return Err(CartError::TooManyLines {
+                    cart: self.id.clone(),
+                    max: MAX_LINES,
+                });
+            }
             None => items.push(LineItem {
                 product_id: found.id,
                 name: found.name.clone(),
@@ -238,7 +337,7 @@ impl Cart {
                 max: MAX_QUANTITY_PER_LINE,
             });
         }
-        if self.checked_total(&items).is_none() {
+        if Self::checked_total(&items).is_none() {
             return Err(CartError::TotalTooLarge);
         }
         self.items = items;
@@ -286,17 +385,26 @@ impl Cart {
 
     /// Starts a checkout: the cart must be open, non-empty and have an e-mail (given here or
     /// set before). The cart is `checking_out` until the payment's outcome is recorded.
-    pub fn begin_checkout(&mut self, email: Option<&str>) -> Result<CheckoutOrder, CartError> {
+    pub fn begin_checkout(
+        &mut self,
+        email: Option<&str>,
+        payment: Option<&str>,
+    ) -> Result<CheckoutOrder, CartError> {
         self.ensure_open()?;
         let email = match email {
             Some(text) => Some(Email::parse(text)?),
             None => self.email.clone(),
         };
-        if self.items.is_empty() {
+        let payment = payment
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(PaymentMethod::parse)
+            .transpose()?;
+        let Some(amount) = self.total().filter(|_| !self.items.is_empty()) else {
             return Err(CartError::Empty {
                 cart: self.id.clone(),
             });
-        }
+        };
         let Some(email) = email else {
             return Err(CartError::NoEmail {
                 cart: self.id.clone(),
@@ -309,17 +417,18 @@ impl Cart {
         Ok(CheckoutOrder {
             attempt: self.checkout_attempts,
             email,
-            amount: self.total(),
+            amount,
             items: self.items.clone(),
+            payment,
         })
     }
 
-    /// The payment failed: the cart is open again and remembers why.
-    pub fn checkout_failed(&mut self, reason: impl Into<String>) {
+    /// The payment failed: the cart is open again and remembers why (in a bounded text).
+    pub fn checkout_failed(&mut self, reason: &str) {
         if self.status == Status::CheckingOut {
             self.status = Status::Open;
         }
-        self.last_error = Some(reason.into());
+        self.last_error = Some(bounded(reason, MAX_REASON_CHARS));
     }
 
     pub fn checkout_succeeded(&mut self) {
@@ -342,7 +451,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn cart() -> Cart {
-        Cart::new("CART-test", Currency::usd())
+        Cart::new("CART-test")
     }
 
     fn catalog() -> Catalog {
@@ -363,7 +472,7 @@ mod tests {
         assert_eq!(lines, vec![(0, 3), (2, 3)]);
         assert_eq!(c.items()[0].name, "iPhone 12 Pro");
         assert_eq!(c.items()[0].total().minor, 3 * 99_900);
-        assert_eq!(c.total().minor, 3 * 99_900 + 3 * 39_900);
+        assert_eq!(c.total().unwrap().minor, 3 * 99_900 + 3 * 39_900);
     }
 
     #[test]
@@ -449,7 +558,7 @@ mod tests {
         let cheaper = Catalog::parse(json, crate::domain::CatalogFormat::Json).unwrap();
         c.add(&cheaper, 0, 1).unwrap();
         assert_eq!(c.items()[0].unit_price.minor, 99_900);
-        assert_eq!(c.total().minor, 2 * 99_900);
+        assert_eq!(c.total().unwrap().minor, 2 * 99_900);
     }
 
     #[test]
@@ -465,20 +574,20 @@ mod tests {
     fn checkout_needs_items_and_an_email() {
         let mut c = cart();
         assert!(matches!(
-            c.begin_checkout(None),
+            c.begin_checkout(None, None),
             Err(CartError::Empty { .. })
         ));
         c.add(&catalog(), 2, 1).unwrap();
         assert!(matches!(
-            c.begin_checkout(None),
+            c.begin_checkout(None, None),
             Err(CartError::NoEmail { .. })
         ));
         assert!(matches!(
-            c.begin_checkout(Some("bad")),
+            c.begin_checkout(Some("bad"), None),
             Err(CartError::Email(_))
         ));
         assert_eq!(c.status(), Status::Open);
-        let order = c.begin_checkout(Some("a@example.com")).unwrap();
+        let order = c.begin_checkout(Some("a@example.com"), None).unwrap();
         assert_eq!(order.attempt, 1);
         assert_eq!(order.amount.minor, 39_900);
         assert_eq!(order.email.as_str(), "a@example.com");
@@ -490,13 +599,13 @@ mod tests {
     fn a_failed_payment_reopens_the_cart_and_a_new_attempt_gets_a_new_number() {
         let mut c = cart();
         c.add(&catalog(), 2, 1).unwrap();
-        c.begin_checkout(Some("a@example.com")).unwrap();
+        c.begin_checkout(Some("a@example.com"), None).unwrap();
         let err = c.add(&catalog(), 1, 1).unwrap_err();
         assert!(err.to_string().contains("is being checked out"), "{err}");
         c.checkout_failed("card declined");
         assert_eq!(c.status(), Status::Open);
         assert_eq!(c.last_error(), Some("card declined"));
-        let order = c.begin_checkout(None).unwrap();
+        let order = c.begin_checkout(None, None).unwrap();
         assert_eq!(order.attempt, 2);
         assert_eq!(c.last_error(), None);
         c.checkout_succeeded();
@@ -507,7 +616,7 @@ mod tests {
     fn every_change_after_checkout_is_rejected() {
         let mut c = cart();
         c.add(&catalog(), 2, 1).unwrap();
-        c.begin_checkout(Some("a@example.com")).unwrap();
+        c.begin_checkout(Some("a@example.com"), None).unwrap();
         c.checkout_succeeded();
         let before = c.clone();
         let expected = "cart CART-test is already checked out";
@@ -517,7 +626,10 @@ mod tests {
             c.set_email("b@example.com").unwrap_err().to_string(),
             expected
         );
-        assert_eq!(c.begin_checkout(None).unwrap_err().to_string(), expected);
+        assert_eq!(
+            c.begin_checkout(None, None).unwrap_err().to_string(),
+            expected
+        );
         c.expire();
         assert_eq!(c, before);
     }
@@ -530,6 +642,80 @@ mod tests {
         assert_eq!(
             c.add(&catalog(), 0, 1).unwrap_err().to_string(),
             "cart CART-test has expired"
+        );
+    }
+
+    #[test]
+    fn a_cart_holds_a_bounded_number_of_lines() {
+        let products: Vec<_> = (0..=MAX_LINES as u32)
+            .map(|id| crate::domain::Product {
+                id,
+                name: format!("p{id}"),
+                price: Money::new(100, Currency::usd()),
+                description: String::new(),
+                image: None,
+            })
+            .collect();
+        let catalog = Catalog::new(Currency::usd(), products).unwrap();
+        let mut c = cart();
+        for id in 0..MAX_LINES as i64 {
+            c.add(&catalog, id, 1).unwrap();
+        }
+        let before = c.clone();
+        let err = c.add(&catalog, MAX_LINES as i64, 1).unwrap_err();
+        assert!(
+            err.to_string().contains("holds 100 different products"),
+            "{err}"
+        );
+        assert_eq!(c, before);
+        c.add(&catalog, 0, 1).unwrap();
+        assert_eq!(
+            c.items()[0].quantity,
+            2,
+            "a product already in the cart still adds up"
+        );
+    }
+
+    #[test]
+    fn payments_are_checked_and_reasons_bounded() {
+        let mut c = cart();
+        c.add(&catalog(), 2, 1).unwrap();
+        let huge = format!("tok_{}", "x".repeat(1_500_000));
+        let err = c
+            .begin_checkout(Some("a@example.com"), Some(&huge))
+            .unwrap_err();
+        assert!(matches!(err, CartError::Payment(_)));
+        assert_eq!(
+            c.status(),
+            Status::Open,
+            "a refused checkout changes nothing"
+        );
+        let order = c
+            .begin_checkout(Some("a@example.com"), Some(" tok_visa "))
+            .unwrap();
+        assert_eq!(order.payment.unwrap().as_str(), "tok_visa");
+        c.checkout_failed(&"declined ".repeat(10_000));
+        let kept = c.last_error().unwrap();
+        assert_eq!(kept.chars().count(), MAX_REASON_CHARS);
+        assert!(kept.ends_with('…'));
+    }
+
+    #[test]
+    fn many_valid_ids_are_not_all_listed() {
+        let products: Vec<_> = (0..40)
+            .map(|id| crate::domain::Product {
+                id,
+                name: format!("p{id}"),
+                price: Money::new(100, Currency::usd()),
+                description: String::new(),
+                image: None,
+            })
+            .collect();
+        let catalog = Catalog::new(Currency::usd(), products).unwrap();
+        let err = cart().add(&catalog, 99, 1).unwrap_err().to_string();
+        assert!(
+            err.ends_with("0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 28 more (see `cart products`)"),
+            "{err}"
         );
     }
 
@@ -586,7 +772,7 @@ mod tests {
                 prop_assert_eq!(ids.len(), n, "one line per product");
                 prop_assert!(c.items().iter().all(|l| (1..=MAX_QUANTITY_PER_LINE).contains(&l.quantity)));
                 let sum: u64 = c.items().iter().map(|l| l.unit_price.minor * u64::from(l.quantity)).sum();
-                prop_assert_eq!(c.total().minor, sum);
+                prop_assert_eq!(c.total_minor(), sum);
             }
         }
     }

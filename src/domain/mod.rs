@@ -7,8 +7,13 @@ mod cart;
 mod catalog;
 mod email;
 mod money;
+mod payment;
 
-pub use cart::{Cart, CartError, CheckoutOrder, LineItem, MAX_QUANTITY_PER_LINE, Status};
-pub use catalog::{Catalog, CatalogError, CatalogFormat, Product, ProductId};
+pub use cart::{
+    Cart, CartError, CheckoutOrder, LineItem, MAX_LINES, MAX_QUANTITY_PER_LINE, MAX_REASON_CHARS,
+    Status, bounded,
+};
+pub use catalog::{Catalog, CatalogError, CatalogFormat, MAX_PRODUCTS, Product, ProductId};
 pub use email::{Email, EmailError};
 pub use money::{Currency, Money, MoneyError};
+pub use payment::{MAX_PAYMENT_CHARS, PaymentMethod, PaymentMethodError};

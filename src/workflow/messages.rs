@@ -18,21 +18,52 @@ pub struct CartSettings {
     /// How long a cart may sit unchanged before it expires.
     #[serde(with = "millis")]
     pub expire_after: Duration,
-    /// The prices this cart charges.
-    pub catalog: Catalog,
+    /// The catalog that priced carts started before the worker set the prices. Carts of that
+    /// time keep it, so their histories replay; any other cart ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<Catalog>,
 }
 
+/// The longest reminder delay or expiry a cart takes: a year (of 365.25 days).
+pub const MAX_PERIOD: Duration = Duration::from_secs(31_557_600);
+
 impl CartSettings {
+    /// New settings: the client chooses the periods, never the prices.
+    pub fn new(reminder_delay: Duration, expire_after: Duration) -> Self {
+        Self {
+            reminder_delay,
+            expire_after,
+            catalog: None,
+        }
+    }
+
+    /// The catalog a cart from before worker prices was priced from: the one it was started
+    /// with, or the built-in one for carts started without settings.
+    pub fn legacy_catalog(&self) -> Catalog {
+        self.catalog.clone().unwrap_or_else(Catalog::builtin)
+    }
+
+    /// These settings with every period between a second and [`MAX_PERIOD`]: a start input
+    /// comes from any caller, and the cart's timers must stay sane whatever it says.
+    pub fn within_limits(mut self) -> Self {
+        let clamp = |d: Duration| d.clamp(Duration::from_secs(1), MAX_PERIOD);
+        self.reminder_delay = clamp(self.reminder_delay);
+        self.expire_after = clamp(self.expire_after);
+        self
+    }
+
     /// The settings of carts started without any (the tutorial's own clients send none).
     ///
     /// These values are part of the workflow's history contract: carts already running
     /// recompute their timers from them on replay, so they must never change. Client-side
     /// defaults live in the CLI and may change freely, because clients always send settings.
+    /// (Such carts were priced from the built-in catalog before the worker set the prices; see
+    /// `CartSettings::legacy_catalog`.)
     pub fn frozen_default() -> Self {
         Self {
             reminder_delay: Duration::from_secs(60 * 60),
             expire_after: Duration::from_secs(30 * 24 * 60 * 60),
-            catalog: Catalog::builtin(),
+            catalog: None,
         }
     }
 }
@@ -94,13 +125,18 @@ impl CartInput {
     }
 }
 
+// The requests below refuse fields they do not know: a caller who sends `"price": 0` learns at
+// once that prices are not theirs to set, instead of having it silently ignored.
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddItem {
     pub product_id: i64,
     pub quantity: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RemoveItem {
     pub product_id: i64,
     /// `None` removes the whole line.
@@ -108,11 +144,13 @@ pub struct RemoveItem {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetEmail {
     pub email: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Checkout {
     pub email: Option<String>,
     /// A payment token or method; the payment provider's test default when absent.
@@ -163,7 +201,8 @@ pub struct CartView {
     pub email: Option<String>,
     pub items: Vec<LineView>,
     pub total: u64,
-    pub currency: String,
+    /// The currency of the prices; `null` until the cart's first item sets it.
+    pub currency: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: jiff::Timestamp,
     #[schema(value_type = String, format = DateTime)]
@@ -198,8 +237,8 @@ impl CartView {
             status: cart.status(),
             email: cart.email().map(|e| e.to_string()),
             items: cart.items().iter().map(LineView::from).collect(),
-            total: cart.total().minor,
-            currency: cart.currency().code().to_owned(),
+            total: cart.total_minor(),
+            currency: cart.currency().map(|c| c.code().to_owned()),
             created_at,
             updated_at,
             last_error: cart.last_error().map(str::to_owned),

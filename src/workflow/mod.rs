@@ -9,15 +9,18 @@
 
 mod legacy;
 pub mod messages;
+mod shop;
 mod state;
 
 pub use messages::*;
+pub use shop::{ShopWorkflow, WorkerCatalog, catalog_interceptor, shop_id};
 pub use state::{CartState, IdleAction};
 
 use crate::activities::CartActivities;
-use crate::domain::{Cart, CartError, Status};
+use crate::domain::{Cart, CartError, Catalog, Product, ProductId, Status};
 use jiff::Timestamp;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use temporalio_common::RetryPolicy;
 use temporalio_common::data_converters::RawValue;
@@ -37,11 +40,44 @@ pub enum UpdateError {
     Cart(#[from] CartError),
     #[error("{0}")]
     Payment(String),
+    #[error("the price of product {product} could not be looked up: {reason}")]
+    Unpriced { product: i64, reason: String },
 }
 
 #[workflow]
 pub struct CartWorkflow {
     state: CartState,
+    /// Items of a tutorial start input: added when the run begins, at the worker's prices.
+    start_items: Vec<LegacyItem>,
+    /// Where this run's prices come from, once a change has asked (see [`WORKER_PRICES`]).
+    pricing: Pricing,
+}
+
+/// The patch after which the worker's catalog prices a cart, through an activity. Before
+/// it, a cart charged the catalog its client had sent; those histories replay with that one.
+const WORKER_PRICES: &str = "worker-prices";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pricing {
+    /// No change has asked yet: a live run takes the worker's prices.
+    Undecided,
+    /// A run that began before worker prices keeps its own catalog for its whole run.
+    CartCatalog,
+    Worker,
+}
+
+/// A price lookup: a few quick tries, then the change fails with the reason.
+///
+/// It is an activity, not a local one, though a local activity would save a round trip: with
+/// the SDK this is built on (temporalio-sdk-core 0.10), local activities running while more
+/// updates arrive for the same cart can stop the worker ("Trying to send a new WFT for a run
+/// which already has one", seen with 60 concurrent adds). The worker that completes the
+/// workflow task usually runs the activity at once (eager execution), and only a product new
+/// to the cart needs one.
+fn price_options() -> ActivityOptions {
+    let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(5));
+    opts.retry_policy = Some(retry(3, Duration::from_secs(2)));
+    opts
 }
 
 /// The workflow's clock as a timestamp. Workflow time is always set while the workflow runs;
@@ -97,16 +133,25 @@ struct ArmedTimer<'a> {
 impl CartWorkflow {
     #[init]
     pub fn new(ctx: &WorkflowContextView, input: CartInput) -> Self {
+        let fresh = |state| Self {
+            state,
+            start_items: Vec::new(),
+            pricing: Pricing::Undecided,
+        };
         if let Some(state) = input.resume {
-            return Self { state: *state };
-        }
-        let settings = input.settings.unwrap_or_else(CartSettings::frozen_default);
-        let mut cart = Cart::new(ctx.workflow_id(), settings.catalog.currency());
-        for item in &input.legacy_items {
-            if let Err(e) = cart.add(&settings.catalog, item.product_id, item.quantity) {
-                tracing::warn!(cart = ctx.workflow_id(), "ignoring a start item: {e}");
+            if is_own_resume(ctx, &state) {
+                return fresh(*state);
             }
+            tracing::warn!(
+                cart = ctx.workflow_id(),
+                "ignoring a `resume` state: only the cart's own continue-as-new may resume it"
+            );
         }
+        let settings = input
+            .settings
+            .unwrap_or_else(CartSettings::frozen_default)
+            .within_limits();
+        let mut cart = Cart::new(ctx.workflow_id());
         let email = input
             .email
             .or_else(|| Some(input.legacy_email.clone()).filter(|e| !e.trim().is_empty()));
@@ -118,12 +163,14 @@ impl CartWorkflow {
         let now = clock(ctx.start_time());
         let instance = ctx.first_execution_run_id().to_owned();
         Self {
-            state: CartState::new(cart, settings, instance, now),
+            start_items: input.legacy_items,
+            ..fresh(CartState::new(cart, settings, instance, now))
         }
     }
 
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
+        Self::add_start_items(ctx).await;
         // A second handle on the context owns the timer, so the loop can lend `ctx` mutably.
         let timers = ctx.clone();
         let mut armed: Option<ArmedTimer<'_>> = None;
@@ -197,6 +244,71 @@ impl CartWorkflow {
                 None => {}
             }
         }
+    }
+
+    /// Adds the items of a tutorial start input. They are not a change (no new idle period),
+    /// and one that cannot be added is logged and left out, as a tutorial signal would be.
+    async fn add_start_items(ctx: &mut WorkflowContext<Self>) {
+        let items = ctx.state_mut(|w| std::mem::take(&mut w.start_items));
+        for item in items {
+            let added = match Self::priced(ctx, item.product_id).await {
+                Ok(product) => ctx
+                    .state_mut(|w| w.state.cart.add_product(&product, item.quantity))
+                    .map_err(UpdateError::from),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = added
+                && !ctx.is_replaying()
+            {
+                tracing::warn!(cart = ctx.workflow_id(), "ignoring a start item: {e}");
+            }
+        }
+    }
+
+    /// A product at the price this cart charges for it. A product already in the cart has its
+    /// line's price. A new one is priced from the worker's catalog through an activity, so the
+    /// price is recorded in the history and a replay (on any worker, whatever its catalog by
+    /// then) sees the price that was charged; or, for a run that began before worker prices,
+    /// from the catalog the cart was started with.
+    async fn priced(ctx: &mut WorkflowContext<Self>, product: i64) -> Result<Product, UpdateError> {
+        // More of a product already in the cart joins its line at the line's price.
+        if let Some(line) = ctx.state(|w| w.state.cart.product(product)) {
+            return Ok(line);
+        }
+        let worker_prices = ctx.patched(WORKER_PRICES);
+        ctx.state_mut(|w| {
+            w.pricing = if worker_prices {
+                Pricing::Worker
+            } else {
+                Pricing::CartCatalog
+            }
+        });
+        if !worker_prices {
+            let catalog = ctx.state(|w| w.state.settings.legacy_catalog());
+            return find(&catalog, product).cloned();
+        }
+        let found = ctx
+            .execute_activity(CartActivities::price, product, price_options())
+            .await;
+        match found {
+            Ok(Some(found)) => Ok(found),
+            Ok(None) => Err(CartError::NotSold(product).into()),
+            Err(e) => Err(UpdateError::Unpriced {
+                product,
+                reason: failure_message(&e),
+            }),
+        }
+    }
+
+    /// The catalog a validator checks an add against: the worker's, or the cart's own for a
+    /// run that began before worker prices.
+    fn validation_catalog(&self, ctx: &WorkflowContextView) -> Result<Arc<Catalog>, BoxError> {
+        if self.pricing == Pricing::CartCatalog {
+            return Ok(Arc::new(self.state.settings.legacy_catalog()));
+        }
+        ctx.context_value::<WorkerCatalog>()
+            .map(|c| (*c).clone())
+            .ok_or_else(|| "this worker has no catalog to check prices against".into())
     }
 
     async fn send_confirmation(ctx: &mut WorkflowContext<Self>) {
@@ -277,35 +389,44 @@ impl CartWorkflow {
     /// Applies a cart rule, recording the change.
     fn apply(
         &mut self,
-        ctx: &SyncWorkflowContext<Self>,
-        rule: impl FnOnce(&mut Cart, &CartSettings) -> Result<(), CartError>,
+        now: Timestamp,
+        rule: impl FnOnce(&mut Cart) -> Result<(), CartError>,
     ) -> Result<CartView, UpdateError> {
-        rule(&mut self.state.cart, &self.state.settings)?;
-        self.state.touch(clock(ctx.workflow_time()));
+        rule(&mut self.state.cart)?;
+        self.state.touch(now);
         Ok(self.state.view())
     }
 
     /// Runs a cart rule on a copy: the validators' half of `apply`.
-    fn check(
-        &self,
-        rule: impl FnOnce(&mut Cart, &CartSettings) -> Result<(), CartError>,
-    ) -> ValidatorResult {
+    fn check(&self, rule: impl FnOnce(&mut Cart) -> Result<(), CartError>) -> ValidatorResult {
         let mut copy = self.state.cart.clone();
-        rule(&mut copy, &self.state.settings).map_err(Into::into)
+        rule(&mut copy).map_err(Into::into)
+    }
+
+    /// Adds a product at the price this cart charges: the `add_item` update and the tutorial's
+    /// add signal.
+    async fn add(
+        ctx: &mut WorkflowContext<Self>,
+        product: i64,
+        quantity: i64,
+    ) -> Result<CartView, UpdateError> {
+        let found = Self::priced(ctx, product).await?;
+        let now = clock(ctx.workflow_time());
+        ctx.state_mut(|w| w.apply(now, |c| c.add_product(&found, quantity)))
     }
 
     #[update_validator(add_item)]
-    fn validate_add_item(&self, _ctx: &WorkflowContextView, req: &AddItem) -> ValidatorResult {
-        self.check(|c, s| c.add(&s.catalog, req.product_id, req.quantity))
+    fn validate_add_item(&self, ctx: &WorkflowContextView, req: &AddItem) -> ValidatorResult {
+        let catalog = self.validation_catalog(ctx)?;
+        self.check(|c| c.add(&catalog, req.product_id, req.quantity))
     }
 
     #[update]
-    pub fn add_item(
-        &mut self,
-        ctx: &mut SyncWorkflowContext<Self>,
+    pub async fn add_item(
+        ctx: &mut WorkflowContext<Self>,
         req: AddItem,
     ) -> Result<CartView, BoxError> {
-        Ok(self.apply(ctx, |c, s| c.add(&s.catalog, req.product_id, req.quantity))?)
+        Ok(Self::add(ctx, req.product_id, req.quantity).await?)
     }
 
     #[update_validator(remove_item)]
@@ -314,7 +435,7 @@ impl CartWorkflow {
         _ctx: &WorkflowContextView,
         req: &RemoveItem,
     ) -> ValidatorResult {
-        self.check(|c, _| c.remove(req.product_id, req.quantity))
+        self.check(|c| c.remove(req.product_id, req.quantity))
     }
 
     #[update]
@@ -323,12 +444,13 @@ impl CartWorkflow {
         ctx: &mut SyncWorkflowContext<Self>,
         req: RemoveItem,
     ) -> Result<CartView, BoxError> {
-        Ok(self.apply(ctx, |c, _| c.remove(req.product_id, req.quantity))?)
+        let now = clock(ctx.workflow_time());
+        Ok(self.apply(now, |c| c.remove(req.product_id, req.quantity))?)
     }
 
     #[update_validator(set_email)]
     fn validate_set_email(&self, _ctx: &WorkflowContextView, req: &SetEmail) -> ValidatorResult {
-        self.check(|c, _| c.set_email(&req.email))
+        self.check(|c| c.set_email(&req.email))
     }
 
     #[update]
@@ -337,12 +459,16 @@ impl CartWorkflow {
         ctx: &mut SyncWorkflowContext<Self>,
         req: SetEmail,
     ) -> Result<CartView, BoxError> {
-        Ok(self.apply(ctx, |c, _| c.set_email(&req.email))?)
+        let now = clock(ctx.workflow_time());
+        Ok(self.apply(now, |c| c.set_email(&req.email))?)
     }
 
     #[update_validator(checkout)]
     fn validate_checkout(&self, _ctx: &WorkflowContextView, req: &Checkout) -> ValidatorResult {
-        self.check(|c, _| c.begin_checkout(req.email.as_deref()).map(drop))
+        self.check(|c| {
+            c.begin_checkout(req.email.as_deref(), req.payment.as_deref())
+                .map(drop)
+        })
     }
 
     #[update]
@@ -364,13 +490,13 @@ impl CartWorkflow {
     }
 
     #[signal(name = "ADD_TO_CART_CHANNEL")]
-    pub fn legacy_add(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
-        let outcome = legacy::item(&raw).and_then(|item| {
-            self.apply(ctx, |c, s| {
-                c.add(&s.catalog, item.product_id, item.quantity)
-            })
-            .map_err(|e| e.to_string())
-        });
+    pub async fn legacy_add(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
+        let outcome = match legacy::item(&raw) {
+            Ok(item) => Self::add(ctx, item.product_id, item.quantity)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
         let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
         legacy::log_ignored(cart, replaying, "ADD_TO_CART_CHANNEL", outcome);
     }
@@ -379,7 +505,8 @@ impl CartWorkflow {
     pub fn legacy_remove(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
         let outcome = legacy::item(&raw).and_then(|item| {
             // The tutorial removes the whole line when asked for as many or more than it holds.
-            self.apply(ctx, |c, _| {
+            let now = clock(ctx.workflow_time());
+            self.apply(now, |c| {
                 let have = c
                     .items()
                     .iter()
@@ -397,7 +524,8 @@ impl CartWorkflow {
     #[signal(name = "UPDATE_EMAIL_CHANNEL")]
     pub fn legacy_email(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
         let outcome = legacy::email(&raw).and_then(|email| {
-            self.apply(ctx, |c, _| c.set_email(&email))
+            let now = clock(ctx.workflow_time());
+            self.apply(now, |c| c.set_email(&email))
                 .map_err(|e| e.to_string())
         });
         let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
@@ -415,6 +543,29 @@ impl CartWorkflow {
         let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
         legacy::log_ignored(cart, replaying, "CHECKOUT_CHANNEL", outcome);
     }
+}
+
+/// Whether a start input's `resume` state is this cart's own, handed over by its own
+/// continue-as-new: only then does the state go on. A caller starting a cart cannot forge it,
+/// as the first run id of a new chain is not known before the start.
+fn is_own_resume(ctx: &WorkflowContextView, state: &CartState) -> bool {
+    ctx.continued_from_run_id().is_some()
+        && state.cart.id() == ctx.workflow_id()
+        && state.instance == ctx.first_execution_run_id()
+}
+
+/// A catalog's product by a requested id.
+fn find(catalog: &Catalog, product: i64) -> Result<&Product, UpdateError> {
+    ProductId::try_from(product)
+        .ok()
+        .and_then(|id| catalog.get(id))
+        .ok_or_else(|| {
+            CartError::UnknownProduct {
+                id: product,
+                valid: catalog.ids(),
+            }
+            .into()
+        })
 }
 
 fn disarm(armed: &mut Option<ArmedTimer<'_>>) {

@@ -84,19 +84,29 @@ impl CartState {
         }
     }
 
+    /// What every key this cart sends (idempotency keys, message keys) starts with: the cart id
+    /// and its instance, or, when they are too long for a provider (Stripe takes keys of up to
+    /// 255 characters; a cart started outside `cart` may have an id of 1,000), a UUID derived
+    /// from them. Either way it is the same on every retry and replay.
+    fn key_prefix(&self) -> String {
+        const MAX_PREFIX: usize = 160;
+        let plain = format!("{}-{}", self.cart.id(), self.instance);
+        if plain.len() <= MAX_PREFIX {
+            plain
+        } else {
+            let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, plain.as_bytes());
+            format!("cart-{}", id.simple())
+        }
+    }
+
     pub fn reminder_request(&self) -> Option<ReminderRequest> {
         let email = self.cart.email()?.clone();
         Some(ReminderRequest {
             cart_id: self.cart.id().to_owned(),
-            message_key: format!(
-                "{}-{}-reminder-{}",
-                self.cart.id(),
-                self.instance,
-                self.revision
-            ),
+            message_key: format!("{}-reminder-{}", self.key_prefix(), self.revision),
             email,
             items: self.cart.items().to_vec(),
-            total: self.cart.total(),
+            total: self.cart.total()?,
         })
     }
 
@@ -105,10 +115,10 @@ impl CartState {
         let receipt = self.receipt.as_ref()?;
         Some(ConfirmationRequest {
             cart_id: self.cart.id().to_owned(),
-            message_key: format!("{}-{}-confirmation", self.cart.id(), self.instance),
+            message_key: format!("{}-confirmation", self.key_prefix()),
             email: self.cart.email()?.clone(),
             items: self.cart.items().to_vec(),
-            total: self.cart.total(),
+            total: self.cart.total()?,
             charge_id: receipt.charge_id.clone(),
         })
     }
@@ -121,7 +131,9 @@ impl CartState {
         request: &Checkout,
         now: Timestamp,
     ) -> Result<ChargeRequest, CartError> {
-        let order = self.cart.begin_checkout(request.email.as_deref())?;
+        let order = self
+            .cart
+            .begin_checkout(request.email.as_deref(), request.payment.as_deref())?;
         self.touch(now);
         let description = order
             .items
@@ -129,23 +141,14 @@ impl CartState {
             .map(|l| format!("{} x {}", l.quantity, l.name))
             .collect::<Vec<_>>()
             .join(", ");
-        let payment = request
-            .payment
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned);
+        // Providers bound descriptions (and a long one says nothing more to the customer).
+        let description = crate::domain::bounded(&description, 350);
         Ok(ChargeRequest {
             cart_id: self.cart.id().to_owned(),
-            idempotency_key: format!(
-                "{}-{}-checkout-{}",
-                self.cart.id(),
-                self.instance,
-                order.attempt
-            ),
+            idempotency_key: format!("{}-checkout-{}", self.key_prefix(), order.attempt),
             amount: order.amount,
             email: order.email,
-            payment,
+            payment: order.payment.map(String::from),
             description,
         })
     }
@@ -178,22 +181,17 @@ impl CartState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Catalog, Currency};
+    use crate::domain::Catalog;
     use std::time::Duration;
 
     fn state() -> CartState {
         let settings = CartSettings {
             reminder_delay: Duration::from_secs(10),
             expire_after: Duration::from_secs(100),
-            catalog: Catalog::builtin(),
+            catalog: None,
         };
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        CartState::new(
-            Cart::new("CART-1", Currency::usd()),
-            settings,
-            "run1".into(),
-            t0,
-        )
+        CartState::new(Cart::new("CART-1"), settings, "run1".into(), t0)
     }
 
     fn at(s: &CartState, secs: i64) -> Timestamp {
@@ -250,6 +248,28 @@ mod tests {
         s.checkout_failed("card declined", at(&s, 2));
         let second = s.begin_checkout(&req, at(&s, 3)).unwrap();
         assert_eq!(second.idempotency_key, "CART-1-run1-checkout-2");
+    }
+
+    #[test]
+    fn keys_stay_short_for_any_cart_id() {
+        let mut s = state();
+        let long = format!("CART-{}", "x".repeat(995));
+        s.cart = Cart::new(long.clone());
+        s.cart.add(&Catalog::builtin(), 2, 1).unwrap();
+        s.cart.set_email("a@example.com").unwrap();
+        let req = Checkout::default();
+        let key = s.begin_checkout(&req, at(&s, 1)).unwrap().idempotency_key;
+        assert!(key.len() <= 200, "{} characters", key.len());
+        assert!(
+            key.starts_with("cart-") && key.ends_with("-checkout-1"),
+            "{key}"
+        );
+        let again = s.clone().begin_checkout(&req, at(&s, 1)).unwrap_err();
+        assert!(again.to_string().contains("is being checked out"));
+        s.checkout_failed("declined", at(&s, 2));
+        let next = s.begin_checkout(&req, at(&s, 3)).unwrap().idempotency_key;
+        assert_eq!(next, key.replace("-checkout-1", "-checkout-2"));
+        assert!(s.reminder_request().unwrap().message_key.len() <= 200);
     }
 
     #[test]

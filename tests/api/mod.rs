@@ -2,6 +2,8 @@
 //! every route, every error status, CORS, the token, the OpenAPI document checked against real
 //! answers, and many concurrent changes to one cart.
 
+mod bounds;
+
 use crate::cli::Setup;
 use crate::support::*;
 use reqwest::{Method, StatusCode};
@@ -376,7 +378,7 @@ async fn a_token_guards_every_route() {
     }
     let right = api
         .http
-        .get(api.url("/products"))
+        .get(api.url("/api/v1/openapi.json"))
         .bearer_auth("s3cret")
         .send()
         .await
@@ -589,7 +591,7 @@ async fn the_tutorials_port_variable_is_honoured() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}/products");
+    let url = format!("http://127.0.0.1:{port}/api/v1/openapi.json");
     let answered = eventually(Duration::from_secs(30), "cart serve on $PORT", || async {
         reqwest::get(&url).await.ok()
     })

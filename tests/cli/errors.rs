@@ -170,13 +170,13 @@ async fn rejections_leave_the_cart_as_it_was() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broken_catalog_file_is_explained() {
+async fn a_broken_catalog_file_stops_the_worker_with_the_reason() {
     let s = Setup::new().await;
     let file = s.data().join("catalog.toml");
     std::fs::write(&file, "currency = \"USD\"\nproducts = []\n").unwrap();
     let out = s
         .cart()
-        .args(["products", "--catalog"])
+        .args(["worker", "--catalog"])
         .arg(&file)
         .output()
         .unwrap();
@@ -190,12 +190,33 @@ async fn a_broken_catalog_file_is_explained() {
     );
     let out = s
         .cart()
-        .args(["products", "--catalog", "/nonexistent/catalog.toml"])
+        .args(["worker", "--catalog", "/nonexistent/catalog.toml"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out)
             .starts_with("error: cannot read the catalog /nonexistent/catalog.toml: No such file")
+    );
+    // A price Stripe cannot charge exactly is refused before any cart meets it.
+    std::fs::write(
+        &file,
+        "currency = \"KWD\"\n[[products]]\nid = 1\nname = \"Phone\"\nprice = \"10.125\"\n",
+    )
+    .unwrap();
+    let out = s
+        .cart()
+        .args(["worker", "--catalog"])
+        .arg(&file)
+        .env("STRIPE_SECRET_KEY", "sk_test_x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with(
+            "error: cannot start the worker: product 1 (Phone) cannot be sold: payment rejected: Stripe cannot charge 10.125 KWD: Stripe takes KWD only in multiples of 0.010\n"
+        ),
+        "{}",
+        stderr(&out)
     );
 }

@@ -83,7 +83,7 @@ impl Setup {
 
     /// `spawn_worker` with extra environment variables (provider settings).
     pub async fn spawn_worker_with(&self, vars: &[(&str, &str)]) -> WorkerProcess {
-        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cart"))
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cart"))
             .arg("worker")
             .env_clear()
             .envs(vars.iter().copied())
@@ -96,8 +96,12 @@ impl Setup {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn cart worker");
+        let log = drain(&mut child);
         wait_for_worker(&client(&self.env, &self.queue)).await;
-        WorkerProcess { child: Some(child) }
+        WorkerProcess {
+            child: Some(child),
+            log: Some(log),
+        }
     }
 
     pub fn data(&self) -> &Path {
@@ -105,9 +109,21 @@ impl Setup {
     }
 }
 
+/// Reads a child's stderr to the end on a thread of its own, so the child never blocks on a
+/// full pipe however much it logs; joining the thread gives what it wrote.
+fn drain(child: &mut Child) -> std::thread::JoinHandle<String> {
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    })
+}
+
 /// A `cart worker` process; killed when dropped.
 pub struct WorkerProcess {
     child: Option<Child>,
+    log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl WorkerProcess {
@@ -123,11 +139,9 @@ impl WorkerProcess {
     /// SIGTERM, then the exit status and what it logged.
     pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
         self.signal("TERM");
-        let out = self.child.take().unwrap().wait_with_output().unwrap();
-        (
-            out.status,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let status = self.child.take().unwrap().wait().unwrap();
+        let log = self.log.take().unwrap().join().unwrap_or_default();
+        (status, log)
     }
 
     /// SIGKILL: no chance to clean up.

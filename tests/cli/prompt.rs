@@ -142,8 +142,8 @@ async fn the_prompt_survives_an_unreachable_server_and_exit_leaves() {
     p.expect("cannot reach Temporal at 127.0.0.1:1").unwrap();
     p.expect("hint:").unwrap();
     p.expect("cart> ").unwrap();
-    p.send_line("products").unwrap();
-    p.expect("iPhone 11").unwrap();
+    p.send_line("help").unwrap();
+    p.expect("make another cart the current one").unwrap();
     p.expect("cart> ").unwrap();
     p.send_line("exit").unwrap();
     assert_eq!(finish(p).1, 0);
@@ -172,22 +172,34 @@ fn without_a_terminal_the_prompt_says_so() {
     assert!(stderr(&bare).contains("no command given"));
 }
 
-#[test]
-fn a_terminal_gets_colour_unless_no_color_is_set() {
-    let mut coloured = on_terminal(&[], &["products"], 100);
+/// The settings of a test's `cart`, with or without `NO_COLOR`, the width left to the
+/// terminal.
+fn vars_of(s: &Setup, no_color: bool) -> Vec<(&'static str, String)> {
+    let mut vars = s.vars();
+    vars.retain(|(k, _)| *k != "COLUMNS" && (*k != "NO_COLOR" || no_color));
+    vars
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_gets_colour_unless_no_color_is_set() {
+    let s = Setup::new().await;
+    let _worker = s.spawn_worker().await;
+    let mut coloured = on_terminal(&vars_of(&s, false), &["products"], 100);
     coloured.expect("\x1b[1m").unwrap(); // bold headers
     assert_eq!(finish(coloured).1, 0);
 
-    let plain = on_terminal(&[("NO_COLOR", "1".to_owned())], &["products"], 100);
+    let plain = on_terminal(&vars_of(&s, true), &["products"], 100);
     let (out, code) = finish(plain);
     assert_eq!(code, 0);
     assert!(out.contains("iPhone 12 Pro"), "{out}");
     assert!(!out.contains("\x1b["), "{out:?}");
 }
 
-#[test]
-fn tables_fit_a_narrow_terminal() {
-    let p = on_terminal(&[("NO_COLOR", "1".to_owned())], &["products"], 24);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_fit_a_narrow_terminal() {
+    let s = Setup::new().await;
+    let _worker = s.spawn_worker().await;
+    let p = on_terminal(&vars_of(&s, true), &["products"], 24);
     let (out, code) = finish(p);
     assert_eq!(code, 0);
     assert!(out.contains("iPhone"), "{out}");

@@ -162,27 +162,45 @@ async fn json_output_for_scripts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_catalog_from_a_file() {
+async fn the_worker_s_catalog_sets_the_prices_and_a_line_keeps_its_price() {
     let s = Setup::new().await;
-    let _worker = s.spawn_worker().await;
     let catalog = s.data().join("catalog.toml");
-    std::fs::write(
-        &catalog,
-        "currency = \"EUR\"\n\n[[products]]\nid = 7\nname = \"Pixel 9\"\nprice = \"799.00\"\n",
-    )
-    .unwrap();
+    let write = |price: &str| {
+        std::fs::write(
+            &catalog,
+            format!(
+                "currency = \"EUR\"\n\n[[products]]\nid = 7\nname = \"Pixel 9\"\nprice = \"{price}\"\n\n[[products]]\nid = 8\nname = \"Pixel 9a\"\nprice = \"{price}\"\n"
+            ),
+        )
+        .unwrap()
+    };
+    write("799.00");
+    let catalog_var = catalog.display().to_string();
+    let worker = s.spawn_worker_with(&[("CART_CATALOG", &catalog_var)]).await;
+
+    // What `cart products` shows is what the worker charges.
+    let products: serde_json::Value =
+        serde_json::from_str(&s.ok(&["products", "--output", "json"])).unwrap();
+    assert_eq!(
+        products,
+        serde_json::json!([
+            {"id": 7, "name": "Pixel 9", "price": 79900, "currency": "EUR"},
+            {"id": 8, "name": "Pixel 9a", "price": 79900, "currency": "EUR"}
+        ])
+    );
     let id = unique("CART-eur");
-    let out = s
-        .cart()
-        .env("CART_CATALOG", &catalog)
-        .args(["add", &id, "--product", "7", "--output", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let cart: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cart: serde_json::Value =
+        serde_json::from_str(&s.ok(&["add", &id, "--product", "7", "--output", "json"])).unwrap();
     assert_eq!(cart["currency"], "EUR");
     assert_eq!(cart["total"], 79_900);
-    // The cart keeps its catalog: a client with another catalog cannot re-price it.
+
+    // A client cannot bring prices of its own.
+    let out = s
+        .cart()
+        .args(["--catalog", "cheap.toml", "add", &id, "--product", "7"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = s
         .cart()
         .args(["add", &id, "--product", "0"])
@@ -190,9 +208,41 @@ async fn a_catalog_from_a_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(
-        stderr(&out)
-            .starts_with("error: product 0 is not in the catalog; valid product ids are 7\nhint: "),
+        stderr(&out).starts_with(
+            "error: product 0 is not in the catalog; valid product ids are 7, 8\nhint: "
+        ),
         "{}",
         stderr(&out)
     );
+
+    // The shop raises its prices: the line in the cart keeps the price it was added at, a
+    // product added now takes the new one.
+    let (status, log) = worker.terminate();
+    assert!(status.success());
+    assert!(log.contains("catalog: 2 products in EUR ("), "{log}");
+    write("899.00");
+    let _worker = s.spawn_worker_with(&[("CART_CATALOG", &catalog_var)]).await;
+    s.ok(&["add", &id, "--product", "7"]);
+    let cart: serde_json::Value =
+        serde_json::from_str(&s.ok(&["add", &id, "--product", "8", "--output", "json"])).unwrap();
+    let prices: Vec<_> = cart["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["product_id"].clone(),
+                l["quantity"].clone(),
+                l["unit_price"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        prices,
+        vec![
+            (7.into(), 2.into(), 79_900.into()),
+            (8.into(), 1.into(), 89_900.into())
+        ]
+    );
+    assert_eq!(cart["total"], 2 * 79_900 + 89_900);
 }

@@ -76,7 +76,7 @@ async fn every_command_as_a_person_sees_it() {
                 &["show", "CART-missing"],
                 &["show"],
                 &["list", "--output", "yaml"],
-                &["products", "--catalog", "/nonexistent.toml"],
+                &["worker", "--catalog", "/nonexistent.toml"],
                 &["completions", "tcsh"],
                 &["shell"],
                 &["list", "--address", "127.0.0.1:1"],

@@ -3,7 +3,7 @@
 //! enforces idempotency keys.
 
 use crate::support::*;
-use cart::activities::{CartActivities, Outbox, StripeFlow, StripeGateway};
+use cart::activities::{Outbox, StripeFlow, StripeGateway};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -155,9 +155,9 @@ async fn a_retried_charge_is_a_single_charge_on_stripe() {
     let base = stripe.base.clone();
     let h = Harness::start_with(&[], move |data| {
         let stripe = StripeGateway::new(KEY, &base, StripeFlow::Charges).unwrap();
-        CartActivities::new(
-            Arc::new(LostAnswers::new(Arc::new(stripe), 2, counter)),
-            Arc::new(Outbox::new(data, "cart@localhost".parse().unwrap())),
+        activities_with(
+            LostAnswers::new(Arc::new(stripe), 2, counter),
+            Outbox::new(data, "cart@localhost".parse().unwrap()),
         )
     })
     .await;

@@ -219,11 +219,19 @@ pub fn client(env: &WorkflowEnvironment<LocalServer>, task_queue: &str) -> CartC
 }
 
 pub fn settings(remind: Duration, expire: Duration) -> CartSettings {
-    CartSettings {
-        reminder_delay: remind,
-        expire_after: expire,
-        catalog: Catalog::builtin(),
-    }
+    CartSettings::new(remind, expire)
+}
+
+/// Activities with the built-in catalog and the given providers.
+pub fn activities_with(
+    payments: impl cart::activities::PaymentGateway + 'static,
+    mailer: impl cart::activities::Mailer + 'static,
+) -> CartActivities {
+    CartActivities::new(
+        std::sync::Arc::new(Catalog::builtin()),
+        std::sync::Arc::new(payments),
+        std::sync::Arc::new(mailer),
+    )
 }
 
 pub fn input(remind: Duration, expire: Duration) -> CartInput {

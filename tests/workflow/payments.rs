@@ -2,7 +2,7 @@
 //! twice.
 
 use crate::support::*;
-use cart::activities::{CartActivities, LocalLedger, Outbox};
+use cart::activities::{LocalLedger, Outbox};
 use cart::client::ClientError;
 use cart::domain::Status;
 use std::sync::Arc;
@@ -55,9 +55,9 @@ async fn a_retried_charge_activity_charges_exactly_once() {
     let counter = calls.clone();
     let h = Harness::start_with(&[], |data| {
         let gateway = LostAnswers::new(Arc::new(LocalLedger::new(data)), 2, counter);
-        CartActivities::new(
-            Arc::new(gateway),
-            Arc::new(Outbox::new(data, "cart@localhost".parse().unwrap())),
+        activities_with(
+            gateway,
+            Outbox::new(data, "cart@localhost".parse().unwrap()),
         )
     })
     .await;

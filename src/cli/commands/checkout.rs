@@ -19,8 +19,15 @@ pub struct Args {
     pub email: Option<String>,
     /// Payment token or method, e.g. tok_visa or pm_card_visa [default: the provider's test card;
     /// required with live Stripe keys]
-    #[arg(long)]
+    #[arg(long, value_parser = payment)]
     pub payment: Option<String>,
+}
+
+/// A payment token or method, checked here so a malformed one is a usage error.
+fn payment(text: &str) -> Result<String, String> {
+    crate::domain::PaymentMethod::parse(text)
+        .map(String::from)
+        .map_err(|e| e.to_string())
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {

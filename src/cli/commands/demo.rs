@@ -18,7 +18,7 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// How long the cart sits unchanged before its reminder e-mail
-    #[arg(long, default_value = "3s", value_parser = crate::cli::parse_duration)]
+    #[arg(long, default_value = "3s", value_parser = crate::cli::cart_period)]
     pub remind_after: Duration,
 }
 

@@ -1,11 +1,12 @@
-//! `cart products`: the catalog.
+//! `cart products`: the catalog, as the worker holds it.
 
 use crate::cli::{CliError, Context};
 
-/// List the products of the catalog (built in, or --catalog FILE).
+/// List the products and the prices the worker charges (its catalog: `cart worker --catalog`).
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
 pub async fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
-    super::printed(ctx.printer().products(&ctx.catalog()?))
+    let catalog = ctx.carts().await?.catalog().await?;
+    super::printed(ctx.printer().products(&catalog))
 }

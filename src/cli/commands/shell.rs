@@ -270,7 +270,12 @@ impl<'a> Shell<'a> {
 
     fn add_words(&mut self) -> Option<Vec<String>> {
         let cart = self.current.clone()?;
-        let catalog = self.ctx.catalog().map_err(|e| self.error(e)).ok()?;
+        let ctx = &self.ctx;
+        let catalog = self
+            .runtime
+            .block_on(async { Ok::<_, CliError>(ctx.carts().await?.catalog().await?) })
+            .map_err(|e| self.error(e))
+            .ok()?;
         let labels: Vec<String> = catalog
             .products()
             .iter()
@@ -313,7 +318,7 @@ impl<'a> Shell<'a> {
     fn checkout_words(&mut self) -> Option<Vec<String>> {
         let cart = self.current.clone()?;
         let view = self.view(&cart)?;
-        let total = money(view.total, &view.currency);
+        let total = money(view.total, view.currency.as_deref());
         let confirm = Confirm::with_theme(&*self.theme)
             .with_prompt(format!("Pay {total} for cart {cart}?"))
             .default(true)
@@ -435,8 +440,6 @@ mod tests {
             "never",
             "--wait",
             "90s",
-            "--catalog",
-            "phones.toml",
             "list",
         ])
         .unwrap();

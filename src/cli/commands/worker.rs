@@ -1,11 +1,14 @@
 //! `cart worker`: host the carts, their payments and e-mail.
 
 use crate::cli::{CliError, Context};
-use std::path::PathBuf;
+use crate::domain::{Catalog, CatalogFormat};
+use std::path::{Path, PathBuf};
 use temporalio_sdk::Runtime;
 
 /// Run the worker that hosts the carts and their payments and e-mail.
 ///
+/// The worker's catalog sets every price: a product is priced when it is added to a cart and
+/// keeps that price in the cart. All workers of a task queue should run the same catalog.
 /// Payments go to the ledger DATA_DIR/payments.jsonl unless STRIPE_SECRET_KEY chooses Stripe.
 /// E-mail goes to DATA_DIR/outbox/ unless SMTP_URL or MAILGUN_DOMAIN with MAILGUN_API_KEY choose
 /// a real provider; CART_MAIL_FROM sets the sender. Stops cleanly on Ctrl-C or SIGTERM.
@@ -14,6 +17,28 @@ pub struct Args {
     /// Where the ledger and outbox live [default: the user's data directory, e.g. ~/.local/share/cart]
     #[arg(long, env = "CART_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The catalog that prices the carts: a TOML or JSON file [default: built in]
+    #[arg(long, env = "CART_CATALOG", value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+}
+
+/// The catalog from a file (JSON by its `.json` extension, TOML otherwise), or the built-in one.
+pub fn catalog(path: Option<&Path>) -> Result<Catalog, CliError> {
+    let Some(path) = path else {
+        return Ok(Catalog::builtin());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::chain(format!("cannot read the catalog {}", path.display()), &e)
+            .hint("check the file given with --catalog or CART_CATALOG")
+    })?;
+    let format = match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.eq_ignore_ascii_case("json") => CatalogFormat::Json,
+        _ => CatalogFormat::Toml,
+    };
+    Catalog::parse(&text, format).map_err(|e| {
+        CliError::chain(format!("the catalog {} is not usable", path.display()), &e)
+            .hint("see README.md, \"Catalog\", for the file format")
+    })
 }
 
 /// The data directory: the flag or `CART_DATA_DIR`, else `<XDG data dir>/cart`.
@@ -31,10 +56,21 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             .hint("see README.md, \"Configuration\", for the provider variables")
     };
     let data_dir = data_dir(args.data_dir)?;
+    let catalog = catalog(args.catalog.as_deref())?;
+    let catalog_source = match &args.catalog {
+        Some(path) => path.display().to_string(),
+        None => "built in".to_owned(),
+    };
     let var = |name: &str| std::env::var(name).ok();
     let payments = crate::activities::payment_provider(var).map_err(refuse)?;
     let mail = crate::activities::mail_settings(var).map_err(refuse)?;
-    let activities = crate::worker::activities(&data_dir, &payments, &mail).map_err(refuse)?;
+    let activities =
+        crate::worker::activities(&data_dir, catalog, &payments, &mail).map_err(refuse)?;
+    activities.check_prices().map_err(|e| {
+        CliError::new(format!("cannot start the worker: {e}"))
+            .hint("change the catalog's prices, or charge through another provider")
+    })?;
+    let shop = activities.catalog();
     std::fs::create_dir_all(&data_dir).map_err(|e| {
         CliError::chain(
             format!("cannot create the data directory {}", data_dir.display()),
@@ -53,6 +89,11 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         tracing::info!("stopping: finishing the tasks in hand");
         shutdown();
     });
+    tracing::info!(
+        "catalog: {} products in {} ({catalog_source})",
+        shop.products().len(),
+        shop.currency()
+    );
     match payments {
         crate::activities::PaymentProvider::Ledger => tracing::info!(
             "payments: {payments}, in {}",
