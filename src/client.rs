@@ -193,6 +193,9 @@ impl CartClient {
         self.finish_update(id, call).await
     }
 
+    /// Checks out. The answer is the cart paid, an error (a refusal: nothing was charged), or
+    /// the cart still paying (`checking_out` or `payment_pending`) when the outcome is not
+    /// known within the wait; such a cart settles by itself.
     pub async fn checkout(&self, id: &str, request: Checkout) -> Result<CartView, ClientError> {
         let handle = self.handle(id);
         let call = handle.execute_update(
@@ -200,7 +203,13 @@ impl CartClient {
             request,
             WorkflowExecuteUpdateOptions::default(),
         );
-        self.finish_update(id, call).await
+        match self.finish_update(id, call).await {
+            Err(ClientError::Timeout { queue, waited }) => match self.get(id).await {
+                Ok(view) if view.status.is_paying() => Ok(view),
+                _ => Err(ClientError::Timeout { queue, waited }),
+            },
+            other => other,
+        }
     }
 
     /// The catalog the workers charge, as a worker of this task queue answers it. The shop

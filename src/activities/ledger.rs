@@ -9,7 +9,7 @@
 //! `tok_mastercard` and `tok_amex` succeed; `tok_chargeDeclined` and its variants decline.
 
 use super::files::{create_private_dir, keep_private, private_options};
-use super::{Charge, ChargeRequest, PaymentError, PaymentGateway};
+use super::{Charge, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
 use crate::domain::{Currency, Money};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -158,7 +158,7 @@ fn decline_reason(token: &str) -> Result<Option<&'static str>, PaymentError> {
 }
 
 fn unavailable(e: impl std::fmt::Display) -> PaymentError {
-    PaymentError::Unavailable(format!("local ledger: {e}"))
+    PaymentError::Unknown(format!("local ledger: {e}"))
 }
 
 impl LocalLedger {
@@ -195,6 +195,7 @@ impl LocalLedger {
                 id: found.charge_id.clone(),
                 amount: Money::new(found.amount, currency),
                 idempotency_key: request.idempotency_key.clone(),
+                state: ChargeState::Paid,
             });
         }
         let entry = LedgerEntry {
@@ -215,6 +216,7 @@ impl LocalLedger {
             id: entry.charge_id.clone(),
             amount: request.amount,
             idempotency_key: entry.idempotency_key.clone(),
+            state: ChargeState::Paid,
         };
         index.insert(entry);
         Ok(charge)
@@ -245,6 +247,7 @@ mod tests {
             email: Email::parse("a@example.com").unwrap(),
             payment: Some(token.into()),
             description: "1 x iPhone 12 Pro".into(),
+            started_at: None,
         }
     }
 

@@ -7,7 +7,8 @@
 //!
 //! Failure policy: a business failure (card declined, invalid request) becomes a non-retryable
 //! application failure whose message reaches the person checking out; anything that may be
-//! transient stays retryable and Temporal retries it with backoff.
+//! transient stays retryable and Temporal retries it with backoff. For payments "transient"
+//! means "outcome not known": the same idempotency key is sent until it is known.
 
 mod files;
 mod ledger;
@@ -54,38 +55,85 @@ pub struct ChargeRequest {
     /// `None` lets the provider use its test default (refused with live credentials).
     pub payment: Option<String>,
     pub description: String,
+    /// When the checkout began (workflow time): a provider remembers an idempotency key for a
+    /// limited time (Stripe: 24 hours), after which the key must not be sent again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<jiff::Timestamp>,
 }
 
-/// A successful charge.
+/// A charge as the provider reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Charge {
     pub id: String,
     pub amount: Money,
     pub idempotency_key: String,
+    /// Paid, or still being processed by the provider (a PaymentIntent in `processing`).
+    #[serde(default)]
+    pub state: ChargeState,
 }
 
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeState {
+    #[default]
+    Paid,
+    Processing,
+}
+
+/// What becomes of a charge that is not paid. Only `Declined` and `Invalid` say that nothing
+/// was charged; anything else leaves the outcome unknown, and the same idempotency key is used
+/// again until it is known.
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
-    /// The card or account was refused; retrying will not help.
+    /// The card or account was refused; retrying will not help. Nothing was charged.
     #[error("card declined: {0}")]
     Declined(String),
-    /// The request itself is wrong (unknown token, reused key); retrying will not help.
+    /// The request itself was refused (unknown token, bad credentials); nothing was charged.
     #[error("payment rejected: {0}")]
     Invalid(String),
-    /// The provider could not be reached or failed; worth retrying.
-    #[error("payment provider unavailable: {0}")]
-    Unavailable(String),
+    /// The outcome is not known: the provider could not be reached, failed, timed out, is
+    /// still working on the same key, or still processing the payment.
+    #[error("{0}")]
+    Unknown(String),
+}
+
+impl PaymentError {
+    /// Whether the provider definitely charged nothing.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, PaymentError::Unknown(_))
+    }
 }
 
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
+    /// Charges once per idempotency key: the same key again answers with the same charge.
     async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError>;
+
+    /// Finds out what became of an earlier `charge` whose outcome was not known: follows up a
+    /// charge still processing (`reference`), asks again with the same key, or looks the charge
+    /// up by what it carried. `Unknown` while it still cannot tell.
+    async fn settle(
+        &self,
+        request: &ChargeRequest,
+        reference: Option<&str>,
+    ) -> Result<Charge, PaymentError> {
+        let _ = reference;
+        self.charge(request).await
+    }
 
     /// Whether this provider can charge an amount exactly (a currency's decimals, say). A
     /// worker checks every catalog price at start-up, so no cart meets the problem at checkout.
     fn check_amount(&self, _amount: &Money) -> Result<(), PaymentError> {
         Ok(())
     }
+}
+
+/// What the settle activity needs: the charge as first requested, and the provider's
+/// reference for it when one is known.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleRequest {
+    pub charge: ChargeRequest,
+    pub reference: Option<String>,
 }
 
 /// What the reminder activity needs to write an abandoned-cart e-mail.
@@ -157,6 +205,16 @@ impl CartActivities {
     }
 }
 
+/// A payment error as an activity failure: final refusals are not retried.
+fn payment_failure(e: PaymentError) -> ActivityError {
+    let failure = if e.is_final() {
+        ApplicationFailure::non_retryable(bounded_error(&e))
+    } else {
+        ApplicationFailure::new(bounded_error(&e))
+    };
+    ActivityError::application(failure)
+}
+
 /// An error's text, bounded: it is stored in the cart's history with the activity's failure,
 /// whatever a provider answered.
 fn bounded_error(e: &dyn std::fmt::Display) -> Box<dyn std::error::Error + Send + Sync> {
@@ -188,21 +246,38 @@ impl CartActivities {
         }))
     }
 
+    /// Charges the customer. A definite refusal is a non-retryable failure; an unknown outcome
+    /// is retryable, and every retry sends the same idempotency key.
     #[activity]
     pub async fn charge(
         self: Arc<Self>,
         _ctx: ActivityContext,
         request: ChargeRequest,
     ) -> Result<Charge, ActivityError> {
-        self.payments.charge(&request).await.map_err(|e| {
-            let failure = match e {
-                PaymentError::Unavailable(_) => ApplicationFailure::new(bounded_error(&e)),
-                PaymentError::Declined(_) | PaymentError::Invalid(_) => {
-                    ApplicationFailure::non_retryable(bounded_error(&e))
-                }
-            };
-            ActivityError::application(failure)
-        })
+        self.payments
+            .charge(&request)
+            .await
+            .map_err(payment_failure)
+    }
+
+    /// Finds out the outcome of a charge that was not known: paid, refused (non-retryable), or
+    /// still not known (retryable, so Temporal asks again with backoff).
+    #[activity]
+    pub async fn settle(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: SettleRequest,
+    ) -> Result<Charge, ActivityError> {
+        let settled = self
+            .payments
+            .settle(&request.charge, request.reference.as_deref())
+            .await;
+        match settled {
+            Ok(charge) if charge.state == ChargeState::Processing => Err(payment_failure(
+                PaymentError::Unknown("the payment provider is still processing it".into()),
+            )),
+            other => other.map_err(payment_failure),
+        }
     }
 
     #[activity]

@@ -6,6 +6,7 @@
 //! what is missing; it never silently falls back to the local default.
 
 use super::mail::{DEFAULT_SENDER, parse_sender};
+use super::stripe_gateway;
 use super::{
     LocalLedger, Mailer, Mailgun, Outbox, PaymentGateway, STRIPE_API, Smtp, StripeFlow,
     StripeGateway,
@@ -14,6 +15,7 @@ use lettre::message::Mailbox;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Who charges the card.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +26,8 @@ pub enum PaymentProvider {
         base: String,
         secret_key: String,
         flow: StripeFlow,
+        /// How long one request may take (`STRIPE_TIMEOUT`).
+        timeout: Duration,
     },
 }
 
@@ -60,10 +64,23 @@ pub fn payment_provider(var: impl Fn(&str) -> Option<String>) -> Result<PaymentP
             "STRIPE_API_BASE {base:?} is not an http(s) URL such as http://localhost:12111"
         ));
     }
+    let timeout = match get("STRIPE_TIMEOUT") {
+        None => stripe_gateway::DEFAULT_TIMEOUT,
+        Some(text) => humantime::parse_duration(&text)
+            .ok()
+            .filter(|t| !t.is_zero() && *t <= stripe_gateway::MAX_TIMEOUT)
+            .ok_or_else(|| {
+                format!(
+                    "STRIPE_TIMEOUT is {text:?}: give a duration from 1s to {} such as 20s",
+                    humantime::format_duration(stripe_gateway::MAX_TIMEOUT)
+                )
+            })?,
+    };
     Ok(PaymentProvider::Stripe {
         base,
         secret_key,
         flow,
+        timeout,
     })
 }
 
@@ -76,7 +93,8 @@ impl PaymentProvider {
                 base,
                 secret_key,
                 flow,
-            } => Arc::new(StripeGateway::new(secret_key, base, *flow)?),
+                timeout,
+            } => Arc::new(StripeGateway::new(secret_key, base, *flow, *timeout)?),
         })
     }
 }
@@ -89,6 +107,7 @@ impl fmt::Display for PaymentProvider {
                 base,
                 secret_key,
                 flow,
+                ..
             } => {
                 let flow = match flow {
                     StripeFlow::PaymentIntents => "PaymentIntents",
@@ -393,6 +412,14 @@ mod tests {
         let err =
             payments(&[("STRIPE_SECRET_KEY", "k"), ("STRIPE_API_BASE", "localhost")]).unwrap_err();
         assert!(err.contains("is not an http(s) URL"), "{err}");
+        for bad in ["30s", "0s", "soon"] {
+            let err = payments(&[("STRIPE_SECRET_KEY", "k"), ("STRIPE_TIMEOUT", bad)]).unwrap_err();
+            assert!(err.contains("from 1s to 25s"), "{err}");
+        }
+        let p = payments(&[("STRIPE_SECRET_KEY", "k"), ("STRIPE_TIMEOUT", "3s")]).unwrap();
+        assert!(
+            matches!(p, PaymentProvider::Stripe { timeout, .. } if timeout == Duration::from_secs(3))
+        );
     }
 
     #[test]

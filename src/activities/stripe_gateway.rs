@@ -1,25 +1,48 @@
 //! Stripe through async-stripe: PaymentIntents by default, the tutorial's Charges on request.
 //!
 //! Every request carries the workflow's idempotency key and is sent once: retries are
-//! Temporal's job, so the HTTP client never retries (and never invents a key of its own). A
-//! card decline, an invalid request or bad credentials are final; 429, 5xx and network errors
-//! are retried by Temporal with backoff.
+//! Temporal's job, so the HTTP client never retries (and never invents a key of its own).
+//!
+//! What Stripe's answers mean here, as its documentation states them:
+//! - a card decline, an invalid request or bad credentials: nothing was charged (final);
+//! - 409 (another request with the key is still running), 429, 5xx, a timeout or a dropped
+//!   connection: the outcome is not known. A 500 may even have charged: Stripe keeps the result
+//!   of the first request for a key, 500s included, for 24 hours. So the same request is sent
+//!   again with the same key (which answers with the original result once there is one), and
+//!   when that does not tell, the charge is looked up by the key it carries in its metadata;
+//! - a PaymentIntent in `processing` is followed up until it succeeds or fails;
+//!   `requires_payment_method`, `requires_action` and `canceled` are declines.
+//!
+//! A day after a checkout began its key is never sent again (Stripe would take it for a new
+//! request): the charge is only looked up, and if Stripe has none, nothing was charged.
 
-use super::{Charge, ChargeRequest, PaymentError, PaymentGateway};
+use super::{Charge, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
 use crate::domain::{Money, bounded};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
-use stripe_core::charge::CreateCharge;
+use stripe_core::charge::{CreateCharge, RetrieveCharge, SearchCharge};
 use stripe_core::payment_intent::{
     CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods,
-    CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects,
+    CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects, RetrievePaymentIntent,
+    SearchPaymentIntent,
 };
+use stripe_core::{ChargeStatus, PaymentIntent, PaymentIntentStatus};
 
 /// Stripe's API.
 pub const STRIPE_API: &str = "https://api.stripe.com";
+
+/// How long one request to Stripe may take by default (`STRIPE_TIMEOUT`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// The longest `STRIPE_TIMEOUT`: the charge activity gives an attempt 30 seconds, and a request
+/// must end (answered or abandoned) before its attempt does, so that a retry never overlaps it.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// How long after a checkout began its idempotency key may still be sent: Stripe forgets keys
+/// after 24 hours and would then take the same key for a new charge.
+const KEY_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(23);
 
 /// Which Stripe API charges the card.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,11 +61,16 @@ pub struct StripeGateway {
 }
 
 impl StripeGateway {
-    pub fn new(secret_key: &str, base: &str, flow: StripeFlow) -> Result<Self, String> {
+    pub fn new(
+        secret_key: &str,
+        base: &str,
+        flow: StripeFlow,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         let client = stripe::ClientBuilder::new(secret_key)
             .url(base.trim_end_matches('/'))
             .request_strategy(RequestStrategy::Once)
-            .timeout(Duration::from_secs(20))
+            .timeout(timeout.min(MAX_TIMEOUT))
             .build()
             .map_err(|e| format!("cannot set up the Stripe client: {e}"))?;
         let test_mode = secret_key.starts_with("sk_test_") || secret_key.starts_with("rk_test_");
@@ -82,33 +110,31 @@ fn metadata(request: &ChargeRequest) -> HashMap<String, String> {
     ])
 }
 
-#[async_trait]
-impl PaymentGateway for StripeGateway {
-    fn check_amount(&self, amount: &Money) -> Result<(), PaymentError> {
-        stripe_amount(amount).map(drop)
-    }
-
-    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
+impl StripeGateway {
+    /// Sends the charge with its idempotency key: a new charge, or, for a key Stripe has seen,
+    /// the original answer.
+    async fn create(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
         let payment = self.payment(request)?;
         let amount = stripe_amount(&request.amount)?;
         let currency =
             stripe_types::Currency::from_str(&request.amount.currency.code().to_ascii_lowercase())
                 .unwrap_or_else(|never| match never {});
-        let id = match self.flow {
-            StripeFlow::Charges => CreateCharge::new()
-                .amount(amount)
-                .currency(currency)
-                .source(payment)
-                .description(request.description.clone())
-                .receipt_email(request.email.to_string())
-                .metadata(metadata(request))
-                .customize()
-                .request_strategy(strategy(request)?)
-                .send(&self.client)
-                .await
-                .map_err(classify)?
-                .id
-                .to_string(),
+        match self.flow {
+            StripeFlow::Charges => {
+                let charge = CreateCharge::new()
+                    .amount(amount)
+                    .currency(currency)
+                    .source(payment)
+                    .description(request.description.clone())
+                    .receipt_email(request.email.to_string())
+                    .metadata(metadata(request))
+                    .customize()
+                    .request_strategy(strategy(request)?)
+                    .send(&self.client)
+                    .await
+                    .map_err(classify)?;
+                charge_outcome(&charge, request)
+            }
             StripeFlow::PaymentIntents => {
                 let intent = CreatePaymentIntent::new(amount, currency)
                     .payment_method(payment)
@@ -127,21 +153,196 @@ impl PaymentGateway for StripeGateway {
                     .send(&self.client)
                     .await
                     .map_err(classify)?;
-                let status = intent.status.as_str().to_owned();
-                if status != "succeeded" {
-                    return Err(PaymentError::Declined(format!(
-                        "the payment was not completed (status {status})"
-                    )));
-                }
-                intent.id.to_string()
+                intent_outcome(&intent, request)
             }
-        };
-        Ok(Charge {
-            id,
-            amount: request.amount,
-            idempotency_key: request.idempotency_key.clone(),
-        })
+        }
     }
+
+    /// The charge or PaymentIntent Stripe gave us earlier, as it stands now.
+    async fn retrieve(
+        &self,
+        request: &ChargeRequest,
+        reference: &str,
+    ) -> Result<Charge, PaymentError> {
+        match self.flow {
+            StripeFlow::Charges => {
+                let charge = RetrieveCharge::new(reference)
+                    .send(&self.client)
+                    .await
+                    .map_err(classify)
+                    .map_err(unknown)?;
+                charge_outcome(&charge, request)
+            }
+            StripeFlow::PaymentIntents => {
+                let intent = RetrievePaymentIntent::new(reference)
+                    .send(&self.client)
+                    .await
+                    .map_err(classify)
+                    .map_err(unknown)?;
+                intent_outcome(&intent, request)
+            }
+        }
+    }
+
+    /// Looks the checkout's charge up by the key in its metadata (Stripe's search). `None`
+    /// when Stripe has none; an error when it cannot tell.
+    async fn find(&self, request: &ChargeRequest) -> Result<Option<Charge>, PaymentError> {
+        // Keys are letters, digits, '-' and '_': nothing to escape in the query.
+        let query = format!("metadata['checkout']:'{}'", request.idempotency_key);
+        let lookup_failed = |e: StripeError| {
+            PaymentError::Unknown(format!("looking the charge up: {}", classify(e)))
+        };
+        match self.flow {
+            StripeFlow::Charges => {
+                let found = SearchCharge::new(query)
+                    .send(&self.client)
+                    .await
+                    .map_err(lookup_failed)?;
+                found
+                    .data
+                    .first()
+                    .map(|c| charge_outcome(c, request))
+                    .transpose()
+            }
+            StripeFlow::PaymentIntents => {
+                let found = SearchPaymentIntent::new(query)
+                    .send(&self.client)
+                    .await
+                    .map_err(lookup_failed)?;
+                found
+                    .data
+                    .first()
+                    .map(|i| intent_outcome(i, request))
+                    .transpose()
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for StripeGateway {
+    fn check_amount(&self, amount: &Money) -> Result<(), PaymentError> {
+        stripe_amount(amount).map(drop)
+    }
+
+    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
+        self.create(request).await
+    }
+
+    async fn settle(
+        &self,
+        request: &ChargeRequest,
+        reference: Option<&str>,
+    ) -> Result<Charge, PaymentError> {
+        if let Some(reference) = reference {
+            return self.retrieve(request, reference).await;
+        }
+        let key_remembered = request
+            .started_at
+            .is_none_or(|t| jiff::Timestamp::now().duration_since(t) < KEY_WINDOW);
+        if key_remembered {
+            match self.create(request).await {
+                Err(PaymentError::Unknown(why)) => {
+                    // A cached 500 says nothing of the charge: look it up.
+                    return match self.find(request).await {
+                        Ok(Some(found)) => Ok(found),
+                        _ => Err(PaymentError::Unknown(why)),
+                    };
+                }
+                other => return other,
+            }
+        }
+        match self.find(request).await? {
+            Some(found) => Ok(found),
+            None => Err(PaymentError::Invalid(
+                "Stripe has no charge for this checkout a day after it began: nothing was charged"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// A failure while following a charge up is never a verdict on the charge itself.
+fn unknown(e: PaymentError) -> PaymentError {
+    match e {
+        PaymentError::Unknown(_) => e,
+        other => PaymentError::Unknown(format!("following the charge up: {other}")),
+    }
+}
+
+fn charge_of(id: &str, request: &ChargeRequest, state: ChargeState) -> Charge {
+    Charge {
+        id: id.to_owned(),
+        amount: request.amount,
+        idempotency_key: request.idempotency_key.clone(),
+        state,
+    }
+}
+
+/// What a PaymentIntent's status says of the payment, as Stripe documents the statuses.
+fn intent_outcome(intent: &PaymentIntent, request: &ChargeRequest) -> Result<Charge, PaymentError> {
+    let id = intent.id.as_str();
+    let reason = || {
+        intent
+            .last_payment_error
+            .as_ref()
+            .and_then(|e| decline_reason(e))
+            .unwrap_or_else(|| "the payment method was declined".to_owned())
+    };
+    match &intent.status {
+        PaymentIntentStatus::Succeeded => Ok(charge_of(id, request, ChargeState::Paid)),
+        PaymentIntentStatus::Processing => Ok(charge_of(id, request, ChargeState::Processing)),
+        PaymentIntentStatus::RequiresPaymentMethod => Err(PaymentError::Declined(reason())),
+        PaymentIntentStatus::RequiresAction => Err(PaymentError::Declined(
+            "the card needs the customer to confirm the payment with the bank (3-D Secure), which a checkout here cannot do: use another card"
+                .into(),
+        )),
+        PaymentIntentStatus::Canceled => {
+            Err(PaymentError::Declined("the payment was canceled".into()))
+        }
+        PaymentIntentStatus::RequiresConfirmation => Err(PaymentError::Invalid(
+            "the payment was not confirmed, so nothing was charged".into(),
+        )),
+        // Automatic capture is asked for; an authorized payment waits for someone to act.
+        PaymentIntentStatus::RequiresCapture => Err(PaymentError::Unknown(format!(
+            "payment {id} is authorized but not captured: capture or cancel it in Stripe"
+        ))),
+        other => Err(PaymentError::Unknown(format!(
+            "payment {id} has a status this version does not know: {}",
+            other.as_str()
+        ))),
+    }
+}
+
+/// What a charge's status says (the Charges API).
+fn charge_outcome(
+    charge: &stripe_core::Charge,
+    request: &ChargeRequest,
+) -> Result<Charge, PaymentError> {
+    let id = charge.id.as_str();
+    match &charge.status {
+        ChargeStatus::Succeeded => Ok(charge_of(id, request, ChargeState::Paid)),
+        ChargeStatus::Pending => Ok(charge_of(id, request, ChargeState::Processing)),
+        ChargeStatus::Failed => Err(PaymentError::Declined(
+            charge
+                .failure_message
+                .clone()
+                .unwrap_or_else(|| "the charge failed".to_owned()),
+        )),
+        other => Err(PaymentError::Unknown(format!(
+            "charge {id} has a status this version does not know: {}",
+            other.as_str()
+        ))),
+    }
+}
+
+/// A decline's reason: Stripe's decline code in words, or its message.
+fn decline_reason(api: &stripe::ApiErrors) -> Option<String> {
+    api.decline_code
+        .as_deref()
+        .map(|c| c.replace('_', " "))
+        .filter(|c| c != "generic decline")
+        .or_else(|| api.message.clone())
 }
 
 /// The currencies Stripe charges in whole units (docs.stripe.com/currencies, "zero-decimal").
@@ -192,34 +393,31 @@ pub fn stripe_amount(money: &Money) -> Result<i64, PaymentError> {
     i64::try_from(amount).map_err(|_| refuse("the amount is too large".into()))
 }
 
-/// Sorts a Stripe error into final (the person must act) and retryable.
+/// Sorts a Stripe error into "nothing was charged" (a decline or a refused request) and
+/// "not known" (everything that may have charged or may still).
 fn classify(err: StripeError) -> PaymentError {
     match err {
         StripeError::Stripe(api, status) => {
             let message = api.message.clone().unwrap_or_default();
+            let said = format!("stripe answered {status}: {message}");
             match (&api.type_, status) {
-                (ApiErrorsType::CardError, _) => {
-                    let reason = api
-                        .decline_code
-                        .as_deref()
-                        .map(|c| c.replace('_', " "))
-                        .filter(|c| c != "generic decline")
-                        .unwrap_or(message);
-                    PaymentError::Declined(reason)
-                }
-                (_, 429) | (_, 500..) | (ApiErrorsType::ApiError, _) => {
-                    PaymentError::Unavailable(format!("stripe answered {status}: {message}"))
-                }
+                (ApiErrorsType::CardError, _) => PaymentError::Declined(
+                    decline_reason(&api).unwrap_or_else(|| "the card was declined".into()),
+                ),
+                // The key has a history: a request with it is still running (409), or it was
+                // used with other parameters. Either way something may have been charged.
+                (ApiErrorsType::IdempotencyError, _) | (_, 409) => PaymentError::Unknown(said),
+                (_, 429) | (_, 500..) | (ApiErrorsType::ApiError, _) => PaymentError::Unknown(said),
                 (_, 401) => PaymentError::Invalid(
                     "Stripe refused the API key: check STRIPE_SECRET_KEY".into(),
                 ),
-                _ => PaymentError::Invalid(format!("stripe answered {status}: {message}")),
+                _ => PaymentError::Invalid(said),
             }
         }
-        StripeError::ClientError(e) => PaymentError::Unavailable(format!("stripe: {e}")),
-        StripeError::Timeout => PaymentError::Unavailable("stripe: timed out".into()),
+        StripeError::ClientError(e) => PaymentError::Unknown(format!("stripe: {e}")),
+        StripeError::Timeout => PaymentError::Unknown("stripe: no answer in time".into()),
         StripeError::JSONDeserialize(e) => {
-            PaymentError::Unavailable(format!("stripe: unreadable answer: {e}"))
+            PaymentError::Unknown(format!("stripe: unreadable answer: {e}"))
         }
         StripeError::ConfigError(e) => PaymentError::Invalid(format!("stripe: {e}")),
     }
@@ -242,6 +440,7 @@ mod tests {
             email: Email::parse("ann@example.com").unwrap(),
             payment: payment.map(Into::into),
             description: "1 x iPhone 12 Pro".into(),
+            started_at: Some(jiff::Timestamp::now()),
         }
     }
 
@@ -266,7 +465,13 @@ mod tests {
     }
 
     async fn gateway(server: &MockServer) -> StripeGateway {
-        StripeGateway::new(KEY, &server.uri(), StripeFlow::PaymentIntents).unwrap()
+        StripeGateway::new(
+            KEY,
+            &server.uri(),
+            StripeFlow::PaymentIntents,
+            DEFAULT_TIMEOUT,
+        )
+        .unwrap()
     }
 
     #[tokio::test]
@@ -336,7 +541,7 @@ mod tests {
             .charge(&request(None))
             .await
             .unwrap_err();
-        assert!(matches!(err, PaymentError::Unavailable(_)), "{err:?}");
+        assert!(matches!(err, PaymentError::Unknown(_)), "{err:?}");
     }
 
     #[tokio::test]
@@ -356,6 +561,171 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, PaymentError::Invalid(_)), "{err:?}");
         assert!(!err.to_string().contains(KEY));
+    }
+
+    fn intent_with(status: &str, error: serde_json::Value) -> serde_json::Value {
+        let mut intent = succeeded_intent();
+        intent["status"] = status.into();
+        intent["last_payment_error"] = error;
+        intent
+    }
+
+    #[tokio::test]
+    async fn every_payment_intent_status_means_what_stripe_says() {
+        let cases = [
+            ("processing", None),
+            ("requires_action", Some("3-D Secure")),
+            (
+                "requires_payment_method",
+                Some("card declined: insufficient funds"),
+            ),
+            ("canceled", Some("card declined: the payment was canceled")),
+            (
+                "requires_confirmation",
+                Some("payment rejected: the payment was not confirmed"),
+            ),
+            ("requires_capture", Some("authorized but not captured")),
+        ];
+        for (status, expected) in cases {
+            let server = MockServer::start().await;
+            let error = serde_json::json!({"type": "card_error", "decline_code": "insufficient_funds",
+                                           "message": "Your card has insufficient funds."});
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(intent_with(status, error)))
+                .mount(&server)
+                .await;
+            let outcome = gateway(&server).await.charge(&request(None)).await;
+            match expected {
+                None => assert_eq!(outcome.unwrap().state, ChargeState::Processing),
+                Some(text) => {
+                    let err = outcome.unwrap_err();
+                    assert!(err.to_string().contains(text), "{status}: {err}");
+                    let unknown = status == "requires_capture";
+                    assert_eq!(err.is_final(), !unknown, "{status}: {err:?}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_409_or_an_idempotency_error_leaves_the_outcome_unknown() {
+        for (status, kind) in [
+            (409, "idempotency_error"),
+            (400, "idempotency_error"),
+            (409, "invalid_request_error"),
+        ] {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(
+                    ResponseTemplate::new(status).set_body_json(serde_json::json!({
+                        "error": {"type": kind, "message": "Keys for idempotent requests ..."}
+                    })),
+                )
+                .mount(&server)
+                .await;
+            let err = gateway(&server)
+                .await
+                .charge(&request(None))
+                .await
+                .unwrap_err();
+            assert!(!err.is_final(), "{status} {kind}: {err:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn settling_follows_a_processing_payment_up_by_its_id() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/payment_intents/pi_3Test"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(succeeded_intent()))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&server)
+            .await;
+        let charge = gateway(&server)
+            .await
+            .settle(&request(None), Some("pi_3Test"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (charge.id.as_str(), charge.state),
+            ("pi_3Test", ChargeState::Paid)
+        );
+    }
+
+    #[tokio::test]
+    async fn settling_looks_the_charge_up_when_asking_again_cannot_tell() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/payment_intents"))
+            .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({
+                "error": {"type": "api_error", "message": "An unknown error occurred"}
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/payment_intents/search"))
+            .and(wiremock::matchers::query_param(
+                "query",
+                "metadata['checkout']:'CART-1-run-checkout-1'",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "object": "search_result", "url": "/v1/payment_intents/search",
+                "has_more": false, "next_page": null, "data": [succeeded_intent()]
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let charge = gateway(&server)
+            .await
+            .settle(&request(None), None)
+            .await
+            .unwrap();
+        assert_eq!(charge.id, "pi_3Test");
+    }
+
+    #[tokio::test]
+    async fn a_day_later_the_key_is_never_sent_again_and_no_charge_means_none_was_made() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(0)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/payment_intents/search"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "object": "search_result", "url": "/v1/payment_intents/search",
+                "has_more": false, "next_page": null, "data": []
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let mut old = request(None);
+        old.started_at = Some(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(25));
+        let err = gateway(&server).await.settle(&old, None).await.unwrap_err();
+        assert!(err.is_final(), "{err:?}");
+        assert!(err.to_string().contains("nothing was charged"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_search_is_never_taken_for_no_charge() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({
+                "error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}
+            })))
+            .mount(&server)
+            .await;
+        let mut old = request(None);
+        old.started_at = Some(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(25));
+        let err = gateway(&server).await.settle(&old, None).await.unwrap_err();
+        assert!(!err.is_final(), "{err:?}");
     }
 
     fn money(price: &str, code: &str) -> Money {
@@ -425,13 +795,20 @@ mod tests {
 
     #[test]
     fn a_live_key_needs_an_explicit_payment() {
-        let live = StripeGateway::new("sk_live_x", STRIPE_API, StripeFlow::PaymentIntents).unwrap();
+        let live = StripeGateway::new(
+            "sk_live_x",
+            STRIPE_API,
+            StripeFlow::PaymentIntents,
+            DEFAULT_TIMEOUT,
+        )
+        .unwrap();
         assert!(matches!(
             live.payment(&request(None)),
             Err(PaymentError::Invalid(_))
         ));
         assert_eq!(live.payment(&request(Some("pm_x"))).unwrap(), "pm_x");
-        let charges = StripeGateway::new(KEY, STRIPE_API, StripeFlow::Charges).unwrap();
+        let charges =
+            StripeGateway::new(KEY, STRIPE_API, StripeFlow::Charges, DEFAULT_TIMEOUT).unwrap();
         assert_eq!(charges.payment(&request(None)).unwrap(), "tok_visa");
     }
 }

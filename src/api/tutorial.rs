@@ -120,18 +120,24 @@ async fn email(
     Ok(Json(json!({ "ok": 1 })))
 }
 
+/// `{"sent": true}` once paid, as the tutorial answered; 202 `{"sent": false, "status":
+/// "payment_pending"}` while the payment's outcome is not known.
 async fn checkout(
     State(api): Shared,
     CartId(id): CartId,
     GoObject(body): GoObject,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let email = text(&body, "Email")?;
     let request = Checkout {
         email: Some(email).filter(|e| !e.is_empty()),
         payment: None,
     };
-    api.carts.checkout(&id, request).await?;
-    Ok(Json(json!({ "sent": true })))
+    let view = api.carts.checkout(&id, request).await?;
+    if view.status.is_paying() {
+        let body = json!({ "sent": false, "status": view.status.as_str() });
+        return Ok((StatusCode::ACCEPTED, Json(body)));
+    }
+    Ok((StatusCode::OK, Json(json!({ "sent": true }))))
 }
 
 /// A request body that must be a JSON object, its fields read Go's way with [`field`].

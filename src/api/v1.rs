@@ -192,6 +192,7 @@ async fn email(
 #[utoipa::path(post, path = "/api/v1/carts/{id}/checkout", params(("id" = String, Path)),
     request_body = Checkout, responses(
     (status = 200, description = "Paid: the cart with its receipt", body = CartView),
+    (status = 202, description = "The payment's outcome is not known yet: the cart is `checking_out` or `payment_pending` and settles by itself (paid, or open again if refused). Do not check out again; follow the cart.", body = CartView),
     (status = 404, body = ErrorBody),
     (status = 409, body = ErrorBody),
     (status = 422, description = "Refused or declined; nothing was charged", body = ErrorBody)))]
@@ -199,8 +200,14 @@ async fn checkout(
     State(api): Shared,
     CartId(id): CartId,
     Body(request): Body<Checkout>,
-) -> Answer<CartView> {
-    Ok(Json(api.carts.checkout(&id, request).await?))
+) -> Result<(StatusCode, Json<CartView>), ApiError> {
+    let view = api.carts.checkout(&id, request).await?;
+    let status = if view.status.is_paying() {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)))
 }
 
 #[utoipa::path(get, path = "/api/v1/health", responses(

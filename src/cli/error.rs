@@ -14,6 +14,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     pub const REFUSED: u8 = 3;
     pub const UNAVAILABLE: u8 = 4;
+    /// Accepted, but the outcome is not known yet (a payment the provider has not settled).
+    pub const PENDING: u8 = 5;
 }
 
 /// An error for a person: what went wrong, the chain of causes, maybe a hint, an exit code.
@@ -36,6 +38,11 @@ impl CliError {
     /// A usage error: exit code 2, like clap's own.
     pub fn usage(message: impl fmt::Display) -> Self {
         Self::new(message).code(exit::USAGE)
+    }
+
+    /// Accepted, outcome not known yet: do not repeat the request, look again later.
+    pub fn pending(message: impl fmt::Display) -> Self {
+        Self::new(message).code(exit::PENDING)
     }
 
     /// Temporal or the worker could not be reached in time: worth trying again later.

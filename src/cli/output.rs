@@ -189,10 +189,17 @@ impl Printer {
         }
         if let Some(error) = &view.last_error {
             let red = self.style(Style::new().red());
-            text.push_str(&format!(
-                "{} {error}\n",
-                red.apply_to("Last checkout failed:")
-            ));
+            let label = if view.status.is_paying() {
+                "Payment not known yet:"
+            } else {
+                "Last checkout failed:"
+            };
+            text.push_str(&format!("{} {error}\n", red.apply_to(label)));
+        }
+        if view.status == Status::PaymentPending {
+            text.push_str(
+                "The cart will be paid, or reopen if the payment was refused, by itself.\n",
+            );
         }
         emit(&text)
     }
@@ -254,6 +261,7 @@ fn status_color(status: &str) -> Option<Color> {
     match status {
         s if s == Status::Open.as_str() => Some(Color::Cyan),
         s if s == Status::CheckingOut.as_str() => Some(Color::Yellow),
+        s if s == Status::PaymentPending.as_str() => Some(Color::Magenta),
         s if s == Status::CheckedOut.as_str() => Some(Color::Green),
         s if s == Status::Expired.as_str() => Some(Color::DarkGrey),
         _ => None,
@@ -369,12 +377,7 @@ mod tests {
 
     #[test]
     fn every_status_has_a_colour() {
-        for status in [
-            Status::Open,
-            Status::CheckingOut,
-            Status::CheckedOut,
-            Status::Expired,
-        ] {
+        for status in Status::ALL {
             assert!(status_color(status.as_str()).is_some(), "{status}");
         }
     }

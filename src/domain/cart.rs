@@ -40,19 +40,37 @@ pub fn bounded(text: &str, max: usize) -> String {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Open,
+    /// A checkout is charging the customer.
     CheckingOut,
+    /// A charge was made whose outcome is not known yet (the provider did not answer, or is
+    /// still processing it). It ends paid or, only on a definite refusal, open again.
+    PaymentPending,
     CheckedOut,
     Expired,
 }
 
 impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Open,
+        Status::CheckingOut,
+        Status::PaymentPending,
+        Status::CheckedOut,
+        Status::Expired,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Open => "open",
             Status::CheckingOut => "checking_out",
+            Status::PaymentPending => "payment_pending",
             Status::CheckedOut => "checked_out",
             Status::Expired => "expired",
         }
+    }
+
+    /// Whether a checkout is under way whose outcome is not known yet.
+    pub fn is_paying(self) -> bool {
+        matches!(self, Status::CheckingOut | Status::PaymentPending)
     }
 }
 
@@ -174,6 +192,9 @@ fn list(ids: &[ProductId]) -> String {
 fn closed_reason(status: Status) -> &'static str {
     match status {
         Status::CheckingOut => "is being checked out; wait for the checkout to finish",
+        Status::PaymentPending => {
+            "has a payment whose outcome is not known yet; it will be paid or reopen by itself"
+        }
         Status::CheckedOut => "is already checked out",
         Status::Expired => "has expired",
         Status::Open => "is open",
@@ -423,18 +444,34 @@ impl Cart {
         })
     }
 
-    /// The payment failed: the cart is open again and remembers why (in a bounded text).
+    /// The payment was refused, definitely: nothing was charged, the cart is open again and
+    /// remembers why (in a bounded text).
     pub fn checkout_failed(&mut self, reason: &str) {
-        if self.status == Status::CheckingOut {
+        if self.status.is_paying() {
             self.status = Status::Open;
         }
         self.last_error = Some(bounded(reason, MAX_REASON_CHARS));
     }
 
-    pub fn checkout_succeeded(&mut self) {
-        if self.status == Status::CheckingOut {
-            self.status = Status::CheckedOut;
+    /// The charge's outcome is not known yet: the cart waits for it, neither open nor paid,
+    /// and says why.
+    pub fn payment_unknown(&mut self, reason: &str) {
+        if self.status.is_paying() {
+            self.status = Status::PaymentPending;
         }
+        self.last_error = Some(bounded(reason, MAX_REASON_CHARS));
+    }
+
+    pub fn checkout_succeeded(&mut self) {
+        if self.status.is_paying() {
+            self.status = Status::CheckedOut;
+            self.last_error = None;
+        }
+    }
+
+    /// How many checkouts this cart has begun.
+    pub fn checkout_attempts(&self) -> u32 {
+        self.checkout_attempts
     }
 
     /// Closes an idle open cart for good.
@@ -610,6 +647,34 @@ mod tests {
         assert_eq!(c.last_error(), None);
         c.checkout_succeeded();
         assert_eq!(c.status(), Status::CheckedOut);
+    }
+
+    #[test]
+    fn an_unknown_outcome_keeps_the_cart_closed_until_it_is_known() {
+        let mut c = cart();
+        c.add(&catalog(), 2, 1).unwrap();
+        c.begin_checkout(Some("a@example.com"), None).unwrap();
+        c.payment_unknown("the provider answered 500");
+        assert_eq!(c.status(), Status::PaymentPending);
+        assert_eq!(c.last_error(), Some("the provider answered 500"));
+        let err = c.add(&catalog(), 1, 1).unwrap_err().to_string();
+        assert!(err.contains("whose outcome is not known yet"), "{err}");
+        assert!(c.begin_checkout(None, None).is_err(), "no second charge");
+        c.checkout_succeeded();
+        assert_eq!(c.status(), Status::CheckedOut);
+        assert_eq!(c.last_error(), None);
+
+        let mut d = cart();
+        d.add(&catalog(), 2, 1).unwrap();
+        d.begin_checkout(Some("a@example.com"), None).unwrap();
+        d.payment_unknown("timed out");
+        d.checkout_failed("card declined: insufficient funds");
+        assert_eq!(
+            d.status(),
+            Status::Open,
+            "only a definite refusal reopens it"
+        );
+        assert_eq!(d.begin_checkout(None, None).unwrap().attempt, 2);
     }
 
     #[test]

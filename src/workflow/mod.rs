@@ -16,7 +16,7 @@ pub use messages::*;
 pub use shop::{ShopWorkflow, WorkerCatalog, catalog_interceptor, shop_id};
 pub use state::{CartState, IdleAction};
 
-use crate::activities::CartActivities;
+use crate::activities::{CartActivities, ChargeState, SettleRequest};
 use crate::domain::{Cart, CartError, Catalog, Product, ProductId, Status};
 use jiff::Timestamp;
 use std::pin::Pin;
@@ -24,10 +24,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use temporalio_common::RetryPolicy;
 use temporalio_common::data_converters::RawValue;
+use temporalio_common::error::IncomingError;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, CancellableFuture, ContinueAsNewOptions,
-    SyncWorkflowContext, TimerResult, WorkflowContext, WorkflowContextView, WorkflowResult,
+    ActivityCloseTimeouts, ActivityExecutionError, ActivityOptions, CancellableFuture,
+    ContinueAsNewOptions, SyncWorkflowContext, TimerResult, WorkflowContext, WorkflowContextView,
+    WorkflowResult,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -87,12 +89,49 @@ fn clock(time: Option<std::time::SystemTime>) -> Timestamp {
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// A charge attempt that has not answered in 15 s is retried, with the same idempotency key,
-/// possibly on another worker: the provider answers a repeated key with the original charge.
+/// The patch after which a checkout's charge is run by the workflow's main loop, and a charge
+/// whose outcome is not known leaves the cart `payment_pending` until it is, instead of
+/// reopening it. Before it, the `checkout` update ran the charge itself.
+const SETTLED_PAYMENTS: &str = "settled-payments";
+
+/// A charge attempt may take 30 s: longer than a request to the provider may (Stripe: at most
+/// 25 s, `STRIPE_TIMEOUT`), so an attempt has ended before its retry begins. Three attempts,
+/// a second or two apart, all with the same idempotency key; after that the outcome is not
+/// known and the cart settles it (`settle_options`).
 fn charge_options() -> ActivityOptions {
-    let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(15));
-    opts.retry_policy = Some(retry(5, Duration::from_secs(10)));
+    let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(30));
+    opts.retry_policy = Some(retry(3, Duration::from_secs(4)));
     opts
+}
+
+/// Settling a charge whose outcome is not known: asked again and again, 2 s apart at first and
+/// then up to 5 minutes apart, for 25 hours: past the day a provider remembers a key, so the
+/// last answers come from looking the charge up. After that, the cart waits an hour and asks
+/// again; it stays `payment_pending` until the outcome is known.
+fn settle_options() -> ActivityOptions {
+    let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(30));
+    opts.close_timeouts = ActivityCloseTimeouts::ScheduleAndStartToClose {
+        schedule_to_close: Duration::from_secs(25 * 60 * 60),
+        start_to_close: Duration::from_secs(30),
+    };
+    opts.retry_policy = Some(
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_secs(2))
+            .backoff_coefficient(2.0)
+            .maximum_interval(Duration::from_secs(5 * 60))
+            .maximum_attempts(0)
+            .build(),
+    );
+    opts
+}
+
+/// How long a cart whose charge could not be settled in a day waits before asking again.
+const SETTLE_AGAIN_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// Whether an activity failed because the provider definitely refused (a non-retryable
+/// failure: a decline, an invalid request), as opposed to an outcome not known.
+fn refused(err: &ActivityExecutionError) -> bool {
+    matches!(err.cause(), Some(IncomingError::Application(app)) if app.is_non_retryable())
 }
 
 /// The patch that added the order confirmation e-mail after checkout.
@@ -185,6 +224,15 @@ impl CartWorkflow {
                     Self::send_confirmation(ctx).await;
                 }
                 return Ok(ctx.state(|w| w.state.view()));
+            }
+            if status.is_paying() && ctx.state(|w| w.state.charge.is_some()) {
+                disarm(&mut armed);
+                if status == Status::CheckingOut {
+                    Self::charge(ctx).await;
+                } else {
+                    Self::settle(ctx).await;
+                }
+                continue;
             }
             if status == Status::Open && ctx.continue_as_new_suggested() {
                 let c = &*ctx;
@@ -362,11 +410,85 @@ impl CartWorkflow {
         }
     }
 
-    /// Runs one checkout: shared by the `checkout` update and the tutorial's checkout signal.
-    async fn run_checkout(
+    /// Begins a checkout, which the main loop then charges: the `checkout` update and the
+    /// tutorial's checkout signal. Carts from before `SETTLED_PAYMENTS` charge in the caller.
+    async fn begin_checkout(
         ctx: &mut WorkflowContext<Self>,
         request: Checkout,
-    ) -> Result<CartView, UpdateError> {
+    ) -> Result<(), UpdateError> {
+        if !ctx.patched(SETTLED_PAYMENTS) {
+            return Self::charge_here(ctx, request).await;
+        }
+        let now = clock(ctx.workflow_time());
+        ctx.state_mut(|w| w.state.begin_charge(&request, now))?;
+        Ok(())
+    }
+
+    /// Charges the customer for the checkout under way (the main loop), then records what is
+    /// known: paid, refused (the cart opens again), or not known (the cart waits for it).
+    async fn charge(ctx: &mut WorkflowContext<Self>) {
+        let Some(request) = ctx.state(|w| w.state.charge.clone()) else {
+            return;
+        };
+        let result = ctx
+            .execute_activity(CartActivities::charge, request, charge_options())
+            .await;
+        let now = clock(ctx.workflow_time());
+        match result {
+            Ok(charge) if charge.state == ChargeState::Paid => {
+                ctx.state_mut(|w| w.state.checkout_succeeded(charge, now))
+            }
+            Ok(charge) => ctx.state_mut(|w| {
+                let reason = "the payment provider is still processing the payment";
+                w.state.payment_unknown(reason, Some(charge.id), now)
+            }),
+            Err(e) if refused(&e) => {
+                ctx.state_mut(|w| w.state.checkout_failed(&failure_message(&e), now))
+            }
+            Err(e) => ctx.state_mut(|w| w.state.payment_unknown(&failure_message(&e), None, now)),
+        }
+    }
+
+    /// Finds out what became of a charge whose outcome was not known, with the same key, until
+    /// it is known: paid, or refused (the cart opens again).
+    async fn settle(ctx: &mut WorkflowContext<Self>) {
+        let Some(request) = ctx.state(|w| {
+            let charge = w.state.charge.clone()?;
+            let reference = w.state.payment_reference.clone();
+            Some(SettleRequest { charge, reference })
+        }) else {
+            return;
+        };
+        let result = ctx
+            .execute_activity(CartActivities::settle, request, settle_options())
+            .await;
+        let now = clock(ctx.workflow_time());
+        match result {
+            Ok(charge) => ctx.state_mut(|w| w.state.checkout_succeeded(charge, now)),
+            Err(e) if refused(&e) => {
+                ctx.state_mut(|w| w.state.checkout_failed(&failure_message(&e), now))
+            }
+            Err(e) => {
+                let reason = failure_message(&e);
+                ctx.state_mut(|w| w.state.payment_unknown(&reason, None, now));
+                if !ctx.is_replaying() {
+                    tracing::warn!(
+                        cart = ctx.workflow_id(),
+                        "the payment is still not settled after a day; asking again in an hour: {reason}"
+                    );
+                }
+                ctx.timer(SETTLE_AGAIN_AFTER).await;
+            }
+        }
+    }
+
+    /// A checkout as carts from before `SETTLED_PAYMENTS` ran it: the charge in the caller
+    /// (the update or the signal), any failure reopening the cart. Kept so their histories
+    /// replay.
+    async fn charge_here(
+        ctx: &mut WorkflowContext<Self>,
+        request: Checkout,
+    ) -> Result<(), UpdateError> {
         let now = clock(ctx.workflow_time());
         let charge = ctx.state_mut(|w| w.state.begin_checkout(&request, now))?;
         let result = ctx
@@ -376,7 +498,7 @@ impl CartWorkflow {
         match result {
             Ok(charge) => {
                 ctx.state_mut(|w| w.state.checkout_succeeded(charge, now));
-                Ok(ctx.state(|w| w.state.view()))
+                Ok(())
             }
             Err(e) => {
                 let reason = failure_message(&e);
@@ -472,11 +594,21 @@ impl CartWorkflow {
     }
 
     #[update]
+    /// Begins a checkout and answers once its outcome is known, or not known yet: the cart paid,
+    /// an error saying why the payment was refused (the cart is open again), or the cart
+    /// `payment_pending`, which settles by itself.
     pub async fn checkout(
         ctx: &mut WorkflowContext<Self>,
         req: Checkout,
     ) -> Result<CartView, BoxError> {
-        Ok(Self::run_checkout(ctx, req).await?)
+        Self::begin_checkout(ctx, req).await?;
+        ctx.wait_condition(|w| w.state.cart.status() != Status::CheckingOut)
+            .await?;
+        let view = ctx.state(|w| w.state.view());
+        if view.status == Status::Open {
+            return Err(UpdateError::Payment(view.last_error.unwrap_or_default()).into());
+        }
+        Ok(view)
     }
 
     #[query]
@@ -535,7 +667,7 @@ impl CartWorkflow {
     #[signal(name = "CHECKOUT_CHANNEL")]
     pub async fn legacy_checkout(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
         let outcome = match legacy::checkout(&raw) {
-            Ok(request) => Self::run_checkout(ctx, request)
+            Ok(request) => Self::begin_checkout(ctx, request)
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e),

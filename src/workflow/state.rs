@@ -23,6 +23,13 @@ pub struct CartState {
     /// The revision for which a reminder went out: at most one per idle period.
     pub reminded_revision: Option<u64>,
     pub receipt: Option<Receipt>,
+    /// The charge of the checkout under way, kept until its outcome is known: every attempt
+    /// and every follow-up sends this same request, idempotency key included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge: Option<ChargeRequest>,
+    /// The provider's id for that charge once it named one (a payment still processing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_reference: Option<String>,
 }
 
 /// What the single idle timer is waiting for.
@@ -43,6 +50,8 @@ impl CartState {
             revision: 0,
             reminded_revision: None,
             receipt: None,
+            charge: None,
+            payment_reference: None,
         }
     }
 
@@ -150,10 +159,31 @@ impl CartState {
             email: order.email,
             payment: order.payment.map(String::from),
             description,
+            started_at: Some(now),
         })
     }
 
+    /// Begins a checkout whose charge the main loop makes and follows until its outcome is
+    /// known.
+    pub fn begin_charge(&mut self, request: &Checkout, now: Timestamp) -> Result<(), CartError> {
+        let charge = self.begin_checkout(request, now)?;
+        self.charge = Some(charge);
+        self.payment_reference = None;
+        Ok(())
+    }
+
+    /// The charge's outcome is not known yet (a reference, when the provider named one).
+    pub fn payment_unknown(&mut self, reason: &str, reference: Option<String>, now: Timestamp) {
+        self.cart.payment_unknown(reason);
+        if reference.is_some() {
+            self.payment_reference = reference;
+        }
+        self.touch(now);
+    }
+
     pub fn checkout_succeeded(&mut self, charge: Charge, now: Timestamp) {
+        self.charge = None;
+        self.payment_reference = None;
         self.cart.checkout_succeeded();
         self.receipt = Some(Receipt {
             charge_id: charge.id,
@@ -167,6 +197,8 @@ impl CartState {
     }
 
     pub fn checkout_failed(&mut self, reason: &str, now: Timestamp) {
+        self.charge = None;
+        self.payment_reference = None;
         self.cart.checkout_failed(reason);
         self.touch(now);
     }

@@ -3,6 +3,7 @@
 //! answers, and many concurrent changes to one cart.
 
 mod bounds;
+mod payments;
 
 use crate::cli::Setup;
 use crate::support::*;

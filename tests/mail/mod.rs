@@ -225,3 +225,48 @@ async fn a_half_configured_provider_stops_the_worker_with_what_is_missing() {
     );
     assert!(!err.contains("0123456789"), "{err}");
 }
+
+/// E-mail is at-least-once: a send whose answer was lost is sent again. Both providers get
+/// the same `Message-ID` for the same message each time, so a duplicate is recognisable (and
+/// mail systems that deduplicate by it drop it).
+#[tokio::test]
+async fn a_message_sent_again_keeps_its_message_id() {
+    let server = SmtpServer::start("cart", "s3cret");
+    let from: lettre::message::Mailbox = "Shop <shop@example.com>".parse().unwrap();
+    let smtp = Smtp::new(&server.url("cart", "s3cret"), from.clone()).unwrap();
+    smtp.send(&message()).await.unwrap();
+    smtp.send(&message()).await.unwrap();
+    let ids: Vec<String> = server
+        .messages()
+        .iter()
+        .map(|m| {
+            m.lines()
+                .find(|l| l.starts_with("Message-ID: "))
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["Message-ID: <CART-1-run-reminder-4@example.com>"; 2]
+    );
+
+    let mailgun_api = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("{}"))
+        .mount(&mailgun_api)
+        .await;
+    let mailgun =
+        cart::activities::Mailgun::new(&mailgun_api.uri(), "example.com", "key", from).unwrap();
+    mailgun.send(&message()).await.unwrap();
+    mailgun.send(&message()).await.unwrap();
+    let sent = mailgun_api.received_requests().await.unwrap();
+    assert_eq!(sent.len(), 2);
+    for request in sent {
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        assert!(
+            body.contains("h%3AMessage-Id=%3CCART-1-run-reminder-4%40example.com%3E"),
+            "{body}"
+        );
+    }
+}

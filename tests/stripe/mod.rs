@@ -2,6 +2,9 @@
 //! (`stripe-stateful-mock`, started per test on a free port): it knows the test tokens and
 //! enforces idempotency keys.
 
+pub mod fake;
+mod outcomes;
+
 use crate::support::*;
 use cart::activities::{Outbox, StripeFlow, StripeGateway};
 use std::path::PathBuf;
@@ -154,7 +157,8 @@ async fn a_retried_charge_is_a_single_charge_on_stripe() {
     let counter = calls.clone();
     let base = stripe.base.clone();
     let h = Harness::start_with(&[], move |data| {
-        let stripe = StripeGateway::new(KEY, &base, StripeFlow::Charges).unwrap();
+        let stripe =
+            StripeGateway::new(KEY, &base, StripeFlow::Charges, Duration::from_secs(20)).unwrap();
         activities_with(
             LostAnswers::new(Arc::new(stripe), 2, counter),
             Outbox::new(data, "cart@localhost".parse().unwrap()),
@@ -182,4 +186,37 @@ async fn a_retried_charge_is_a_single_charge_on_stripe() {
         view.receipt.unwrap().charge_id,
         charges[0]["id"].as_str().unwrap()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_lost_after_the_charge_stays_one_charge_on_the_stateful_mock() {
+    // The stateful Stripe mock behind a proxy that drops the first answer: the charge was
+    // made, the worker never heard, and asking again with the same key finds it.
+    let stripe = StripeMock::start().await;
+    let proxy = fake::DropProxy::start(&stripe.base).await;
+    let s = crate::cli::Setup::new().await;
+    let _worker = s
+        .spawn_worker_with(&[
+            ("STRIPE_SECRET_KEY", KEY),
+            ("STRIPE_API_BASE", &proxy.base),
+            ("STRIPE_API", "charges"),
+            ("STRIPE_TIMEOUT", "2s"),
+        ])
+        .await;
+    let id = unique("CART-lost");
+    s.ok(&["add", &id, "--product", "3"]);
+    let cart: serde_json::Value = serde_json::from_str(&s.ok(&[
+        "checkout",
+        &id,
+        "--email",
+        "ann@example.com",
+        "--output",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(cart["status"], "checked_out");
+    let charges = stripe.charges().await;
+    assert_eq!(charges.len(), 1, "{charges:#?}");
+    assert_eq!(cart["receipt"]["charge_id"], charges[0]["id"]);
+    assert_eq!(charges[0]["amount"], 59_900);
 }

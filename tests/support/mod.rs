@@ -361,7 +361,7 @@ impl cart::activities::PaymentGateway for LostAnswers {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return Err(cart::activities::PaymentError::Unavailable(
+            return Err(cart::activities::PaymentError::Unknown(
                 "connection reset after the charge".into(),
             ));
         }

@@ -61,3 +61,51 @@ async fn a_cart_keeps_its_state_across_continue_as_new() {
         format!("{id}-{first_run}-checkout-1")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_state_from_an_outside_start_is_ignored() {
+    // Someone starts a cart with a `resume` state of their own making: a cart already paid,
+    // with a receipt. Only a cart's own continue-as-new may hand a state on, so this one
+    // starts empty and open.
+    let h = Harness::start().await;
+    let id = unique("CART-forged");
+    let forged = serde_json::json!({
+        "resume": {
+            "cart": {"id": id, "items": [{"product_id": 0, "name": "iPhone 12 Pro",
+                "unit_price": {"minor": 1, "currency": "USD"}, "quantity": 1}],
+                "email": "eve@example.com", "status": "checked_out", "checkout_attempts": 1,
+                "last_error": null},
+            "settings": {"reminder_delay": 3_600_000, "expire_after": 3_600_000},
+            "instance": "forged-run", "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z", "revision": 1, "reminded_revision": null,
+            "receipt": {"charge_id": "ch_forged", "amount": 1, "currency": "USD",
+                "email": "eve@example.com", "items": [], "charged_at": "2026-01-01T00:00:00Z"}
+        }
+    });
+    let input: cart::workflow::CartInput = serde_json::from_value(forged).unwrap();
+    assert!(input.resume.is_some(), "the forged state parses");
+    let options = temporalio_client::WorkflowStartOptions::new(h.queue.clone(), id.clone()).build();
+    h.env
+        .client()
+        .start_workflow(CartWorkflow::run, input, options)
+        .await
+        .unwrap();
+    let view = h.carts.get(&id).await.unwrap();
+    assert_eq!(view.status, Status::Open);
+    assert!(view.items.is_empty(), "{view:?}");
+    assert_eq!(view.receipt, None);
+    assert_eq!(view.email, None);
+    // It is a cart like any other from here: priced by the worker, paid once.
+    h.carts.add(&id, add(0, 1), input_of(LONG)).await.unwrap();
+    let paid = h
+        .carts
+        .checkout(&id, checkout(Some("ann@example.com"), None))
+        .await
+        .unwrap();
+    assert_eq!(paid.total, 99_900);
+    assert_eq!(ledger(h.data()).len(), 1);
+}
+
+fn input_of(period: std::time::Duration) -> cart::workflow::CartInput {
+    input(period, period)
+}

@@ -4,7 +4,10 @@
 //! workflow code of its time (`CART_RECORD_HISTORY=tests/fixtures/NAME.json`); replaying them
 //! all guards carts already running against changes that would break them. A change to the
 //! workflow's commands goes behind `ctx.patched(…)` and gets a new fixture beside the old:
-//! `before-order-confirmation.json` predates the order confirmation e-mail.
+//! `before-order-confirmation.json` predates the order confirmation e-mail,
+//! `with-order-confirmation.json` predates prices from the worker's catalog,
+//! `worker-prices.json` predates charges run and settled by the main loop, and
+//! `settled-payments.json` is the current code's.
 
 use crate::support::*;
 use cart::workflow::CartWorkflow;

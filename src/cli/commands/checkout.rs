@@ -8,7 +8,9 @@ use crate::workflow::Checkout;
 /// Pay for a cart. On success the cart is closed and its receipt shown.
 ///
 /// A declined payment leaves the cart open with the reason; check out again with another
-/// payment. The charge carries an idempotency key, so a retry never charges twice.
+/// payment. When the payment provider does not answer in time, the outcome is not known yet:
+/// the cart shows `payment_pending` and settles by itself (exit code 5). The charge carries
+/// an idempotency key, so no retry ever charges twice.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The cart, e.g. CART-123
@@ -44,5 +46,16 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 args.cart
             ))
         })?;
-    super::printed(ctx.printer().cart(&view))
+    super::printed(ctx.printer().cart(&view))?;
+    if view.status.is_paying() {
+        let why = view.last_error.as_deref().unwrap_or("no answer yet");
+        return Err(CliError::pending(format!(
+            "the payment's outcome is not known yet: {why}"
+        ))
+        .hint(format!(
+            "do not check out again: the cart will be paid, or reopen if the payment was refused, by itself; `cart show {}` follows it",
+            args.cart
+        )));
+    }
+    Ok(())
 }

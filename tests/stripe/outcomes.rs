@@ -1,0 +1,280 @@
+//! One charge, whatever the payment provider does: the real `cart worker` against a real dev
+//! server and an HTTP server that plays Stripe and misbehaves as Stripe can. In every case the
+//! provider ends with exactly one charge and the cart checked out, or, after a definite
+//! decline, with no charge and the cart open with the reason.
+
+use super::fake::{DropProxy, FakeStripe, Step};
+use crate::cli::{Setup, WorkerProcess, stderr, stdout};
+use crate::support::*;
+use std::time::Duration;
+
+const KEY: &str = "sk_test_outcomes0123";
+
+/// A worker charging through `base` with a two-second limit per request to Stripe, so the
+/// tests wait seconds where a real checkout would wait up to twenty.
+async fn worker(s: &Setup, base: &str) -> WorkerProcess {
+    s.spawn_worker_with(&[
+        ("STRIPE_SECRET_KEY", KEY),
+        ("STRIPE_API_BASE", base),
+        ("STRIPE_TIMEOUT", "2s"),
+    ])
+    .await
+}
+
+/// A cart with an iPhone SE and an address, ready to check out.
+fn cart_ready(s: &Setup, prefix: &str) -> String {
+    let id = unique(prefix);
+    s.ok(&["add", &id, "--product", "2"]);
+    s.ok(&["email", &id, "ann@example.com"]);
+    id
+}
+
+fn show(s: &Setup, id: &str) -> serde_json::Value {
+    serde_json::from_str(&s.ok(&["show", id, "--output", "json"])).unwrap()
+}
+
+/// Waits until the cart is checked out, and returns it.
+async fn paid(s: &Setup, id: &str) -> serde_json::Value {
+    eventually(Duration::from_secs(90), "the cart to be paid", || async {
+        let cart = show(s, id);
+        (cart["status"] == "checked_out").then_some(cart)
+    })
+    .await
+}
+
+/// Exactly one charge, of the cart's total, and the receipt names it.
+fn one_charge(stripe: &FakeStripe, cart: &serde_json::Value) {
+    let charges = stripe.charges();
+    assert_eq!(charges.len(), 1, "{charges:?}\n{:#?}", stripe.log());
+    assert_eq!(stripe.created(), 1, "{:#?}", stripe.log());
+    assert_eq!(charges[0].1, 39_900);
+    assert_eq!(cart["receipt"]["charge_id"], charges[0].0.as_str());
+    assert_eq!(cart["last_error"], serde_json::Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_answer_slower_than_the_activity_timeout() {
+    // Stripe charges at once, but its answer takes 31 s, longer than a charge attempt's 30.
+    let stripe = FakeStripe::start(vec![Step::Slow {
+        done_after: Duration::from_secs(3),
+        answer_after: Duration::from_secs(31),
+    }])
+    .await;
+    let s = Setup::new().await;
+    let _worker = worker(&s, &stripe.uri()).await;
+    let id = cart_ready(&s, "CART-slow");
+    let out = s.cart().args(["checkout", &id]).output().unwrap();
+    // Given up on after 2 s, asked again with the same key: 409 while the first still runs,
+    // then the first's own answer.
+    let cart = paid(&s, &id).await;
+    one_charge(&stripe, &cart);
+    assert!(matches!(out.status.code(), Some(0 | 5)), "{}", stderr(&out));
+    let log = stripe.log();
+    assert!(log.len() >= 2, "the charge was asked again: {log:#?}");
+    let key = log[0].rsplit(' ').next().unwrap().to_owned();
+    assert!(
+        log.iter()
+            .all(|l| !l.starts_with("POST") || l.ends_with(&key)),
+        "every attempt sends the same key: {log:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_409_idempotency_conflict_is_asked_again_with_the_same_key() {
+    let stripe = FakeStripe::start(vec![Step::Conflict, Step::Conflict]).await;
+    let s = Setup::new().await;
+    let _worker = worker(&s, &stripe.uri()).await;
+    let id = cart_ready(&s, "CART-409");
+    let out: serde_json::Value =
+        serde_json::from_str(&s.ok(&["checkout", &id, "--output", "json"])).unwrap();
+    assert_eq!(out["status"], "checked_out");
+    one_charge(&stripe, &out);
+    let posts: Vec<_> = stripe
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("POST"))
+        .collect();
+    assert_eq!(posts.len(), 3, "two conflicts, then the charge: {posts:#?}");
+    assert!(
+        posts.windows(2).all(|w| w[0] == w[1]),
+        "one key: {posts:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_still_processing_is_followed_until_it_succeeds() {
+    let stripe = FakeStripe::start(vec![Step::Processing]).await;
+    stripe.then(&["processing", "processing", "succeeded"]);
+    let s = Setup::new().await;
+    let _worker = worker(&s, &stripe.uri()).await;
+    let id = cart_ready(&s, "CART-processing");
+    let out = s.cart().args(["checkout", &id]).output().unwrap();
+    // The person is told it is not known yet, and that it settles by itself.
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("status: payment_pending"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).starts_with(
+            "error: the payment's outcome is not known yet: the payment provider is still processing the payment\nhint: do not check out again: "
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // Meanwhile the cart says so and takes no change, and no second checkout.
+    let shown = s.cart().args(["show", &id]).output().unwrap();
+    let text = stdout(&shown);
+    if text.contains("payment_pending") {
+        assert!(text.contains("Payment not known yet:"), "{text}");
+        let again = s.cart().args(["checkout", &id]).output().unwrap();
+        assert_eq!(again.status.code(), Some(3), "{}", stderr(&again));
+    }
+    let cart = paid(&s, &id).await;
+    one_charge(&stripe, &cart);
+    let retrieves = stripe
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("GET /v1/payment_intents/pi_"))
+        .count();
+    assert_eq!(retrieves, 3, "{:#?}", stripe.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_500s_then_success() {
+    // Six outages in front of the API (nothing runs, nothing is kept), then it answers.
+    let stripe = FakeStripe::start(vec![Step::Outage; 6]).await;
+    let s = Setup::new().await;
+    let _worker = worker(&s, &stripe.uri()).await;
+    let id = cart_ready(&s, "CART-500");
+    let out = s.cart().args(["checkout", &id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stripe answered 500"),
+        "{}",
+        stderr(&out)
+    );
+    let cart = paid(&s, &id).await;
+    one_charge(&stripe, &cart);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_kept_for_the_key_after_charging_is_settled_by_looking_the_charge_up() {
+    // Stripe charged, answered 500 and keeps answering that 500 for the key: asking again
+    // cannot tell, the search by the key in the metadata can.
+    let stripe = FakeStripe::start(vec![Step::ChargedThen500]).await;
+    let s = Setup::new().await;
+    let _worker = worker(&s, &stripe.uri()).await;
+    let id = cart_ready(&s, "CART-kept500");
+    let out = s.cart().args(["checkout", &id]).output().unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 5)), "{}", stderr(&out));
+    let cart = paid(&s, &id).await;
+    one_charge(&stripe, &cart);
+    assert!(
+        stripe.log().iter().any(|l| l.contains("/search")),
+        "{:#?}",
+        stripe.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_dropped_after_the_charge_was_made() {
+    let stripe = FakeStripe::start(vec![]).await;
+    let proxy = DropProxy::start(&stripe.uri()).await;
+    let s = Setup::new().await;
+    let _worker = worker(&s, &proxy.base).await;
+    let id = cart_ready(&s, "CART-dropped");
+    let out: serde_json::Value =
+        serde_json::from_str(&s.ok(&["checkout", &id, "--output", "json"])).unwrap();
+    assert_eq!(out["status"], "checked_out");
+    one_charge(&stripe, &out);
+    let posts = stripe
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("POST"))
+        .count();
+    assert_eq!(posts, 2, "the first answer was lost: {:#?}", stripe.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_definite_decline_reopens_the_cart_with_the_reason_bounded() {
+    let long = format!(
+        "Your card was declined. {}",
+        "Call your bank. ".repeat(5_000)
+    );
+    let stripe = FakeStripe::start(vec![Step::Decline(long)]).await;
+    let s = Setup::new().await;
+    let _worker = worker(&s, &stripe.uri()).await;
+    let id = cart_ready(&s, "CART-declined");
+    let out = s.cart().args(["checkout", &id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("error: card declined: Your card was declined. Call your bank."),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("hint: nothing was charged"));
+    let cart = show(&s, &id);
+    assert_eq!(cart["status"], "open");
+    let reason = cart["last_error"].as_str().unwrap();
+    assert!(
+        reason.starts_with("card declined: Your card was declined."),
+        "{reason}"
+    );
+    assert!(
+        reason.chars().count() <= cart::domain::MAX_REASON_CHARS,
+        "{}",
+        reason.len()
+    );
+    assert!(stripe.charges().is_empty());
+    // The cart is open again: a second checkout, with its own key, is paid.
+    let again: serde_json::Value =
+        serde_json::from_str(&s.ok(&["checkout", &id, "--output", "json"])).unwrap();
+    assert_eq!(again["status"], "checked_out");
+    assert_eq!(stripe.charges().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zero_two_and_three_decimal_currency_from_catalog_to_charge() {
+    // ISK has no decimals in ISO 4217 but Stripe takes it in hundredths; KWD has three.
+    for (code, price, amount) in [
+        ("JPY", "1200", 1_200),
+        ("EUR", "12.50", 1_250),
+        ("KWD", "10.250", 10_250),
+        ("ISK", "500", 50_000),
+    ] {
+        let stripe = FakeStripe::start(vec![]).await;
+        let s = Setup::new().await;
+        let catalog = s.data().join("catalog.toml");
+        std::fs::write(
+            &catalog,
+            format!("currency = \"{code}\"\n[[products]]\nid = 1\nname = \"Phone\"\nprice = \"{price}\"\n"),
+        )
+        .unwrap();
+        let catalog = catalog.display().to_string();
+        let _worker = s
+            .spawn_worker_with(&[
+                ("STRIPE_SECRET_KEY", KEY),
+                ("STRIPE_API_BASE", &stripe.uri()),
+                ("CART_CATALOG", &catalog),
+            ])
+            .await;
+        let id = unique("CART-currency");
+        s.ok(&["add", &id, "--product", "1"]);
+        let cart: serde_json::Value = serde_json::from_str(&s.ok(&[
+            "checkout",
+            &id,
+            "--email",
+            "ann@example.com",
+            "--output",
+            "json",
+        ]))
+        .unwrap();
+        assert_eq!(cart["status"], "checked_out", "{code}");
+        assert_eq!(cart["currency"], code);
+        assert_eq!(stripe.charges().len(), 1, "{code}");
+        assert_eq!(stripe.charges()[0].1, amount, "{code}: Stripe received");
+        assert_eq!(stripe.currencies(), vec![code.to_ascii_lowercase()]);
+    }
+}
