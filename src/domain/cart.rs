@@ -710,9 +710,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_cart_holds_a_bounded_number_of_lines() {
-        let products: Vec<_> = (0..=MAX_LINES as u32)
+    /// A catalog of `n` products at 1.00 USD, ids from 0.
+    fn catalog_of(n: u32) -> Catalog {
+        let products = (0..n)
             .map(|id| crate::domain::Product {
                 id,
                 name: format!("p{id}"),
@@ -721,7 +721,12 @@ mod tests {
                 image: None,
             })
             .collect();
-        let catalog = Catalog::new(Currency::usd(), products).unwrap();
+        Catalog::new(Currency::usd(), products).unwrap()
+    }
+
+    #[test]
+    fn a_cart_holds_a_bounded_number_of_lines() {
+        let catalog = catalog_of(MAX_LINES as u32 + 1);
         let mut c = cart();
         for id in 0..MAX_LINES as i64 {
             c.add(&catalog, id, 1).unwrap();
@@ -767,16 +772,7 @@ mod tests {
 
     #[test]
     fn many_valid_ids_are_not_all_listed() {
-        let products: Vec<_> = (0..40)
-            .map(|id| crate::domain::Product {
-                id,
-                name: format!("p{id}"),
-                price: Money::new(100, Currency::usd()),
-                description: String::new(),
-                image: None,
-            })
-            .collect();
-        let catalog = Catalog::new(Currency::usd(), products).unwrap();
+        let catalog = catalog_of(40);
         let err = cart().add(&catalog, 99, 1).unwrap_err().to_string();
         assert!(
             err.ends_with("0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 28 more (see `cart products`)"),

@@ -1,11 +1,14 @@
 //! The `CartWorkflow`: one long-running workflow per cart.
 //!
 //! Handlers are thin: each update validates by running the cart rule on a copy of the state
-//! and then applies the same rule for real. The run loop owns a single idle timer that is
-//! cancelled and re-armed whenever the cart changes; it sends the abandoned-cart reminder,
+//! and then applies the same rule for real. A product new to the cart is priced from the
+//! worker's catalog by an activity (see [`shop`]). The run loop charges a checkout, and keeps
+//! settling a charge whose outcome is not known until it is; it owns a single idle timer that
+//! is cancelled and re-armed whenever the cart changes, sends the abandoned-cart reminder,
 //! expires idle carts, continues-as-new when the server suggests it and finishes after a
 //! successful checkout. The tutorial's signals and `getCart` query are served alongside, in
-//! [`legacy`].
+//! [`legacy`]. Changes to the commands a cart issues go behind patches, and the recorded
+//! histories in `tests/fixtures` keep replaying.
 
 mod legacy;
 pub mod messages;

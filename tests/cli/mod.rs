@@ -76,6 +76,12 @@ impl Setup {
         stdout(&out)
     }
 
+    /// Runs `cart ARGS --output json`, which must succeed, and returns what it printed.
+    pub fn ok_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.ok(&[args, &["--output", "json"]].concat());
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("cart {args:?}: {e}: {out}"))
+    }
+
     /// Starts `cart worker` and waits until it polls the task queue.
     pub async fn spawn_worker(&self) -> WorkerProcess {
         self.spawn_worker_with(&[]).await

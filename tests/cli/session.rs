@@ -179,8 +179,7 @@ async fn the_worker_s_catalog_sets_the_prices_and_a_line_keeps_its_price() {
     let worker = s.spawn_worker_with(&[("CART_CATALOG", &catalog_var)]).await;
 
     // What `cart products` shows is what the worker charges.
-    let products: serde_json::Value =
-        serde_json::from_str(&s.ok(&["products", "--output", "json"])).unwrap();
+    let products: serde_json::Value = s.ok_json(&["products"]);
     assert_eq!(
         products,
         serde_json::json!([
@@ -189,8 +188,7 @@ async fn the_worker_s_catalog_sets_the_prices_and_a_line_keeps_its_price() {
         ])
     );
     let id = unique("CART-eur");
-    let cart: serde_json::Value =
-        serde_json::from_str(&s.ok(&["add", &id, "--product", "7", "--output", "json"])).unwrap();
+    let cart = s.ok_json(&["add", &id, "--product", "7"]);
     assert_eq!(cart["currency"], "EUR");
     assert_eq!(cart["total"], 79_900);
 
@@ -223,8 +221,7 @@ async fn the_worker_s_catalog_sets_the_prices_and_a_line_keeps_its_price() {
     write("899.00");
     let _worker = s.spawn_worker_with(&[("CART_CATALOG", &catalog_var)]).await;
     s.ok(&["add", &id, "--product", "7"]);
-    let cart: serde_json::Value =
-        serde_json::from_str(&s.ok(&["add", &id, "--product", "8", "--output", "json"])).unwrap();
+    let cart = s.ok_json(&["add", &id, "--product", "8"]);
     let prices: Vec<_> = cart["items"]
         .as_array()
         .unwrap()

@@ -205,15 +205,7 @@ async fn an_answer_lost_after_the_charge_stays_one_charge_on_the_stateful_mock()
         .await;
     let id = unique("CART-lost");
     s.ok(&["add", &id, "--product", "3"]);
-    let cart: serde_json::Value = serde_json::from_str(&s.ok(&[
-        "checkout",
-        &id,
-        "--email",
-        "ann@example.com",
-        "--output",
-        "json",
-    ]))
-    .unwrap();
+    let cart = s.ok_json(&["checkout", &id, "--email", "ann@example.com"]);
     assert_eq!(cart["status"], "checked_out");
     let charges = stripe.charges().await;
     assert_eq!(charges.len(), 1, "{charges:#?}");

@@ -30,7 +30,7 @@ fn cart_ready(s: &Setup, prefix: &str) -> String {
 }
 
 fn show(s: &Setup, id: &str) -> serde_json::Value {
-    serde_json::from_str(&s.ok(&["show", id, "--output", "json"])).unwrap()
+    s.ok_json(&["show", id])
 }
 
 /// Waits until the cart is checked out, and returns it.
@@ -85,8 +85,7 @@ async fn a_409_idempotency_conflict_is_asked_again_with_the_same_key() {
     let s = Setup::new().await;
     let _worker = worker(&s, &stripe.uri()).await;
     let id = cart_ready(&s, "CART-409");
-    let out: serde_json::Value =
-        serde_json::from_str(&s.ok(&["checkout", &id, "--output", "json"])).unwrap();
+    let out = s.ok_json(&["checkout", &id]);
     assert_eq!(out["status"], "checked_out");
     one_charge(&stripe, &out);
     let posts: Vec<_> = stripe
@@ -185,8 +184,7 @@ async fn the_connection_dropped_after_the_charge_was_made() {
     let s = Setup::new().await;
     let _worker = worker(&s, &proxy.base).await;
     let id = cart_ready(&s, "CART-dropped");
-    let out: serde_json::Value =
-        serde_json::from_str(&s.ok(&["checkout", &id, "--output", "json"])).unwrap();
+    let out = s.ok_json(&["checkout", &id]);
     assert_eq!(out["status"], "checked_out");
     one_charge(&stripe, &out);
     let posts = stripe
@@ -229,8 +227,7 @@ async fn a_definite_decline_reopens_the_cart_with_the_reason_bounded() {
     );
     assert!(stripe.charges().is_empty());
     // The cart is open again: a second checkout, with its own key, is paid.
-    let again: serde_json::Value =
-        serde_json::from_str(&s.ok(&["checkout", &id, "--output", "json"])).unwrap();
+    let again = s.ok_json(&["checkout", &id]);
     assert_eq!(again["status"], "checked_out");
     assert_eq!(stripe.charges().len(), 1);
 }
@@ -262,15 +259,7 @@ async fn a_zero_two_and_three_decimal_currency_from_catalog_to_charge() {
             .await;
         let id = unique("CART-currency");
         s.ok(&["add", &id, "--product", "1"]);
-        let cart: serde_json::Value = serde_json::from_str(&s.ok(&[
-            "checkout",
-            &id,
-            "--email",
-            "ann@example.com",
-            "--output",
-            "json",
-        ]))
-        .unwrap();
+        let cart = s.ok_json(&["checkout", &id, "--email", "ann@example.com"]);
         assert_eq!(cart["status"], "checked_out", "{code}");
         assert_eq!(cart["currency"], code);
         assert_eq!(stripe.charges().len(), 1, "{code}");
