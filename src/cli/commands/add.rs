@@ -14,10 +14,10 @@ pub struct Args {
     #[arg(value_parser = cart_id, add = open_carts())]
     pub cart: String,
     /// Product id (see `cart products`)
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::cli::commands::product_id())]
     pub product: i64,
     /// How many
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = crate::cli::commands::quantity())]
     pub qty: i64,
     #[command(flatten)]
     pub defaults: CartDefaults,

@@ -12,10 +12,10 @@ pub struct Args {
     #[arg(value_parser = cart_id, add = open_carts())]
     pub cart: String,
     /// Product id
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::cli::commands::product_id())]
     pub product: i64,
     /// How many to remove [default: the whole line]
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::cli::commands::quantity())]
     pub qty: Option<i64>,
 }
 
