@@ -232,8 +232,10 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
         }
         'cart;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on [default: 127.0.0.1:3001, or 127.0.0.1:$PORT as in the tutorial]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Require `Authorization: Bearer TOKEN` on every request')
-            [CompletionResult]::new('--allow-origin', '--allow-origin', [CompletionResultType]::ParameterName, 'An origin browsers may call from (repeat for several) [default: any, as in the tutorial]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Require `Authorization: Bearer TOKEN` on every request. Anyone who can list processes sees a token given here: prefer CART_API_TOKEN or --token-file')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from this file (its first line)')
+            [CompletionResult]::new('--allow-origin', '--allow-origin', [CompletionResultType]::ParameterName, 'Another origin browsers may call from, besides pages on this machine (repeat for several); `*` allows any page on any site')
+            [CompletionResult]::new('--allow-host', '--allow-host', [CompletionResultType]::ParameterName, 'Another name the server answers to, such as its public name behind a proxy (repeat for several)')
             [CompletionResult]::new('--remind-after', '--remind-after', [CompletionResultType]::ParameterName, 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long')
             [CompletionResult]::new('--expire-after', '--expire-after', [CompletionResultType]::ParameterName, 'Expire a cart that sits unchanged this long')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')

@@ -895,7 +895,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__serve)
-            opts="-h -V --listen --token --allow-no-token --allow-origin --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --listen --token --token-file --allow-no-token --allow-origin --allow-host --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -909,7 +909,15 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --allow-origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

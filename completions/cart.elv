@@ -217,8 +217,10 @@ set edit:completion:arg-completer[cart] = {|@words|
         }
         &'cart;serve'= {
             cand --listen 'Address to listen on [default: 127.0.0.1:3001, or 127.0.0.1:$PORT as in the tutorial]'
-            cand --token 'Require `Authorization: Bearer TOKEN` on every request'
-            cand --allow-origin 'An origin browsers may call from (repeat for several) [default: any, as in the tutorial]'
+            cand --token 'Require `Authorization: Bearer TOKEN` on every request. Anyone who can list processes sees a token given here: prefer CART_API_TOKEN or --token-file'
+            cand --token-file 'Read the token from this file (its first line)'
+            cand --allow-origin 'Another origin browsers may call from, besides pages on this machine (repeat for several); `*` allows any page on any site'
+            cand --allow-host 'Another name the server answers to, such as its public name behind a proxy (repeat for several)'
             cand --remind-after 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long'
             cand --expire-after 'Expire a cart that sits unchanged this long'
             cand --address 'Temporal frontend address [default: localhost:7233]'

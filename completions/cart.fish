@@ -223,8 +223,10 @@ complete -c cart -n "__fish_cart_using_subcommand demo" -l ui-url -d 'Temporal W
 complete -c cart -n "__fish_cart_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand serve" -l listen -d 'Address to listen on [default: 127.0.0.1:3001, or 127.0.0.1:$PORT as in the tutorial]' -r
-complete -c cart -n "__fish_cart_using_subcommand serve" -l token -d 'Require `Authorization: Bearer TOKEN` on every request' -r
-complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-origin -d 'An origin browsers may call from (repeat for several) [default: any, as in the tutorial]' -r
+complete -c cart -n "__fish_cart_using_subcommand serve" -l token -d 'Require `Authorization: Bearer TOKEN` on every request. Anyone who can list processes sees a token given here: prefer CART_API_TOKEN or --token-file' -r
+complete -c cart -n "__fish_cart_using_subcommand serve" -l token-file -d 'Read the token from this file (its first line)' -r -F
+complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-origin -d 'Another origin browsers may call from, besides pages on this machine (repeat for several); `*` allows any page on any site' -r
+complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-host -d 'Another name the server answers to, such as its public name behind a proxy (repeat for several)' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l remind-after -d 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l expire-after -d 'Expire a cart that sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l address -d 'Temporal frontend address [default: localhost:7233]' -r

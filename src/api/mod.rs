@@ -5,10 +5,12 @@
 //! workflow. Nothing here knows about the terminal.
 
 mod error;
+mod guard;
 mod tutorial;
 pub mod v1;
 
 pub use error::ApiError;
+pub use guard::{Hosts, MAX_BODY_BYTES, Origins};
 
 use crate::client::CartClient;
 use crate::workflow::{CartInput, CartSettings};
@@ -27,8 +29,10 @@ pub struct Api {
     pub new_carts: CartSettings,
     /// When set, every request must carry `Authorization: Bearer <token>`.
     pub token: Option<String>,
-    /// Origins allowed by CORS; empty means any, as in the tutorial.
-    pub allowed_origins: Vec<HeaderValue>,
+    /// The web pages that may call from a browser (CORS).
+    pub origins: Origins,
+    /// The names the server answers to (the Host header).
+    pub hosts: Hosts,
 }
 
 impl Api {
@@ -79,7 +83,23 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     }
 }
 
-/// Every route, with CORS, the token check and request logging.
+/// A request body as bytes, its rejections (a body over [`MAX_BODY_BYTES`]: 413) answered like
+/// every other error.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        axum::body::Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
+/// Every route, with the Host check, CORS, the token check, the body limit and request
+/// logging.
 pub fn router(api: Api) -> Router {
     let cors = CorsLayer::new()
         .allow_headers([
@@ -94,18 +114,23 @@ pub fn router(api: Api) -> Router {
             Method::HEAD,
             Method::OPTIONS,
         ])
-        .allow_origin(if api.allowed_origins.is_empty() {
-            AllowOrigin::any()
-        } else {
-            AllowOrigin::list(api.allowed_origins.clone())
+        .allow_origin(match api.origins.clone() {
+            Origins::Any => AllowOrigin::any(),
+            origins => AllowOrigin::predicate(move |origin, _| origins.allows(origin)),
         });
+    let hosts = Arc::new(api.hosts.clone());
     let api = Arc::new(api);
     Router::new()
         .merge(tutorial::routes())
         .nest("/api/v1", v1::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(api.clone(), authorize))
         .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(
+            hosts,
+            guard::check_host,
+        ))
         // One log line per request (method, path, status, time) at the worker's level.
         .layer(
             TraceLayer::new_for_http()
@@ -130,7 +155,7 @@ async fn authorize(State(api): Shared, request: Request, next: Next) -> Response
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        Some(given) if same(given.as_bytes(), token.as_bytes()) => next.run(request).await,
+        Some(given) if guard::token_matches(given, token) => next.run(request).await,
         _ => {
             let mut response = ApiError::unauthorized().into_response();
             response
@@ -138,21 +163,5 @@ async fn authorize(State(api): Shared, request: Request, next: Next) -> Response
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             response
         }
-    }
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal the token.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(super::same(b"secret", b"secret"));
-        assert!(!super::same(b"secret", b"secreT"));
-        assert!(!super::same(b"secret", b"secret2"));
-        assert!(!super::same(b"", b"x"));
     }
 }

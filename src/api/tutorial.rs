@@ -6,12 +6,11 @@
 //! body naming one field twice in different cases is not worth Go's last-one-wins rule.) A
 //! missing field is Go's zero value (0 or ""), which the cart rules then judge.
 
-use super::{ApiError, CartId, Shared};
+use super::{ApiError, CartId, RawBody, Shared};
 use crate::client::fresh_id;
 use crate::workflow::{AddItem, CartView, Checkout, RemoveItem, SetEmail};
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{FromRequest, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
@@ -147,9 +146,7 @@ impl<S: Send + Sync> FromRequest<S> for GoObject {
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        let RawBody(body) = RawBody::from_request(request, state).await?;
         match serde_json::from_slice(&body) {
             Ok(Value::Object(map)) => Ok(GoObject(map)),
             Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),

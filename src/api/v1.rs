@@ -3,7 +3,7 @@
 //! `/api/v1/openapi.json`. Amounts are integers in minor units, as in `cart --output json`.
 
 use super::error::ErrorBody;
-use super::{ApiError, Body, CartId, Shared, cart_id};
+use super::{ApiError, Body, CartId, RawBody, Shared, cart_id};
 use crate::client::{CartSummary, fresh_id};
 use crate::workflow::{AddItem, CartView, Checkout, LineView, Receipt, RemoveItem, SetEmail};
 use axum::Json;
@@ -122,7 +122,7 @@ async fn list(State(api): Shared) -> Answer<Vec<CartSummary>> {
     (status = 503, body = ErrorBody)))]
 async fn create(
     State(api): Shared,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<CartView>), ApiError> {
     // An empty body is an empty request: a cart with a fresh id and no e-mail.
     let new: NewCart = if body.iter().all(u8::is_ascii_whitespace) {

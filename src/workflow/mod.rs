@@ -47,6 +47,8 @@ pub enum UpdateError {
     Payment(String),
     #[error("the price of product {product} could not be looked up: {reason}")]
     Unpriced { product: i64, reason: String },
+    #[error("the change was interrupted: {0}")]
+    Interrupted(String),
 }
 
 #[workflow]
@@ -56,6 +58,8 @@ pub struct CartWorkflow {
     start_items: Vec<LegacyItem>,
     /// Where this run's prices come from, once a change has asked (see [`WORKER_PRICES`]).
     pricing: Pricing,
+    /// Products whose price is being looked up by a change under way.
+    looking_up: std::collections::BTreeSet<i64>,
 }
 
 /// The patch after which the worker's catalog prices a cart, through an activity. Before
@@ -179,6 +183,7 @@ impl CartWorkflow {
             state,
             start_items: Vec::new(),
             pricing: Pricing::Undecided,
+            looking_up: Default::default(),
         };
         if let Some(state) = input.resume {
             if is_own_resume(ctx, &state) {
@@ -535,9 +540,19 @@ impl CartWorkflow {
         product: i64,
         quantity: i64,
     ) -> Result<CartView, UpdateError> {
-        let found = Self::priced(ctx, product).await?;
+        // Adds of a product new to the cart that arrive together share one lookup: the others
+        // wait for it and then join the line it made.
+        ctx.wait_condition(|w| !w.looking_up.contains(&product))
+            .await
+            .map_err(|e| UpdateError::Interrupted(e.to_string()))?;
+        ctx.state_mut(|w| w.looking_up.insert(product));
+        let found = Self::priced(ctx, product).await;
         let now = clock(ctx.workflow_time());
-        ctx.state_mut(|w| w.apply(now, |c| c.add_product(&found, quantity)))
+        ctx.state_mut(|w| {
+            w.looking_up.remove(&product);
+            let found = found?;
+            w.apply(now, |c| c.add_product(&found, quantity))
+        })
     }
 
     #[update_validator(add_item)]

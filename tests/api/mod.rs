@@ -3,6 +3,7 @@
 //! answers, and many concurrent changes to one cart.
 
 mod bounds;
+mod guard;
 mod payments;
 
 use crate::cli::Setup;
@@ -314,21 +315,26 @@ async fn an_unreachable_temporal_is_503_and_the_health_check_says_so() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cors_as_in_the_tutorial_and_origins_can_be_limited() {
+async fn only_pages_on_this_machine_may_call_unless_told_otherwise() {
     let s = Setup::new().await;
-    let open = Server::start(&s, &[]).await;
-    let preflight = open
-        .http
-        .request(Method::OPTIONS, open.url("/cart/CART-1/add"))
-        .header("Origin", "http://localhost:8080")
-        .header("Access-Control-Request-Method", "PUT")
-        .header("Access-Control-Request-Headers", "content-type")
-        .send()
-        .await
-        .unwrap();
-    assert!(preflight.status().is_success());
-    let headers = preflight.headers();
-    assert_eq!(headers["access-control-allow-origin"], "*");
+    let local = Server::start(&s, &[]).await;
+    let preflight = |server: &Server, origin: &str| {
+        server
+            .http
+            .request(Method::OPTIONS, server.url("/cart/CART-1/add"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "PUT")
+            .header("Access-Control-Request-Headers", "content-type")
+            .send()
+    };
+    // The tutorial's front end on localhost:8080 keeps working.
+    let ok = preflight(&local, "http://localhost:8080").await.unwrap();
+    assert!(ok.status().is_success());
+    let headers = ok.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "http://localhost:8080"
+    );
     assert_eq!(
         headers["access-control-allow-methods"],
         "GET,POST,PUT,HEAD,OPTIONS"
@@ -337,12 +343,15 @@ async fn cors_as_in_the_tutorial_and_origins_can_be_limited() {
         headers["access-control-allow-headers"],
         "x-requested-with,content-type,authorization"
     );
+    // A page on another site gets no permission: the browser will not send its request.
+    let evil = preflight(&local, "https://evil.example").await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
 
     let limited = Server::start(&s, &["--allow-origin", "https://shop.example"]).await;
     let from = |origin: &'static str| {
         limited
             .http
-            .get(limited.url("/products"))
+            .get(limited.url("/api/v1/openapi.json"))
             .header("Origin", origin)
             .send()
     };
@@ -353,6 +362,11 @@ async fn cors_as_in_the_tutorial_and_origins_can_be_limited() {
     );
     let other = from("https://evil.example").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // Any origin only when asked for.
+    let any = Server::start(&s, &["--allow-origin", "*"]).await;
+    let anywhere = preflight(&any, "https://evil.example").await.unwrap();
+    assert_eq!(anywhere.headers()["access-control-allow-origin"], "*");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

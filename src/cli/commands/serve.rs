@@ -6,23 +6,34 @@ use std::net::SocketAddr;
 /// Serve the carts over HTTP: the tutorial's API (its web front end works unchanged) and
 /// /api/v1 with an OpenAPI document at /api/v1/openapi.json.
 ///
-/// Needs a Temporal server and a `cart worker`, like every other command. Stops on Ctrl-C or
-/// SIGTERM after finishing the requests in flight.
+/// Needs a Temporal server and a `cart worker`, like every other command. Only pages served
+/// from this machine may call it from a browser, and it answers only to its own address (and
+/// loopback names when it listens on loopback), so a page elsewhere cannot drive a person's
+/// carts. Stops on Ctrl-C or SIGTERM after finishing the requests in flight.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to listen on [default: 127.0.0.1:3001, or 127.0.0.1:$PORT as in the tutorial]
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<SocketAddr>,
-    /// Require `Authorization: Bearer TOKEN` on every request
-    #[arg(long, env = "CART_API_TOKEN", hide_env_values = true)]
+    /// Require `Authorization: Bearer TOKEN` on every request. Anyone who can list processes
+    /// sees a token given here: prefer CART_API_TOKEN or --token-file
+    #[arg(long, conflicts_with = "token_file")]
     pub token: Option<String>,
+    /// Read the token from this file (its first line)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
     /// Listen on an address other machines can reach without a token (anyone there may then
     /// start, change and pay for carts)
     #[arg(long)]
     pub allow_no_token: bool,
-    /// An origin browsers may call from (repeat for several) [default: any, as in the tutorial]
+    /// Another origin browsers may call from, besides pages on this machine (repeat for
+    /// several); `*` allows any page on any site
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
+    /// Another name the server answers to, such as its public name behind a proxy (repeat for
+    /// several)
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
     #[command(flatten)]
     pub defaults: CartDefaults,
 }
@@ -42,31 +53,43 @@ fn listen_address(flag: Option<SocketAddr>) -> Result<SocketAddr, CliError> {
     Ok(SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
+/// The token: `--token-file`, `--token` (with a warning: `ps` shows it), or `CART_API_TOKEN`.
+fn token(args: &Args) -> Result<Option<String>, CliError> {
+    if let Some(path) = &args.token_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::chain(format!("cannot read the token file {}", path.display()), &e)
+        })?;
+        let token = text.lines().next().unwrap_or("").trim().to_owned();
+        if token.is_empty() {
+            return Err(CliError::usage(format!(
+                "the token file {} is empty",
+                path.display()
+            )));
+        }
+        return Ok(Some(token));
+    }
+    if let Some(token) = &args.token {
+        tracing::warn!(
+            "the token was given on the command line, where anyone who can list processes sees it; prefer CART_API_TOKEN or --token-file"
+        );
+        return Ok(Some(token.clone()).filter(|t| !t.is_empty()));
+    }
+    Ok(std::env::var("CART_API_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty()))
+}
+
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let address = listen_address(args.listen)?;
-    let token = args.token.filter(|t| !t.is_empty());
+    let token = token(&args)?;
     if !address.ip().is_loopback() && token.is_none() && !args.allow_no_token {
         return Err(CliError::usage(format!(
             "{address} can be reached from other machines, and no token protects the carts"
         ))
         .hint("set --token or CART_API_TOKEN, or pass --allow-no-token if that is really fine"));
     }
-    let allowed_origins = args
-        .allow_origins
-        .iter()
-        .map(|o| {
-            o.parse().map_err(|_| {
-                CliError::usage(format!("--allow-origin {o:?} is not a valid origin"))
-                    .hint("write it like https://shop.example.com")
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let api = crate::api::Api {
-        carts: ctx.carts().await?,
-        new_carts: ctx.cart_settings(&args.defaults)?,
-        token,
-        allowed_origins,
-    };
+    let origins = crate::api::Origins::from_flags(&args.allow_origins)
+        .map_err(|e| CliError::usage(e).hint("write it like https://shop.example.com"))?;
     let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
         CliError::chain(format!("cannot listen on {address}"), &e)
             .hint("is another program using that port? pick another with --listen or PORT")
@@ -74,6 +97,13 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let local = listener
         .local_addr()
         .map_err(|e| CliError::chain("cannot read the listening address", &e))?;
+    let api = crate::api::Api {
+        carts: ctx.carts().await?,
+        new_carts: ctx.cart_settings(&args.defaults)?,
+        token,
+        origins,
+        hosts: crate::api::Hosts::new(local, args.allow_hosts.clone()),
+    };
     tracing::info!(
         "serving on http://{local} (tutorial API at /, /api/v1, OpenAPI at /api/v1/openapi.json)"
     );
