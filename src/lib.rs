@@ -5,11 +5,13 @@
 //! - [`activities`]: side effects (payments, e-mail) behind traits, with local providers.
 //! - [`api`]: the HTTP API `cart serve` offers: the tutorial's routes and `/api/v1`.
 //! - [`cli`]: everything a person sees: arguments, commands, output and errors.
+//! - [`redact`]: what logs may say of a customer.
 
 pub mod activities;
 pub mod api;
 pub mod cli;
 pub mod client;
 pub mod domain;
+pub mod redact;
 pub mod worker;
 pub mod workflow;

@@ -70,6 +70,7 @@ pub(super) fn log_ignored<T>(
     if let Err(e) = outcome
         && !replaying
     {
+        let e = crate::redact::redact(&e);
         tracing::warn!(cart, signal, "ignoring a tutorial signal: {e}");
     }
 }

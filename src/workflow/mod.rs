@@ -21,6 +21,7 @@ pub use state::{CartState, IdleAction};
 
 use crate::activities::{CartActivities, ChargeState, SettleRequest};
 use crate::domain::{Cart, CartError, Catalog, Product, ProductId, Status};
+use crate::redact::redact;
 use jiff::Timestamp;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -205,7 +206,11 @@ impl CartWorkflow {
         if let Some(email) = email
             && let Err(e) = cart.set_email(&email)
         {
-            tracing::warn!(cart = ctx.workflow_id(), "ignoring the start e-mail: {e}");
+            tracing::warn!(
+                cart = ctx.workflow_id(),
+                "ignoring the start e-mail: {}",
+                redact(&e.to_string())
+            );
         }
         let now = clock(ctx.start_time());
         let instance = ctx.first_execution_run_id().to_owned();
@@ -316,7 +321,11 @@ impl CartWorkflow {
             if let Err(e) = added
                 && !ctx.is_replaying()
             {
-                tracing::warn!(cart = ctx.workflow_id(), "ignoring a start item: {e}");
+                tracing::warn!(
+                    cart = ctx.workflow_id(),
+                    "ignoring a start item: {}",
+                    redact(&e.to_string())
+                );
             }
         }
     }
@@ -380,7 +389,7 @@ impl CartWorkflow {
             tracing::warn!(
                 cart = ctx.workflow_id(),
                 "the order confirmation could not be sent: {}",
-                failure_message(&e)
+                redact(&failure_message(&e))
             );
         }
     }
@@ -404,7 +413,7 @@ impl CartWorkflow {
                         tracing::warn!(
                             cart = ctx.workflow_id(),
                             "the reminder could not be sent: {}",
-                            failure_message(&e)
+                            redact(&failure_message(&e))
                         );
                     }
                 }
@@ -482,7 +491,8 @@ impl CartWorkflow {
                 if !ctx.is_replaying() {
                     tracing::warn!(
                         cart = ctx.workflow_id(),
-                        "the payment is still not settled after a day; asking again in an hour: {reason}"
+                        "the payment is still not settled after a day; asking again in an hour: {}",
+                        redact(&reason)
                     );
                 }
                 ctx.timer(SETTLE_AGAIN_AFTER).await;

@@ -270,3 +270,35 @@ async fn a_message_sent_again_keeps_its_message_id() {
         );
     }
 }
+
+/// A refused address is logged by the worker, masked: no log line carries a customer's address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_logs_a_refused_address_masked() {
+    let smtp = SmtpServer::start("cart", "s3cret");
+    let s = crate::cli::Setup::new().await;
+    let worker = s
+        .spawn_worker_with(&[
+            ("SMTP_URL", smtp.url("cart", "s3cret").as_str()),
+            ("CART_MAIL_FROM", "Shop <shop@example.com>"),
+        ])
+        .await;
+    let id = unique("CART-refused");
+    s.ok(&["add", &id, "--product", "2", "--remind-after", "1s"]);
+    s.ok(&["email", &id, "nobody.here@example.com"]);
+    eventually(
+        Duration::from_secs(30),
+        "the reminder to be given up",
+        || async {
+            let cart: serde_json::Value =
+                serde_json::from_str(&s.ok(&["show", &id, "--output", "json"])).unwrap();
+            (cart["reminder_sent"] == true).then_some(())
+        },
+    )
+    .await;
+    let (_, log) = worker.terminate();
+    assert!(
+        log.contains("the reminder could not be sent: e-mail rejected: smtp: permanent error (550): 5.1.1 <n***@example.com>"),
+        "{log}"
+    );
+    assert!(!log.contains("nobody.here@"), "{log}");
+}

@@ -1,6 +1,7 @@
 """A real SMTP server for the tests: aiosmtpd on 127.0.0.1:PORT, requiring AUTH with USER and
 PASSWORD (over plain text: it is loopback), writing every accepted message to OUT_DIR as
-NNNN.eml. Prints "ready" once it listens and runs until killed.
+NNNN.eml, refusing recipients whose address starts with "nobody" (550). Prints "ready" once
+it listens and runs until killed.
 
 usage: smtp_server.py PORT OUT_DIR USER PASSWORD
 """
@@ -21,6 +22,13 @@ class Store:
     def __init__(self, out):
         self.out = pathlib.Path(out)
         self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # A mailbox that does not exist, for the tests of refused addresses.
+        if address.startswith("nobody"):
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.count += 1
