@@ -45,6 +45,8 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('shell', 'shell', [CompletionResultType]::ParameterValue, 'Open an interactive prompt that keeps a current cart')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a scripted shopping session against the configured Temporal server')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the carts over HTTP: the tutorial''s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json')
+            [CompletionResult]::new('codec-server', 'codec-server', [CompletionResultType]::ParameterValue, 'Decrypt carts'' data for the `temporal` CLI and the Temporal Web UI (Temporal''s remote codec protocol: POST /encode and /decode)')
+            [CompletionResult]::new('codec-key', 'codec-key', [CompletionResultType]::ParameterValue, 'Make a new key for encrypting carts'' data (see `cart worker --help` and README.md, "Security")')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the static shell completion script for SHELL')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -253,6 +255,42 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'cart;codec-server' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Require `Authorization: Bearer TOKEN` (the CLI''s --codec-auth, the UI''s access token). Anyone who can list processes sees a token given here: prefer CART_CODEC_TOKEN or --token-file')
+            [CompletionResult]::new('--token-file', '--token-file', [CompletionResultType]::ParameterName, 'Read the token from this file (its first line)')
+            [CompletionResult]::new('--ui-origin', '--ui-origin', [CompletionResultType]::ParameterName, 'The Temporal Web UI''s origin, whose pages may call it (repeat for several)')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
+            [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
+            [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cart;codec-key' {
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'The key''s id, stored in the clear beside every payload it encrypts [default: k and the date and time]')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Add the key to this key file (created readable by its owner only)')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
+            [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
+            [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'cart;completions' {
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
@@ -296,6 +334,8 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('shell', 'shell', [CompletionResultType]::ParameterValue, 'Open an interactive prompt that keeps a current cart')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a scripted shopping session against the configured Temporal server')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the carts over HTTP: the tutorial''s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json')
+            [CompletionResult]::new('codec-server', 'codec-server', [CompletionResultType]::ParameterValue, 'Decrypt carts'' data for the `temporal` CLI and the Temporal Web UI (Temporal''s remote codec protocol: POST /encode and /decode)')
+            [CompletionResult]::new('codec-key', 'codec-key', [CompletionResultType]::ParameterValue, 'Make a new key for encrypting carts'' data (see `cart worker --help` and README.md, "Security")')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the static shell completion script for SHELL')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -335,6 +375,12 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             break
         }
         'cart;help;serve' {
+            break
+        }
+        'cart;help;codec-server' {
+            break
+        }
+        'cart;help;codec-key' {
             break
         }
         'cart;help;completions' {

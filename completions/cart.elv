@@ -42,6 +42,8 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand shell 'Open an interactive prompt that keeps a current cart'
             cand demo 'Run a scripted shopping session against the configured Temporal server'
             cand serve 'Serve the carts over HTTP: the tutorial''s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
+            cand codec-server 'Decrypt carts'' data for the `temporal` CLI and the Temporal Web UI (Temporal''s remote codec protocol: POST /encode and /decode)'
+            cand codec-key 'Make a new key for encrypting carts'' data (see `cart worker --help` and README.md, "Security")'
             cand completions 'Print the static shell completion script for SHELL'
             cand man 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -237,6 +239,40 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'cart;codec-server'= {
+            cand --listen 'Address to listen on'
+            cand --token 'Require `Authorization: Bearer TOKEN` (the CLI''s --codec-auth, the UI''s access token). Anyone who can list processes sees a token given here: prefer CART_CODEC_TOKEN or --token-file'
+            cand --token-file 'Read the token from this file (its first line)'
+            cand --ui-origin 'The Temporal Web UI''s origin, whose pages may call it (repeat for several)'
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --color 'When to use colour: auto means only on a terminal and never when NO_COLOR is set'
+            cand --wait 'How long to wait for a worker to answer'
+            cand --ui-url 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;codec-key'= {
+            cand --id 'The key''s id, stored in the clear beside every payload it encrypts [default: k and the date and time]'
+            cand --file 'Add the key to this key file (created readable by its owner only)'
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --color 'When to use colour: auto means only on a terminal and never when NO_COLOR is set'
+            cand --wait 'How long to wait for a worker to answer'
+            cand --ui-url 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'cart;completions'= {
             cand --address 'Temporal frontend address [default: localhost:7233]'
             cand --namespace 'Temporal namespace [default: default]'
@@ -278,6 +314,8 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand shell 'Open an interactive prompt that keeps a current cart'
             cand demo 'Run a scripted shopping session against the configured Temporal server'
             cand serve 'Serve the carts over HTTP: the tutorial''s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
+            cand codec-server 'Decrypt carts'' data for the `temporal` CLI and the Temporal Web UI (Temporal''s remote codec protocol: POST /encode and /decode)'
+            cand codec-key 'Make a new key for encrypting carts'' data (see `cart worker --help` and README.md, "Security")'
             cand completions 'Print the static shell completion script for SHELL'
             cand man 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -305,6 +343,10 @@ set edit:completion:arg-completer[cart] = {|@words|
         &'cart;help;demo'= {
         }
         &'cart;help;serve'= {
+        }
+        &'cart;help;codec-server'= {
+        }
+        &'cart;help;codec-key'= {
         }
         &'cart;help;completions'= {
         }

@@ -50,6 +50,8 @@ complete -c cart -n "__fish_cart_needs_command" -f -a "list" -d 'List the open c
 complete -c cart -n "__fish_cart_needs_command" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
 complete -c cart -n "__fish_cart_needs_command" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'
 complete -c cart -n "__fish_cart_needs_command" -f -a "serve" -d 'Serve the carts over HTTP: the tutorial\'s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
+complete -c cart -n "__fish_cart_needs_command" -f -a "codec-server" -d 'Decrypt carts\' data for the `temporal` CLI and the Temporal Web UI (Temporal\'s remote codec protocol: POST /encode and /decode)'
+complete -c cart -n "__fish_cart_needs_command" -f -a "codec-key" -d 'Make a new key for encrypting carts\' data (see `cart worker --help` and README.md, "Security")'
 complete -c cart -n "__fish_cart_needs_command" -f -a "completions" -d 'Print the static shell completion script for SHELL'
 complete -c cart -n "__fish_cart_needs_command" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
 complete -c cart -n "__fish_cart_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -244,6 +246,40 @@ complete -c cart -n "__fish_cart_using_subcommand serve" -l ui-url -d 'Temporal 
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-no-token -d 'Listen on an address other machines can reach without a token (anyone there may then start, change and pay for carts)'
 complete -c cart -n "__fish_cart_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l listen -d 'Address to listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l token -d 'Require `Authorization: Bearer TOKEN` (the CLI\'s --codec-auth, the UI\'s access token). Anyone who can list processes sees a token given here: prefer CART_CODEC_TOKEN or --token-file' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l token-file -d 'Read the token from this file (its first line)' -r -F
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l ui-origin -d 'The Temporal Web UI\'s origin, whose pages may call it (repeat for several)' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l id -d 'The key\'s id, stored in the clear beside every payload it encrypts [default: k and the date and time]' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l file -d 'Add the key to this key file (created readable by its owner only)' -r -F
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand completions" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -272,18 +308,20 @@ complete -c cart -n "__fish_cart_using_subcommand man" -l wait -d 'How long to w
 complete -c cart -n "__fish_cart_using_subcommand man" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand man" -s V -l version -d 'Print version'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "new" -d 'Start a new cart and print its id'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "add" -d 'Add a product to a cart, creating the cart if it does not exist yet'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "remove" -d 'Remove a product from a cart: some of it with --qty, or the whole line without'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "products" -d 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "list" -d 'List the open carts on this task queue, newest first'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "serve" -d 'Serve the carts over HTTP: the tutorial\'s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "completions" -d 'Print the static shell completion script for SHELL'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "new" -d 'Start a new cart and print its id'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "add" -d 'Add a product to a cart, creating the cart if it does not exist yet'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "remove" -d 'Remove a product from a cart: some of it with --qty, or the whole line without'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "products" -d 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "list" -d 'List the open carts on this task queue, newest first'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "serve" -d 'Serve the carts over HTTP: the tutorial\'s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "codec-server" -d 'Decrypt carts\' data for the `temporal` CLI and the Temporal Web UI (Temporal\'s remote codec protocol: POST /encode and /decode)'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "codec-key" -d 'Make a new key for encrypting carts\' data (see `cart worker --help` and README.md, "Security")'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "completions" -d 'Print the static shell completion script for SHELL'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -47,6 +47,16 @@ pub enum ClientError {
     Timeout { queue: String, waited: Duration },
     #[error("Temporal refused the request: {0}")]
     Temporal(String),
+    /// This client and the workers do not share the encryption keys: a change sent now could
+    /// not be read by them, or their answer not by us. Nothing was sent.
+    #[error("{0}")]
+    Keys(String),
+}
+
+/// An answer this client cannot decrypt: what the codec said of it.
+fn undecodable(text: &str) -> ClientError {
+    let reason = text.rsplit("Encoding error: ").next().unwrap_or(text);
+    ClientError::Keys(format!("cannot read the answer: {reason}"))
 }
 
 /// One cart in a listing.
@@ -64,6 +74,8 @@ pub struct CartClient {
     task_queue: String,
     /// How long to wait for a worker to answer before giving up.
     wait: Duration,
+    /// The fingerprints of this client's encryption keys, the encrypting one first.
+    keys: Vec<String>,
 }
 
 /// How long a query may go unanswered before we check whether any worker is listening.
@@ -104,7 +116,14 @@ impl CartClient {
             client,
             task_queue: task_queue.into(),
             wait,
+            keys: Vec::new(),
         }
+    }
+
+    /// This client encrypts with these keys (their fingerprints, the encrypting one first).
+    pub fn with_keys(mut self, fingerprints: Vec<String>) -> Self {
+        self.keys = fingerprints;
+        self
     }
 
     fn handle(&self, id: &str) -> temporalio_client::WorkflowHandle<Client, CartWorkflow> {
@@ -136,6 +155,7 @@ impl CartClient {
         let query = handle.query(CartWorkflow::get_cart, (), WorkflowQueryOptions::default());
         self.answered(query).await?.map_err(|e| match e {
             WorkflowQueryError::NotFound(_) => ClientError::NotFound(id.to_owned()),
+            WorkflowQueryError::PayloadConversion(e) => undecodable(&e.to_string()),
             other => ClientError::Temporal(other.to_string()),
         })
     }
@@ -311,17 +331,59 @@ impl CartClient {
     /// Refuses a change up front when no worker listens. A change sent anyway would wait in
     /// the server and could still be applied whenever a worker starts, long after the person
     /// was told it failed; checking first keeps "error" meaning "nothing changed".
-    /// A worker that is just starting gets a few seconds to show up.
+    /// A worker that is just starting gets a few seconds to show up. The same look at the
+    /// workers tells whether they share this client's keys (see [`CartClient::keys_match`]).
     async fn ensure_worker(&self) -> Result<(), ClientError> {
         let give_up = tokio::time::Instant::now() + WORKER_GRACE.min(self.wait);
         loop {
-            if self.has_worker().await {
-                return Ok(());
-            }
+            // A worker that just started (with new keys, say) gets the same few seconds.
+            let refusal = match self.recent_pollers().await {
+                Ok(pollers) if !pollers.is_empty() => match self.keys_match(&pollers) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => e,
+                },
+                // The server could not be asked: let the change itself find out.
+                Err(_) => return Ok(()),
+                Ok(_) => ClientError::NoWorker(self.task_queue.clone()),
+            };
             if tokio::time::Instant::now() >= give_up {
-                return Err(ClientError::NoWorker(self.task_queue.clone()));
+                return Err(refusal);
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Whether a worker (by its identity, which advertises its keys) can read what this client
+    /// sends and this client what it answers: each must hold the other's encrypting key. A
+    /// change no worker can read would stop the cart's workflow task until a worker with the
+    /// key came; so it is never sent. One such worker is enough: a worker without the key
+    /// fails the task and Temporal hands it to another (the task queue may still list a
+    /// worker that stopped a minute ago, during a key rotation say).
+    fn keys_match(&self, pollers: &[String]) -> Result<(), ClientError> {
+        let mut problem = None;
+        for worker in pollers.iter().filter_map(|p| crate::codec::advertised(p)) {
+            problem = match (self.keys.first(), worker.first()) {
+                (None, None) => return Ok(()),
+                (None, Some(_)) => {
+                    Some("the workers encrypt carts' data and this client has no key")
+                }
+                (Some(_), None) => {
+                    Some("this client encrypts with a key and the workers have none")
+                }
+                (Some(ours), _) if !worker.contains(ours) => {
+                    Some("the workers do not have the key this client encrypts with")
+                }
+                (_, Some(theirs)) if !self.keys.contains(theirs) => {
+                    Some("this client does not have the key the workers encrypt with")
+                }
+                _ => return Ok(()),
+            };
+        }
+        match problem {
+            None => Ok(()),
+            Some(problem) => Err(ClientError::Keys(format!(
+                "{problem}, so nothing was sent: give every worker and client the same keys (CART_CODEC_KEY_FILE or CART_CODEC_KEY)"
+            ))),
         }
     }
 
@@ -364,6 +426,11 @@ impl CartClient {
     /// Asks the server whether a worker polled the task queue recently; an error means the
     /// server could not be asked (the health check reports it).
     pub async fn worker_polling(&self) -> Result<bool, ClientError> {
+        Ok(!self.recent_pollers().await?.is_empty())
+    }
+
+    /// The identities of the workers that polled the task queue recently.
+    async fn recent_pollers(&self) -> Result<Vec<String>, ClientError> {
         let request = DescribeTaskQueueRequest {
             namespace: self.client.options().namespace.clone(),
             task_queue: Some(TaskQueue {
@@ -382,12 +449,18 @@ impl CartClient {
         // The server lists pollers for a while after they stop; count only pollers seen
         // within the last long-poll interval.
         let recent = std::time::SystemTime::now() - Duration::from_secs(90);
-        Ok(response.into_inner().pollers.iter().any(|p| {
-            p.last_access_time
-                .as_ref()
-                .and_then(|t| std::time::SystemTime::try_from(*t).ok())
-                .is_some_and(|t| t > recent)
-        }))
+        Ok(response
+            .into_inner()
+            .pollers
+            .into_iter()
+            .filter(|p| {
+                p.last_access_time
+                    .as_ref()
+                    .and_then(|t| std::time::SystemTime::try_from(*t).ok())
+                    .is_some_and(|t| t > recent)
+            })
+            .map(|p| p.identity)
+            .collect())
     }
 }
 

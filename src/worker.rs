@@ -36,12 +36,14 @@ pub fn activities(
     ))
 }
 
-/// A worker for carts on `task_queue`, ready to `run()`.
+/// A worker for carts on `task_queue`, ready to `run()`. Its identity advertises the
+/// fingerprints of its encryption keys (`keys`), so clients can check they share them.
 pub fn build(
     runtime: &Runtime,
     client: Client,
     task_queue: &str,
     activities: CartActivities,
+    keys: &[String],
 ) -> anyhow::Result<Worker> {
     let catalog = activities.catalog();
     let shop = catalog.clone();
@@ -50,6 +52,7 @@ pub fn build(
         .register_workflow::<CartWorkflow>()?
         .register_workflow_with_factory(move || ShopWorkflow::new(shop.clone()))?
         .register_workflow_interceptors(vec![catalog_interceptor(catalog)])
+        .client_identity_override(crate::codec::identity(keys))
         .build();
     Ok(Worker::new(runtime, client, options)?)
 }

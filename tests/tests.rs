@@ -2,6 +2,7 @@
 
 mod api;
 mod cli;
+mod codec;
 mod layout;
 mod mail;
 mod stripe;

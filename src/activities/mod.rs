@@ -11,6 +11,7 @@
 //! means "outcome not known": the same idempotency key is sent until it is known.
 
 mod files;
+pub use files::write_private;
 mod ledger;
 mod mail;
 mod mailgun;
@@ -197,8 +198,8 @@ impl CartActivities {
     async fn send(&self, message: &EmailMessage) -> Result<(), ActivityError> {
         self.mailer.send(message).await.map_err(|e| {
             let failure = match e {
-                MailError::Rejected(_) => ApplicationFailure::non_retryable(bounded_error(&e)),
-                MailError::Unavailable(_) => ApplicationFailure::new(bounded_error(&e)),
+                MailError::Rejected(_) => ApplicationFailure::non_retryable(mail_failure(&e)),
+                MailError::Unavailable(_) => ApplicationFailure::new(mail_failure(&e)),
             };
             ActivityError::application(failure)
         })
@@ -219,6 +220,12 @@ fn payment_failure(e: PaymentError) -> ActivityError {
 /// whatever a provider answered.
 fn bounded_error(e: &dyn std::fmt::Display) -> Box<dyn std::error::Error + Send + Sync> {
     bounded(&e.to_string(), MAX_REASON_CHARS).into()
+}
+
+/// A mail provider's error, its addresses masked: a refused recipient is named in it, and the
+/// text goes into the cart's history in the clear (failure messages are not payloads).
+fn mail_failure(e: &MailError) -> Box<dyn std::error::Error + Send + Sync> {
+    bounded(&crate::redact::redact(&e.to_string()), MAX_REASON_CHARS).into()
 }
 
 impl CartActivities {}

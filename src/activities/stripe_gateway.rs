@@ -398,7 +398,9 @@ pub fn stripe_amount(money: &Money) -> Result<i64, PaymentError> {
 fn classify(err: StripeError) -> PaymentError {
     match err {
         StripeError::Stripe(api, status) => {
-            let message = api.message.clone().unwrap_or_default();
+            // Stripe's messages may name the payment method; the text goes into the cart's
+            // history.
+            let message = crate::redact::redact(&api.message.clone().unwrap_or_default());
             let said = format!("stripe answered {status}: {message}");
             match (&api.type_, status) {
                 (ApiErrorsType::CardError, _) => PaymentError::Declined(

@@ -54,6 +54,7 @@ impl From<ClientError> for ApiError {
             ClientError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ClientError::NoWorker(_) | ClientError::Temporal(_) => StatusCode::SERVICE_UNAVAILABLE,
             ClientError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ClientError::Keys(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.to_string())
     }

@@ -10,7 +10,7 @@ mod tutorial;
 pub mod v1;
 
 pub use error::ApiError;
-pub use guard::{Hosts, MAX_BODY_BYTES, Origins};
+pub use guard::{Hosts, MAX_BODY_BYTES, Origins, token_matches};
 
 use crate::client::CartClient;
 use crate::workflow::{CartInput, CartSettings};

@@ -3,6 +3,7 @@
 
 use super::{CliError, GlobalArgs, OutputFormat, Printer};
 use crate::client::CartClient;
+use crate::codec::{EncryptionCodec, Keyring};
 use crate::workflow::{CartInput, CartSettings};
 use std::time::Duration;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
@@ -84,8 +85,19 @@ impl Context {
         if let Some(namespace) = &self.global.namespace {
             opts.namespace = namespace.clone();
         }
+        opts.data_converter = self.codec()?.data_converter();
         conn.connect_timeout = Some(Duration::from_secs(5));
         Ok((conn, opts))
+    }
+
+    /// The payload codec: encrypting with the keys of `CART_CODEC_KEY_FILE` or
+    /// `CART_CODEC_KEY`, or passing payloads through unencrypted without any.
+    pub fn codec(&self) -> Result<EncryptionCodec, CliError> {
+        let keys = Keyring::from_env(|name| std::env::var(name).ok()).map_err(|e| {
+            CliError::chain("the encryption keys are not usable", &e)
+                .hint("see README.md, \"Security\"; `cart codec-key` makes a key")
+        })?;
+        Ok(EncryptionCodec::new(keys))
     }
 
     /// The cart's page in the Temporal Web UI, when a UI is known: `--ui-url`, or the local
@@ -136,7 +148,8 @@ impl Context {
             self.temporal().await?,
             self.global.task_queue.clone(),
             self.global.wait,
-        ))
+        )
+        .with_keys(self.codec()?.fingerprints()))
     }
 }
 

@@ -119,6 +119,9 @@ impl From<ClientError> for CliError {
             ClientError::AlreadyExists(_) => {
                 Some("pick another --id, or leave it out to get a fresh one")
             }
+            ClientError::Keys(_) => {
+                Some("`cart worker` logs the keys it encrypts with; see README.md, \"Security\"")
+            }
             _ => None,
         };
         let code = match &e {
@@ -127,7 +130,7 @@ impl From<ClientError> for CliError {
             | ClientError::Rejected(_)
             | ClientError::Closed(_) => exit::REFUSED,
             ClientError::NoWorker(_) | ClientError::Timeout { .. } => exit::UNAVAILABLE,
-            ClientError::Temporal(_) => exit::FAILURE,
+            ClientError::Temporal(_) | ClientError::Keys(_) => exit::FAILURE,
         };
         let err = CliError::new(e).code(code);
         match hint {

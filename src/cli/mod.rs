@@ -129,6 +129,8 @@ pub enum Command {
     Shell(commands::shell::Args),
     Demo(commands::demo::Args),
     Serve(commands::serve::Args),
+    CodecServer(commands::codec_server::Args),
+    CodecKey(commands::codec_key::Args),
     Completions(commands::completions::Args),
     Man(commands::man::Args),
 }
@@ -201,6 +203,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::List(args) => commands::list::run(&ctx, args).await,
         Command::Demo(args) => commands::demo::run(&ctx, args).await,
         Command::Serve(args) => commands::serve::run(&ctx, args).await,
+        Command::CodecServer(args) => commands::codec_server::run(&ctx, args).await,
+        Command::CodecKey(args) => commands::codec_key::run(&ctx, args),
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),
     }
@@ -211,7 +215,10 @@ pub fn main() -> ExitCode {
     commands::completions::complete_if_asked();
     let cli = Cli::parse();
     // The long-running commands log what they do; the others only warnings.
-    let is_worker = matches!(cli.command, Some(Command::Worker(_) | Command::Serve(_)));
+    let is_worker = matches!(
+        cli.command,
+        Some(Command::Worker(_) | Command::Serve(_) | Command::CodecServer(_))
+    );
     let color = cli.global.color;
     init_logging(if is_worker { "info" } else { "warn" }, color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -118,6 +118,10 @@ async fn a_checkout_charges_the_card_on_stripe() {
         "{log}"
     );
     assert!(!log.contains(KEY), "{log}");
+    assert!(
+        log.contains("customer data (e-mail addresses, carts, payment methods, receipts) goes to Temporal unencrypted: give every worker and client the same key with CART_CODEC_KEY_FILE"),
+        "without a key the worker says so: {log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -111,7 +111,7 @@ pub fn start_worker(
         rt.block_on(async move {
             let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
             let mut worker =
-                cart::worker::build(&runtime, client, &task_queue, activities).unwrap();
+                cart::worker::build(&runtime, client, &task_queue, activities, &[]).unwrap();
             tx.send(worker.shutdown_handle()).unwrap();
             worker.run().await.expect("worker run");
         });
@@ -366,5 +366,70 @@ impl cart::activities::PaymentGateway for LostAnswers {
             ));
         }
         Ok(charge)
+    }
+}
+
+/// The real `temporal` CLI against a test's server.
+pub struct Temporal {
+    pub address: String,
+}
+
+impl Temporal {
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(temporal_bin())
+            .args(args)
+            .args(["--address", &self.address])
+            .output()
+            .expect("run temporal");
+        assert!(
+            out.status.success(),
+            "temporal {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn signal(&self, id: &str, name: &str, input: &str) {
+        self.run(&[
+            "workflow",
+            "signal",
+            "--workflow-id",
+            id,
+            "--name",
+            name,
+            "--input",
+            input,
+        ]);
+    }
+
+    /// `temporal workflow start` of a `CartWorkflow` with the given JSON input.
+    pub fn start(&self, queue: &str, id: &str, input: &str) {
+        self.run(&[
+            "workflow",
+            "start",
+            "--type",
+            "CartWorkflow",
+            "--task-queue",
+            queue,
+            "--workflow-id",
+            id,
+            "--input",
+            input,
+        ]);
+    }
+
+    pub fn get_cart(&self, id: &str) -> serde_json::Value {
+        let out = self.run(&[
+            "workflow",
+            "query",
+            "--workflow-id",
+            id,
+            "--type",
+            "getCart",
+            "-o",
+            "json",
+        ]);
+        let parsed: serde_json::Value = serde_json::from_str(&out).expect("query JSON");
+        parsed["queryResult"][0].clone()
     }
 }

@@ -3,72 +3,7 @@
 
 use crate::support::*;
 use cart::domain::Status;
-use std::process::Command;
 use std::time::Duration;
-
-struct Temporal {
-    address: String,
-}
-
-impl Temporal {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new(temporal_bin())
-            .args(args)
-            .args(["--address", &self.address])
-            .output()
-            .expect("run temporal");
-        assert!(
-            out.status.success(),
-            "temporal {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn signal(&self, id: &str, name: &str, input: &str) {
-        self.run(&[
-            "workflow",
-            "signal",
-            "--workflow-id",
-            id,
-            "--name",
-            name,
-            "--input",
-            input,
-        ]);
-    }
-
-    /// `temporal workflow start` of a `CartWorkflow` with the given JSON input.
-    fn start(&self, queue: &str, id: &str, input: &str) {
-        self.run(&[
-            "workflow",
-            "start",
-            "--type",
-            "CartWorkflow",
-            "--task-queue",
-            queue,
-            "--workflow-id",
-            id,
-            "--input",
-            input,
-        ]);
-    }
-
-    fn get_cart(&self, id: &str) -> serde_json::Value {
-        let out = self.run(&[
-            "workflow",
-            "query",
-            "--workflow-id",
-            id,
-            "--type",
-            "getCart",
-            "-o",
-            "json",
-        ]);
-        let parsed: serde_json::Value = serde_json::from_str(&out).expect("query JSON");
-        parsed["queryResult"][0].clone()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tutorials_start_signals_and_query_drive_our_worker() {

@@ -2,6 +2,8 @@
 
 pub mod add;
 pub mod checkout;
+pub mod codec_key;
+pub mod codec_server;
 pub mod completions;
 pub mod demo;
 pub mod email;

@@ -53,9 +53,14 @@ fn listen_address(flag: Option<SocketAddr>) -> Result<SocketAddr, CliError> {
     Ok(SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-/// The token: `--token-file`, `--token` (with a warning: `ps` shows it), or `CART_API_TOKEN`.
-fn token(args: &Args) -> Result<Option<String>, CliError> {
-    if let Some(path) = &args.token_file {
+/// A token: from a file, from the command line (with a warning: `ps` shows it), or from the
+/// environment variable `var`.
+pub(crate) fn token(
+    flag: Option<&str>,
+    file: Option<&std::path::Path>,
+    var: &str,
+) -> Result<Option<String>, CliError> {
+    if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| {
             CliError::chain(format!("cannot read the token file {}", path.display()), &e)
         })?;
@@ -68,20 +73,22 @@ fn token(args: &Args) -> Result<Option<String>, CliError> {
         }
         return Ok(Some(token));
     }
-    if let Some(token) = &args.token {
+    if let Some(token) = flag {
         tracing::warn!(
-            "the token was given on the command line, where anyone who can list processes sees it; prefer CART_API_TOKEN or --token-file"
+            "the token was given on the command line, where anyone who can list processes sees it; prefer {var} or --token-file"
         );
-        return Ok(Some(token.clone()).filter(|t| !t.is_empty()));
+        return Ok(Some(token.to_owned()).filter(|t| !t.is_empty()));
     }
-    Ok(std::env::var("CART_API_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty()))
+    Ok(std::env::var(var).ok().filter(|t| !t.is_empty()))
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let address = listen_address(args.listen)?;
-    let token = token(&args)?;
+    let token = token(
+        args.token.as_deref(),
+        args.token_file.as_deref(),
+        "CART_API_TOKEN",
+    )?;
     if !address.ip().is_loopback() && token.is_none() && !args.allow_no_token {
         return Err(CliError::usage(format!(
             "{address} can be reached from other machines, and no token protects the carts"

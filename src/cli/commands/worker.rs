@@ -81,14 +81,26 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|e| CliError::chain("cannot start the Temporal runtime", &e))?;
     let queue = &ctx.global.task_queue;
-    let mut worker = crate::worker::build(&runtime, client, queue, activities)
-        .map_err(|e| CliError::new(format!("cannot start the worker: {e:#}")))?;
+    let codec = ctx.codec()?;
+    let mut worker =
+        crate::worker::build(&runtime, client, queue, activities, &codec.fingerprints())
+            .map_err(|e| CliError::new(format!("cannot start the worker: {e:#}")))?;
     let shutdown = worker.shutdown_handle();
     tokio::spawn(async move {
         stop_signal().await;
         tracing::info!("stopping: finishing the tasks in hand");
         shutdown();
     });
+    match codec.key_ids().as_slice() {
+        [] => tracing::warn!(
+            "customer data (e-mail addresses, carts, payment methods, receipts) goes to Temporal unencrypted: give every worker and client the same key with CART_CODEC_KEY_FILE (`cart codec-key --file PATH` makes one) or CART_CODEC_KEY"
+        ),
+        ids => tracing::info!(
+            "payloads: encrypted with key {}; keys that decrypt: {}",
+            ids[0],
+            ids.join(", ")
+        ),
+    }
     tracing::info!(
         "catalog: {} products in {} ({catalog_source})",
         shop.products().len(),
