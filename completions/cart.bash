@@ -125,7 +125,7 @@ _cart() {
 
     case "${cmd}" in
         cart)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -163,6 +163,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -171,7 +175,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__add)
-            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,6 +229,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -233,7 +241,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__checkout)
-            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,6 +287,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -287,7 +299,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__codec__subcmd__key)
-            opts="-h -V --id --file --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --id --file --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -333,6 +345,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -341,7 +357,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__codec__subcmd__server)
-            opts="-h -V --listen --token --token-file --ui-origin --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --listen --token --token-file --ui-origin --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -395,6 +411,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -403,7 +423,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__completions)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version bash elvish fish powershell zsh"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -441,6 +461,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -449,7 +473,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__demo)
-            opts="-h -V --remind-after --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --remind-after --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -491,6 +515,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -499,7 +527,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__email)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -534,6 +562,10 @@ _cart() {
                     return 0
                     ;;
                 --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -797,7 +829,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__list)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -832,6 +864,10 @@ _cart() {
                     return 0
                     ;;
                 --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -843,7 +879,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__man)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -881,6 +917,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -889,7 +929,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__new)
-            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -943,6 +983,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -951,7 +995,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__products)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -989,6 +1033,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -997,7 +1045,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__remove)
-            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1043,6 +1091,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1051,7 +1103,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__serve)
-            opts="-h -V --listen --token --token-file --allow-no-token --allow-origin --allow-host --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --listen --token --token-file --allow-no-token --allow-origin --allow-host --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1117,6 +1169,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1125,7 +1181,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__shell)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1160,6 +1216,10 @@ _cart() {
                     return 0
                     ;;
                 --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1171,7 +1231,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__show)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1209,6 +1269,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1217,7 +1281,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__worker)
-            opts="-h -V --data-dir --catalog --address --namespace --profile --task-queue --output --color --wait --ui-url --help --version"
+            opts="-h -V --data-dir --catalog --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1260,6 +1324,10 @@ _cart() {
                     return 0
                     ;;
                 --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cart_global_optspecs
-    string join \n address= namespace= profile= task-queue= output= color= wait= ui-url= h/help V/version
+    string join \n address= namespace= profile= task-queue= output= color= wait= ui-url= codec-key-file= h/help V/version
 end
 
 function __fish_cart_needs_command
@@ -36,6 +36,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_needs_command" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_needs_command" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_needs_command" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_needs_command" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_needs_command" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
@@ -69,6 +70,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand worker" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand worker" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand new" -l id -d 'The id for the new cart' -r
@@ -87,6 +89,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand new" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand new" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand new" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand add" -l product -d 'Product id (see `cart products`)' -r
@@ -105,6 +108,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand add" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand add" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand remove" -l product -d 'Product id' -r
@@ -121,6 +125,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand remove" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand remove" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand remove" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand email" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -135,6 +140,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand email" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand email" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand email" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand email" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l email -d 'E-mail address for the receipt, if not set before' -r
@@ -151,6 +157,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand checkout" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand checkout" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand show" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -165,6 +172,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand show" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand show" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand show" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand products" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -179,6 +187,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand products" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand products" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand products" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand products" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand list" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -193,6 +202,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand list" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand list" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand list" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand shell" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -207,6 +217,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand shell" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand shell" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand shell" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand shell" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand shell" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand demo" -l remind-after -d 'How long the cart sits unchanged before its reminder e-mail' -r
@@ -222,6 +233,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand demo" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand demo" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand demo" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand serve" -l listen -d 'Address to listen on [default: 127.0.0.1:3001, or 127.0.0.1:$PORT as in the tutorial]' -r
@@ -243,6 +255,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand serve" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand serve" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-no-token -d 'Listen on an address other machines can reach without a token (anyone there may then start, change and pay for carts)'
 complete -c cart -n "__fish_cart_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand serve" -s V -l version -d 'Print version'
@@ -262,6 +275,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -l id -d 'The key\'s id, stored in the clear beside every payload it encrypts [default: k and the date and time]' -r
@@ -278,6 +292,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand completions" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -292,6 +307,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand completions" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand completions" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand man" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -306,6 +322,7 @@ always\t''
 never\t''"
 complete -c cart -n "__fish_cart_using_subcommand man" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand man" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand man" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'

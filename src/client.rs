@@ -22,6 +22,7 @@ use temporalio_client::{
 };
 use temporalio_common::protos::temporal::api::{
     enums::v1::{TaskQueueKind, TaskQueueType},
+    history::v1::HistoryEvent,
     taskqueue::v1::TaskQueue,
     workflowservice::v1::DescribeTaskQueueRequest,
 };
@@ -128,6 +129,16 @@ impl CartClient {
 
     fn handle(&self, id: &str) -> temporalio_client::WorkflowHandle<Client, CartWorkflow> {
         self.client.get_workflow_handle::<CartWorkflow>(id)
+    }
+
+    /// The history of the cart's latest run as the Temporal server stores it: its payloads as
+    /// they were sent, encrypted or not.
+    pub async fn stored_history(&self, id: &str) -> Result<Vec<HistoryEvent>, ClientError> {
+        self.handle(id)
+            .fetch_history(Default::default())
+            .into_events()
+            .await
+            .map_err(|e| ClientError::Temporal(e.to_string()))
     }
 
     /// Starts a cart and returns it as the worker sees it.
@@ -258,6 +269,22 @@ impl CartClient {
             .await?
             .map_err(|e| ClientError::Temporal(e.to_string()))?
             .ok_or_else(no_catalog)
+    }
+
+    /// Ends the task queue's shop workflow, for a task queue that is going away (the demo's).
+    /// A shop that is not running is fine.
+    pub async fn close_shop(&self, reason: &str) -> Result<(), ClientError> {
+        let handle = self
+            .client
+            .get_workflow_handle::<ShopWorkflow>(&shop_id(&self.task_queue));
+        let options = temporalio_client::WorkflowTerminateOptions::builder()
+            .reason(reason.to_owned())
+            .build();
+        match handle.terminate(options).await {
+            Ok(()) => Ok(()),
+            Err(temporalio_client::errors::WorkflowInteractionError::NotFound(_)) => Ok(()),
+            Err(e) => Err(ClientError::Temporal(e.to_string())),
+        }
     }
 
     /// Open carts on this task queue, newest first.

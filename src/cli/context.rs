@@ -90,10 +90,15 @@ impl Context {
         Ok((conn, opts))
     }
 
-    /// The payload codec: encrypting with the keys of `CART_CODEC_KEY_FILE` or
-    /// `CART_CODEC_KEY`, or passing payloads through unencrypted without any.
+    /// The payload codec: encrypting with the keys of `--codec-key-file` (CART_CODEC_KEY_FILE)
+    /// or CART_CODEC_KEY, or passing payloads through unencrypted without any.
     pub fn codec(&self) -> Result<EncryptionCodec, CliError> {
-        let keys = Keyring::from_env(|name| std::env::var(name).ok()).map_err(|e| {
+        // Read here rather than by clap, so that an empty variable means no file.
+        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let file = (self.global.codec_key_file.clone())
+            .or_else(|| var("CART_CODEC_KEY_FILE").map(Into::into));
+        let written = var("CART_CODEC_KEY");
+        let keys = Keyring::load(file.as_deref(), written.as_deref()).map_err(|e| {
             CliError::chain("the encryption keys are not usable", &e)
                 .hint("see README.md, \"Security\"; `cart codec-key` makes a key")
         })?;

@@ -70,6 +70,11 @@ pub struct GlobalArgs {
     /// local server on the default port]
     #[arg(long, global = true, env = "CART_UI_URL", value_name = "URL")]
     pub ui_url: Option<String>,
+    /// File of encryption keys, readable by its owner only (`cart codec-key --file` makes
+    /// one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys,
+    /// carts' data reaches Temporal unencrypted
+    #[arg(long, global = true, value_name = "FILE")]
+    pub codec_key_file: Option<std::path::PathBuf>,
 }
 
 impl Cli {
@@ -94,6 +99,12 @@ impl GlobalArgs {
             ("namespace", self.namespace.clone()),
             ("profile", self.profile.clone()),
             ("ui-url", self.ui_url.clone()),
+            (
+                "codec-key-file",
+                self.codec_key_file
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+            ),
         ];
         fn value(v: &impl clap::ValueEnum) -> String {
             v.to_possible_value()

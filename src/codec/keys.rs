@@ -70,15 +70,14 @@ impl Keyring {
         Ok(Self { keys })
     }
 
-    /// The keys of this process: `CART_CODEC_KEY_FILE` (which must be private), else
+    /// The keys of this process: the key file when there is one (`CART_CODEC_KEY_FILE` or
+    /// `--codec-key-file`, which must be private), else the keys written out in
     /// `CART_CODEC_KEY`, else none.
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, KeyError> {
-        if let Some(path) = var("CART_CODEC_KEY_FILE").filter(|p| !p.trim().is_empty()) {
-            return Self::from_file(Path::new(path.trim()));
-        }
-        match var("CART_CODEC_KEY") {
-            Some(text) => Self::parse(&text),
-            None => Ok(Self::default()),
+    pub fn load(file: Option<&Path>, written: Option<&str>) -> Result<Self, KeyError> {
+        match (file, written) {
+            (Some(path), _) => Self::from_file(path),
+            (None, Some(text)) => Self::parse(text),
+            (None, None) => Ok(Self::default()),
         }
     }
 
@@ -215,8 +214,10 @@ mod tests {
         assert!(err.contains("chmod 600"), "{err}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(Keyring::from_file(&path).unwrap().ids(), ["k1"]);
-        let var = |name: &str| (name == "CART_CODEC_KEY_FILE").then(|| path.display().to_string());
-        assert_eq!(Keyring::from_env(var).unwrap().ids(), ["k1"]);
-        assert!(Keyring::from_env(|_| None).unwrap().is_empty());
+        let other = generate_key("k2");
+        let ring = Keyring::load(Some(&path), Some(&other)).unwrap();
+        assert_eq!(ring.ids(), ["k1"], "the file wins");
+        assert_eq!(Keyring::load(None, Some(&other)).unwrap().ids(), ["k2"]);
+        assert!(Keyring::load(None, None).unwrap().is_empty());
     }
 }

@@ -141,6 +141,38 @@ async fn decode(
     convert(&server, body, EncryptionCodec::decode_one)
 }
 
+/// Calls a codec server's `/decode` as the `temporal` CLI does: the plain payloads, or what
+/// went wrong.
+pub async fn decode_remotely(
+    endpoint: &str,
+    token: Option<&str>,
+    payloads: Vec<Payload>,
+) -> Result<Vec<Payload>, String> {
+    let body = Payloads {
+        payloads: payloads.into_iter().map(to_json).collect(),
+    };
+    let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/decode", endpoint.trim_end_matches('/')))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{status}: {text}"));
+    }
+    let answer: Payloads = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    answer
+        .payloads
+        .into_iter()
+        .map(|p| from_json(p).map_err(|Failure(_, e)| e))
+        .collect()
+}
+
 /// The codec server's routes, with CORS for the Web UI.
 pub fn router(server: CodecServer) -> Router {
     let cors = CorsLayer::new()

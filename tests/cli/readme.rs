@@ -14,13 +14,16 @@ fn readme() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")
 }
 
-/// Ids and charge numbers are random; the README shows one fixed example of each.
+/// Ids, charge numbers and encrypted data are random; the README shows one fixed example of
+/// each.
 fn constant(text: &str) -> String {
     let cart = Regex::new(r"CART-[0-9a-f]{12}").unwrap();
     let charge = Regex::new(r"ch_local_[0-9a-f]{32}").unwrap();
+    let sealed = Regex::new(r"data: +[A-Za-z0-9+/]{32}… \(").unwrap();
     let text = cart.replace_all(text, "CART-3f9c2a7b41d0");
-    charge
-        .replace_all(&text, "ch_local_5e0c8a5b1b0f4e4c9d2a7f3b6c1d8e9a")
+    let text = charge.replace_all(&text, "ch_local_5e0c8a5b1b0f4e4c9d2a7f3b6c1d8e9a");
+    sealed
+        .replace_all(&text, "data:     9J3B+LTkm2BomG2Zxk2zSHpmMxx4/159… (")
         .into_owned()
 }
 

@@ -4,17 +4,24 @@
 //! command, so the demo shows exactly what `cart` prints. It needs only a Temporal server: the
 //! worker runs inside this process on a private task queue, with a throwaway ledger and outbox,
 //! so it neither needs nor disturbs a worker of yours, and it can show the e-mails it sent.
+//! Everything it sends to Temporal is encrypted with a throwaway key (its own, never yours),
+//! and the last step shows a payload as Temporal stores it and as the codec server decodes it.
 
-use crate::cli::{Cli, CliError, Context};
+use crate::cli::{Cli, CliError, Context, GlobalArgs};
 use crate::client::fresh_id;
+use crate::codec::server::{CodecServer, decode_remotely, router};
+use base64::Engine;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use temporalio_common::protos::temporal::api::common::v1::Payload;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 /// Run a scripted shopping session against the configured Temporal server.
 ///
 /// It starts a worker inside this process (payments in a throwaway ledger, e-mail in a
 /// throwaway outbox), fills a cart, waits for the abandoned-cart reminder, pays once with a
-/// declined and once with a good test card, and ends with the receipt.
+/// declined and once with a good test card, and ends with the receipt. All of it reaches
+/// Temporal encrypted with a throwaway key, and the last step shows what that looks like.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// How long the cart sits unchanged before its reminder e-mail
@@ -22,13 +29,26 @@ pub struct Args {
     pub remind_after: Duration,
 }
 
+/// The id of the demo's throwaway encryption key.
+const DEMO_KEY: &str = "demo";
+
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    let client = ctx.temporal().await?;
     let dir = tempfile::Builder::new()
         .prefix("cart-demo-")
         .tempdir()
         .map_err(|e| CliError::chain("cannot create a directory for the demo", &e))?;
+    let keys = dir.path().join("keys");
+    crate::activities::write_private(&keys, crate::codec::generate_key(DEMO_KEY).as_bytes())
+        .map_err(|e| CliError::chain("cannot write the demo's key", &e))?;
     let queue = format!("cart-demo-{}", &fresh_id()["CART-".len()..]);
+    // Every command of the demo talks to its worker, with its key.
+    let ctx = Context::new(GlobalArgs {
+        codec_key_file: Some(keys),
+        task_queue: queue.clone(),
+        output: crate::cli::OutputFormat::Text,
+        ..ctx.global.clone()
+    });
+    let client = ctx.temporal().await?;
     let runtime = temporalio_sdk::Runtime::from_current_tokio(Default::default())
         .map_err(|e| CliError::chain("cannot start the Temporal runtime", &e))?;
     let activities = crate::worker::local_activities(dir.path());
@@ -37,14 +57,14 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("cannot start the demo's worker: {e:#}")))?;
     let shutdown = worker.shutdown_handle();
     let demo = Demo {
-        ctx,
-        queue,
+        ctx: &ctx,
         outbox: dir.path().join("outbox"),
         remind_after: args.remind_after,
     };
     let (outcome, stopped) = tokio::join!(
         async {
             let outcome = demo.script().await;
+            demo.close_shop().await;
             shutdown();
             outcome
         },
@@ -56,7 +76,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
 
 struct Demo<'a> {
     ctx: &'a Context,
-    queue: String,
     outbox: PathBuf,
     remind_after: Duration,
 }
@@ -71,6 +90,9 @@ impl Demo<'_> {
         say(
             "A worker runs inside the demo; its payments and e-mails stay in a throwaway directory.",
         );
+        say(&format!(
+            "What it sends to Temporal is encrypted with a throwaway key, {DEMO_KEY:?}."
+        ));
 
         heading(1, "What is for sale");
         self.run(&["products"]).await?;
@@ -122,23 +144,81 @@ impl Demo<'_> {
             .wait_for_mail(&format!("{cart}-"), "-confirmation")
             .await?;
         show_mail(&receipt)?;
+
+        heading(9, "What Temporal stores, and what the codec server shows");
+        self.show_encrypted(&cart).await?;
         say("\nThat was the whole session. `cart shell` lets you shop by hand.");
         Ok(())
     }
 
-    /// Shows `cart WORDS` and runs it exactly as the command line would, on the demo's queue.
+    /// Shows `cart WORDS` and runs it exactly as the command line would, with the demo's
+    /// task queue and key.
     async fn run(&self, words: &[&str]) -> Result<(), CliError> {
         say(&format!("$ cart {}", words.join(" ")));
-        let options = [
-            format!("--task-queue={}", self.queue),
-            "--output=text".into(),
-        ];
-        let words = options
-            .into_iter()
-            .chain(words.iter().map(|w| w.to_string()));
+        let words = words.iter().map(|w| w.to_string());
         let cli = Cli::parse_line(&self.ctx.global, words)
             .map_err(|e| CliError::new(format!("the demo built a bad command line: {e}")))?;
         Box::pin(crate::cli::run(cli)).await
+    }
+
+    /// Ends the shop workflow that answered `cart products` on the demo's task queue, which
+    /// no worker serves after the demo.
+    async fn close_shop(&self) {
+        let closed = match self.ctx.carts().await {
+            Ok(carts) => carts
+                .close_shop("the demo ended")
+                .await
+                .map_err(CliError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = closed {
+            tracing::warn!("the demo's shop workflow stays open: {e}");
+        }
+    }
+
+    /// The e-mail update in the cart's history as the Temporal server stores it, and the same
+    /// payload decoded by a codec server (the one `cart codec-server` runs, here on a free
+    /// port of this machine for the length of the step).
+    async fn show_encrypted(&self, cart: &str) -> Result<(), CliError> {
+        let events = self.ctx.carts().await?.stored_history(cart).await?;
+        let stored = events
+            .into_iter()
+            .find_map(|event| match event.attributes? {
+                Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(accepted) => {
+                    let input = accepted.accepted_request?.input?;
+                    let payloads = input.args.filter(|_| input.name == "set_email")?;
+                    payloads.payloads.into_iter().next()
+                }
+                _ => None,
+            })
+            .ok_or_else(|| CliError::new("the cart's history holds no e-mail update"))?;
+        say("The e-mail update in the cart's history, as the Temporal server stores it:");
+        show_payload(&stored);
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| CliError::chain("cannot start the demo's codec server", &e))?;
+        let endpoint = listener
+            .local_addr()
+            .map(|a| format!("http://{a}"))
+            .map_err(|e| CliError::chain("cannot start the demo's codec server", &e))?;
+        let server = router(CodecServer {
+            codec: self.ctx.codec()?,
+            token: None,
+            ui_origins: Vec::new(),
+        });
+        let server = tokio::spawn(async move { axum::serve(listener, server).await });
+        let decoded = decode_remotely(&endpoint, None, vec![stored]).await;
+        server.abort();
+        let decoded = decoded
+            .map_err(|e| CliError::new(format!("the codec server did not decode it: {e}")))?;
+        say("\nThe same payload decoded by the codec server (POST /decode):");
+        decoded.iter().for_each(show_payload);
+        say(
+            "\n`cart codec-server` does this for whoever holds the keys: point `temporal workflow show \
+             --codec-endpoint` or the Web UI's codec server setting at it to read whole histories.",
+        );
+        Ok(())
     }
 
     /// Waits for the outbox file whose name starts with `prefix` and contains `part`.
@@ -181,6 +261,31 @@ fn say(text: &str) {
 
 fn heading(n: u32, text: &str) {
     say(&format!("\n{n}. {text}"));
+}
+
+/// A payload's metadata and data: text as it is, anything else as the start of its base64.
+fn show_payload(payload: &Payload) {
+    let mut metadata: Vec<_> = payload
+        .metadata
+        .iter()
+        .map(|(name, value)| format!("{name}={}", String::from_utf8_lossy(value)))
+        .collect();
+    metadata.sort();
+    let data = match std::str::from_utf8(&payload.data) {
+        Ok(text) => text.to_owned(),
+        Err(_) => {
+            let base64 = base64::engine::general_purpose::STANDARD.encode(&payload.data);
+            let start: String = base64.chars().take(32).collect();
+            format!(
+                "{start}… ({} bytes, unreadable without the key)",
+                payload.data.len()
+            )
+        }
+    };
+    say(&format!(
+        "  metadata: {}\n  data:     {data}",
+        metadata.join(", ")
+    ));
 }
 
 /// An e-mail from the outbox as a reader sees it: the main headers and the plain text.
