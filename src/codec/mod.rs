@@ -159,21 +159,13 @@ impl EncryptionCodec {
     }
 }
 
-fn conversion(e: CodecError) -> PayloadConversionError {
-    PayloadConversionError::EncodingError(Box::new(e))
-}
-
 impl PayloadCodec for EncryptionCodec {
     fn encode(
         &self,
         _context: &SerializationContextData,
         payloads: Vec<Payload>,
     ) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
-        let result = payloads
-            .into_iter()
-            .map(|p| self.encode_one(p).map_err(conversion))
-            .collect();
-        Box::pin(async move { result })
+        each(payloads, |p| self.encode_one(p))
     }
 
     fn decode(
@@ -181,12 +173,20 @@ impl PayloadCodec for EncryptionCodec {
         _context: &SerializationContextData,
         payloads: Vec<Payload>,
     ) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
-        let result = payloads
-            .into_iter()
-            .map(|p| self.decode_one(p).map_err(conversion))
-            .collect();
-        Box::pin(async move { result })
+        each(payloads, |p| self.decode_one(p))
     }
+}
+
+/// Converts every payload, at once (the work is in memory); the first failure fails them all.
+fn each(
+    payloads: Vec<Payload>,
+    one: impl Fn(Payload) -> Result<Payload, CodecError>,
+) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
+    let result = payloads
+        .into_iter()
+        .map(|p| one(p).map_err(|e| PayloadConversionError::EncodingError(Box::new(e))))
+        .collect();
+    Box::pin(std::future::ready(result))
 }
 
 #[cfg(test)]

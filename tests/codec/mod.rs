@@ -31,6 +31,12 @@ fn keyed<'a>(s: &'a Setup, keys: &'a Path) -> impl Fn(&[&str]) -> std::process::
     }
 }
 
+/// A `cart worker` with the keys in `keys`.
+async fn keyed_worker(s: &Setup, keys: &Path) -> crate::cli::WorkerProcess {
+    s.spawn_worker_with(&[("CART_CODEC_KEY_FILE", &keys.display().to_string())])
+        .await
+}
+
 fn ok(out: std::process::Output) -> String {
     assert!(out.status.success(), "{}", stderr(&out));
     stdout(&out)
@@ -96,10 +102,7 @@ async fn with_a_key_temporal_stores_nothing_of_the_customer_and_the_codec_server
         let mode = std::fs::metadata(&keys).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the key file is the owner's only");
     }
-    let keys_var = keys.display().to_string();
-    let worker = s
-        .spawn_worker_with(&[("CART_CODEC_KEY_FILE", &keys_var)])
-        .await;
+    let worker = keyed_worker(&s, &keys).await;
     let cart = keyed(&s, &keys);
     let id = unique("CART-secret");
     ok(cart(&["add", &id, "--product", "0"]));
@@ -222,10 +225,7 @@ async fn the_codec_server_answers_the_web_ui_and_guards_a_public_address() {
 async fn rotation_a_cart_started_under_one_key_is_finished_under_the_next() {
     let s = Setup::new().await;
     let keys = key_file(&s, "keys", "k1");
-    let keys_var = keys.display().to_string();
-    let worker = s
-        .spawn_worker_with(&[("CART_CODEC_KEY_FILE", &keys_var)])
-        .await;
+    let worker = keyed_worker(&s, &keys).await;
     let cart = keyed(&s, &keys);
     let id = unique("CART-rotated");
     ok(cart(&["add", &id, "--product", "1"]));
@@ -242,9 +242,7 @@ async fn rotation_a_cart_started_under_one_key_is_finished_under_the_next() {
         ["k2", "k1"]
     );
     worker.terminate();
-    let worker = s
-        .spawn_worker_with(&[("CART_CODEC_KEY_FILE", &keys_var)])
-        .await;
+    let worker = keyed_worker(&s, &keys).await;
     let paid: serde_json::Value =
         serde_json::from_str(&ok(cart(&["checkout", &id, "--output", "json"]))).unwrap();
     assert_eq!(paid["status"], "checked_out");
@@ -263,10 +261,7 @@ async fn rotation_a_cart_started_under_one_key_is_finished_under_the_next() {
 async fn a_client_with_a_wrong_or_no_key_is_told_and_nothing_changes() {
     let s = Setup::new().await;
     let keys = key_file(&s, "keys", "k1");
-    let keys_var = keys.display().to_string();
-    let _worker = s
-        .spawn_worker_with(&[("CART_CODEC_KEY_FILE", &keys_var)])
-        .await;
+    let _worker = keyed_worker(&s, &keys).await;
     let cart = keyed(&s, &keys);
     let id = unique("CART-keys");
     ok(cart(&["add", &id, "--product", "0"]));
@@ -291,8 +286,10 @@ async fn a_client_with_a_wrong_or_no_key_is_told_and_nothing_changes() {
         "{}",
         stderr(&out)
     );
+    // An empty CART_CODEC_KEY_FILE means no key file.
     let out = s
         .cart()
+        .env("CART_CODEC_KEY_FILE", "")
         .args(["remove", &id, "--product", "0"])
         .output()
         .unwrap();
@@ -318,16 +315,19 @@ async fn a_client_with_a_wrong_or_no_key_is_told_and_nothing_changes() {
     was.as_object_mut().unwrap().remove("updated_at");
     assert_eq!(after, was);
     ok(cart(&["add", &id, "--product", "1"]));
+    let flag = ["--codec-key-file", keys.to_str().unwrap()];
+    ok(s.cart()
+        .args(flag)
+        .args(["add", &id, "--product", "2"])
+        .output()
+        .unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tutorial_signal_sent_without_the_codec_still_lands() {
     let s = Setup::new().await;
     let keys = key_file(&s, "keys", "k1");
-    let keys_var = keys.display().to_string();
-    let _worker = s
-        .spawn_worker_with(&[("CART_CODEC_KEY_FILE", &keys_var)])
-        .await;
+    let _worker = keyed_worker(&s, &keys).await;
     let cart = keyed(&s, &keys);
     let id = unique("CART-tutorial");
     ok(cart(&["new", "--id", &id]));
@@ -353,10 +353,7 @@ async fn a_tutorial_signal_sent_without_the_codec_still_lands() {
 async fn a_worker_without_the_key_fails_the_workflow_task_and_the_cart_waits_for_one_with_it() {
     let s = Setup::new().await;
     let keys = key_file(&s, "keys", "k1");
-    let keys_var = keys.display().to_string();
-    let worker = s
-        .spawn_worker_with(&[("CART_CODEC_KEY_FILE", &keys_var)])
-        .await;
+    let worker = keyed_worker(&s, &keys).await;
     let cart = keyed(&s, &keys);
     let id = unique("CART-waits");
     ok(cart(&[
@@ -373,10 +370,7 @@ async fn a_worker_without_the_key_fails_the_workflow_task_and_the_cart_waits_for
     // A worker that lacks the key gets the reminder's workflow task, cannot read the cart, and
     // fails the task: Temporal keeps offering it, nothing is lost and nothing is sent.
     let wrong = key_file(&s, "wrong", "k9");
-    let wrong_var = wrong.display().to_string();
-    let stranger = s
-        .spawn_worker_with(&[("CART_CODEC_KEY_FILE", &wrong_var)])
-        .await;
+    let stranger = keyed_worker(&s, &wrong).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let (_, log) = stranger.terminate();
     assert!(
@@ -391,9 +385,7 @@ async fn a_worker_without_the_key_fails_the_workflow_task_and_the_cart_waits_for
     );
 
     // The worker with the key comes back: the cart goes on where it was.
-    let _worker = s
-        .spawn_worker_with(&[("CART_CODEC_KEY_FILE", &keys_var)])
-        .await;
+    let _worker = keyed_worker(&s, &keys).await;
     eventually(Duration::from_secs(90), "the reminder", || async {
         (!reminders(s.data()).is_empty()).then_some(())
     })

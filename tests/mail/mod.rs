@@ -123,16 +123,20 @@ async fn an_unreachable_server_is_worth_retrying() {
     assert!(matches!(err, MailError::Unavailable(_)), "{err:?}");
 }
 
+/// A `cart worker` that sends through `smtp` as shop@example.com.
+async fn smtp_worker(s: &crate::cli::Setup, smtp: &SmtpServer) -> crate::cli::WorkerProcess {
+    s.spawn_worker_with(&[
+        ("SMTP_URL", smtp.url("cart", "s3cret").as_str()),
+        ("CART_MAIL_FROM", "Shop <shop@example.com>"),
+    ])
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_sends_the_reminder_through_smtp() {
     let smtp = SmtpServer::start("cart", "s3cret");
     let s = crate::cli::Setup::new().await;
-    let worker = s
-        .spawn_worker_with(&[
-            ("SMTP_URL", smtp.url("cart", "s3cret").as_str()),
-            ("CART_MAIL_FROM", "Shop <shop@example.com>"),
-        ])
-        .await;
+    let worker = smtp_worker(&s, &smtp).await;
     let id = unique("CART-smtp");
     s.ok(&["add", &id, "--product", "2", "--remind-after", "1s"]);
     s.ok(&["email", &id, "bob@example.com"]);
@@ -276,12 +280,7 @@ async fn a_message_sent_again_keeps_its_message_id() {
 async fn the_worker_logs_a_refused_address_masked() {
     let smtp = SmtpServer::start("cart", "s3cret");
     let s = crate::cli::Setup::new().await;
-    let worker = s
-        .spawn_worker_with(&[
-            ("SMTP_URL", smtp.url("cart", "s3cret").as_str()),
-            ("CART_MAIL_FROM", "Shop <shop@example.com>"),
-        ])
-        .await;
+    let worker = smtp_worker(&s, &smtp).await;
     let id = unique("CART-refused");
     s.ok(&["add", &id, "--product", "2", "--remind-after", "1s"]);
     s.ok(&["email", &id, "nobody.here@example.com"]);
