@@ -56,6 +56,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
         'cart;worker' {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Where the ledger and outbox live [default: the user''s data directory, e.g. ~/.local/share/cart]')
             [CompletionResult]::new('--catalog', '--catalog', [CompletionResultType]::ParameterName, 'The catalog that prices the carts: a TOML or JSON file [default: built in]')
+            [CompletionResult]::new('--max-cached-carts', '--max-cached-carts', [CompletionResultType]::ParameterName, 'How many carts to keep in memory between their changes (Temporal''s sticky cache). A cart that is not is rebuilt from its history when next touched: fewer cost replays, more cost memory (see README.md, "Performance")')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')

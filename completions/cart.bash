@@ -1281,7 +1281,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__worker)
-            opts="-h -V --data-dir --catalog --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --data-dir --catalog --max-cached-carts --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1292,6 +1292,10 @@ _cart() {
                     return 0
                     ;;
                 --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-cached-carts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

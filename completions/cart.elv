@@ -52,6 +52,7 @@ set edit:completion:arg-completer[cart] = {|@words|
         &'cart;worker'= {
             cand --data-dir 'Where the ledger and outbox live [default: the user''s data directory, e.g. ~/.local/share/cart]'
             cand --catalog 'The catalog that prices the carts: a TOML or JSON file [default: built in]'
+            cand --max-cached-carts 'How many carts to keep in memory between their changes (Temporal''s sticky cache). A cart that is not is rebuilt from its history when next touched: fewer cost replays, more cost memory (see README.md, "Performance")'
             cand --address 'Temporal frontend address [default: localhost:7233]'
             cand --namespace 'Temporal namespace [default: default]'
             cand --profile 'Profile in temporal.toml to connect with'

@@ -58,6 +58,7 @@ complete -c cart -n "__fish_cart_needs_command" -f -a "man" -d 'Print the man pa
 complete -c cart -n "__fish_cart_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c cart -n "__fish_cart_using_subcommand worker" -l data-dir -d 'Where the ledger and outbox live [default: the user\'s data directory, e.g. ~/.local/share/cart]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand worker" -l catalog -d 'The catalog that prices the carts: a TOML or JSON file [default: built in]' -r -F
+complete -c cart -n "__fish_cart_using_subcommand worker" -l max-cached-carts -d 'How many carts to keep in memory between their changes (Temporal\'s sticky cache). A cart that is not is rebuilt from its history when next touched: fewer cost replays, more cost memory (see README.md, "Performance")' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l profile -d 'Profile in temporal.toml to connect with' -r

@@ -4,6 +4,7 @@ use crate::activities::{
     CartActivities, DEFAULT_SENDER, LocalLedger, MailSettings, Outbox, PaymentProvider,
 };
 use crate::domain::Catalog;
+use crate::workflow::admission::admission_interceptor;
 use crate::workflow::{CartWorkflow, ShopWorkflow, catalog_interceptor};
 use std::path::Path;
 use std::sync::Arc;
@@ -36,23 +37,51 @@ pub fn activities(
     ))
 }
 
+/// How many carts a worker keeps in memory by default: see README.md, "Performance".
+pub const MAX_CACHED_CARTS: usize = 1000;
+
+/// How a worker hosts its carts.
+#[derive(Clone, Debug)]
+pub struct Hosting {
+    /// The fingerprints of its encryption keys, the encrypting one first.
+    pub keys: Vec<String>,
+    /// How many carts it keeps in memory between their changes.
+    pub max_cached_carts: usize,
+}
+
+impl Default for Hosting {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            max_cached_carts: MAX_CACHED_CARTS,
+        }
+    }
+}
+
 /// A worker for carts on `task_queue`, ready to `run()`. Its identity advertises the
-/// fingerprints of its encryption keys (`keys`), so clients can check they share them.
+/// fingerprints of its encryption keys, so clients can
+/// check they share them; changes from a client that could not read its answers are refused
+/// (see [`crate::workflow::admission`]).
 pub fn build(
     runtime: &Runtime,
     client: Client,
     task_queue: &str,
     activities: CartActivities,
-    keys: &[String],
+    hosting: &Hosting,
 ) -> anyhow::Result<Worker> {
+    let keys = &hosting.keys;
     let catalog = activities.catalog();
     let shop = catalog.clone();
     let options = WorkerOptions::new(task_queue)
         .register_activities(activities)
         .register_workflow::<CartWorkflow>()?
         .register_workflow_with_factory(move || ShopWorkflow::new(shop.clone()))?
-        .register_workflow_interceptors(vec![catalog_interceptor(catalog)])
+        .register_workflow_interceptors(vec![
+            admission_interceptor(keys.first().cloned()),
+            catalog_interceptor(catalog),
+        ])
         .client_identity_override(crate::codec::identity(keys))
+        .max_cached_workflows(hosting.max_cached_carts)
         .build();
     Ok(Worker::new(runtime, client, options)?)
 }

@@ -10,6 +10,7 @@
 //! [`legacy`]. Changes to the commands a cart issues go behind patches, and the recorded
 //! histories in `tests/fixtures` keep replaying.
 
+pub mod admission;
 mod legacy;
 pub mod messages;
 mod shop;
@@ -577,6 +578,18 @@ impl CartWorkflow {
         req: AddItem,
     ) -> Result<CartView, BoxError> {
         Ok(Self::add(ctx, req.product_id, req.quantity).await?)
+    }
+
+    /// Answers the cart as it stands, changing nothing. `cart new` starts a cart together
+    /// with this update, so that one round trip both creates the cart and proves that a
+    /// worker took it.
+    #[update]
+    pub fn open(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        _req: (),
+    ) -> Result<CartView, BoxError> {
+        Ok(self.state.view())
     }
 
     #[update_validator(remove_item)]

@@ -6,6 +6,7 @@ mod errors;
 mod processes;
 mod prompt;
 mod readme;
+mod round_trips;
 mod session;
 mod transcripts;
 

@@ -175,3 +175,24 @@ async fn carts_survive_a_server_restart() {
     stop(worker);
     stop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carts_that_do_not_fit_in_the_cache_come_back_by_replay() {
+    let s = Setup::new().await;
+    // One cart in memory at a time: every switch between carts evicts one and rebuilds
+    // another from its history.
+    let _worker = s.spawn_worker_with(&[("CART_MAX_CACHED_CARTS", "1")]).await;
+    let ids: Vec<String> = (0..3).map(|_| unique("CART-evict")).collect();
+    for round in 1..=3 {
+        for (product, id) in ids.iter().enumerate() {
+            s.ok(&["add", id, "--product", &product.to_string()]);
+            let view = s.ok_json(&["show", id, "--output", "json"]);
+            assert_eq!(view["items"][0]["quantity"], round, "{view}");
+            assert_eq!(view["items"][0]["product_id"], product, "{view}");
+        }
+    }
+    let ledger = s.data().join("payments.jsonl");
+    s.ok(&["checkout", &ids[0], "--email", "ann@example.com"]);
+    let charges = std::fs::read_to_string(ledger).unwrap();
+    assert_eq!(charges.lines().count(), 1, "{charges}");
+}

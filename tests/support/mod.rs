@@ -110,8 +110,14 @@ pub fn start_worker(
             .unwrap();
         rt.block_on(async move {
             let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
-            let mut worker =
-                cart::worker::build(&runtime, client, &task_queue, activities, &[]).unwrap();
+            let mut worker = cart::worker::build(
+                &runtime,
+                client,
+                &task_queue,
+                activities,
+                &Default::default(),
+            )
+            .unwrap();
             tx.send(worker.shutdown_handle()).unwrap();
             worker.run().await.expect("worker run");
         });
@@ -431,5 +437,61 @@ impl Temporal {
         ]);
         let parsed: serde_json::Value = serde_json::from_str(&out).expect("query JSON");
         parsed["queryResult"][0].clone()
+    }
+}
+
+/// A gRPC proxy in front of a Temporal server that records the method of every request that
+/// passes through it, so that a test can count the round trips a command makes.
+pub struct CountingProxy {
+    pub address: String,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CountingProxy {
+    pub async fn start(upstream: &str) -> Self {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build_http::<hyper::body::Incoming>();
+        let (recorded, upstream) = (calls.clone(), upstream.to_owned());
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (client, recorded, upstream) =
+                    (client.clone(), recorded.clone(), upstream.clone());
+                let service = hyper::service::service_fn(
+                    move |mut request: hyper::Request<hyper::body::Incoming>| {
+                        let path = request.uri().path().to_owned();
+                        let method = path.rsplit('/').next().unwrap_or_default().to_owned();
+                        recorded.lock().unwrap().push(method);
+                        *request.uri_mut() = format!("http://{upstream}{path}").parse().unwrap();
+                        client.request(request)
+                    },
+                );
+                tokio::spawn(
+                    hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        Self {
+            address,
+            calls,
+            task,
+        }
+    }
+
+    /// The gRPC methods called since the last `take`, in order (e.g. `UpdateWorkflowExecution`).
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

@@ -1,9 +1,10 @@
 //! Every rejection: a clear message, and the cart exactly as it was.
 
 use crate::support::*;
-use cart::client::ClientError;
+use cart::client::{CartClient, ClientError};
 use cart::domain::Status;
 use cart::workflow::SetEmail;
+use std::time::Duration;
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
 fn rejected(result: Result<cart::workflow::CartView, ClientError>) -> String {
@@ -144,23 +145,79 @@ async fn an_unknown_cart_is_reported_as_such() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_worker_the_client_says_so_quickly() {
+async fn without_a_worker_a_change_fails_and_is_never_applied() {
     let (env, _) = start_server(&[]).await;
     let queue = unique("q");
     let carts = client(&env, &queue);
-    let id = unique("CART");
+    let no_worker = format!("no worker is serving {queue}: run `cart worker`");
+    let status = |id: String| {
+        let handle = env
+            .client()
+            .get_workflow_handle::<cart::workflow::CartWorkflow>(&id);
+        async move {
+            let description = handle.describe(Default::default()).await.unwrap();
+            description
+                .raw_description
+                .workflow_execution_info
+                .unwrap()
+                .status
+        }
+    };
+    use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus as Run;
+
+    // A change that would create a cart: refused, and the cart it started is ended.
+    let fresh = unique("CART");
     let err = carts
-        .add(&id, add(0, 1), input(LONG, LONG))
+        .add(&fresh, add(0, 1), input(LONG, LONG))
         .await
         .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!("no worker is serving {queue}: run `cart worker`")
-    );
-    // This message comes only from the task-queue probe, not from the 30 s overall wait, and
-    // nothing was sent: there is no cart, now or when a worker starts.
-    let handle = env
-        .client()
-        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id);
-    assert!(handle.describe(Default::default()).await.is_err());
+    assert_eq!(err.to_string(), no_worker);
+    assert_eq!(status(fresh.clone()).await, Run::Terminated as i32);
+    let err = carts
+        .create(&unique("CART"), input(LONG, LONG))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), no_worker);
+
+    // A cart that a worker served, and then its worker stopped.
+    let dir = tempfile::tempdir().unwrap();
+    let worker = start_worker(&env, &queue, cart::worker::local_activities(dir.path()));
+    let id = unique("CART");
+    let before = carts.add(&id, add(0, 2), input(LONG, LONG)).await.unwrap();
+    worker.stop();
+    // The server lists a stopped worker among the task queue's pollers for a while, so the
+    // client cannot tell it from a slow one: it waits, and gives up.
+    let impatient = CartClient::new(env.client().clone(), &queue, Duration::from_secs(6));
+    let err = impatient.remove(&id, remove(0, None)).await.unwrap_err();
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
+    let err = impatient
+        .set_email(
+            &id,
+            SetEmail {
+                email: "late@example.com".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
+
+    // When a worker comes, the refused changes stay refused: they waited in the server, and
+    // the cart turns them away as too late.
+    let _worker = start_worker(&env, &queue, cart::worker::local_activities(dir.path()));
+    let after = carts.get(&id).await.unwrap();
+    assert_eq!(after.items, before.items);
+    assert_eq!(after.email, None);
+    let accepted = history(&env, &id)
+        .await
+        .iter()
+        .filter(|e| e.event_type == EventType::WorkflowExecutionUpdateAccepted as i32)
+        .count();
+    assert_eq!(accepted, 1, "only the first add was ever applied");
+    // The cart that was ended can be started again under its id.
+    let view = carts
+        .add(&fresh, add(1, 1), input(LONG, LONG))
+        .await
+        .unwrap();
+    assert_eq!(view.items.len(), 1);
+    assert_eq!(status(fresh).await, Run::Running as i32);
 }

@@ -52,8 +52,11 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let runtime = temporalio_sdk::Runtime::from_current_tokio(Default::default())
         .map_err(|e| CliError::chain("cannot start the Temporal runtime", &e))?;
     let activities = crate::worker::local_activities(dir.path());
-    let keys = ctx.codec()?.fingerprints();
-    let mut worker = crate::worker::build(&runtime, client, &queue, activities, &keys)
+    let hosting = crate::worker::Hosting {
+        keys: ctx.codec()?.fingerprints(),
+        ..Default::default()
+    };
+    let mut worker = crate::worker::build(&runtime, client, &queue, activities, &hosting)
         .map_err(|e| CliError::new(format!("cannot start the demo's worker: {e:#}")))?;
     let shutdown = worker.shutdown_handle();
     let demo = Demo {

@@ -20,6 +20,11 @@ pub struct Args {
     /// The catalog that prices the carts: a TOML or JSON file [default: built in]
     #[arg(long, env = "CART_CATALOG", value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// How many carts to keep in memory between their changes (Temporal's sticky cache). A
+    /// cart that is not is rebuilt from its history when next touched: fewer cost replays,
+    /// more cost memory (see README.md, "Performance")
+    #[arg(long, env = "CART_MAX_CACHED_CARTS", value_name = "N", default_value_t = crate::worker::MAX_CACHED_CARTS)]
+    pub max_cached_carts: usize,
 }
 
 /// The catalog from a file (JSON by its `.json` extension, TOML otherwise), or the built-in one.
@@ -82,9 +87,12 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::chain("cannot start the Temporal runtime", &e))?;
     let queue = &ctx.global.task_queue;
     let codec = ctx.codec()?;
-    let mut worker =
-        crate::worker::build(&runtime, client, queue, activities, &codec.fingerprints())
-            .map_err(|e| CliError::new(format!("cannot start the worker: {e:#}")))?;
+    let hosting = crate::worker::Hosting {
+        keys: codec.fingerprints(),
+        max_cached_carts: args.max_cached_carts,
+    };
+    let mut worker = crate::worker::build(&runtime, client, queue, activities, &hosting)
+        .map_err(|e| CliError::new(format!("cannot start the worker: {e:#}")))?;
     let shutdown = worker.shutdown_handle();
     tokio::spawn(async move {
         stop_signal().await;

@@ -4,24 +4,30 @@
 //! are sorted into what a person can act on: server unreachable, no such cart, rejected by the
 //! cart rules, no worker listening, or something else from Temporal.
 
+mod send;
+
 use crate::domain::Catalog;
+use crate::workflow::admission::{Admission, Refusal, RefusalKind};
 use crate::workflow::{
     AddItem, CartInput, CartView, CartWorkflow, Checkout, RemoveItem, SetEmail, ShopWorkflow,
-    shop_id,
+    WORKFLOW_TYPE, shop_id,
 };
 use futures::StreamExt;
+use send::{Change, Sent, Start};
 use std::future::Future;
 use std::time::Duration;
-use temporalio_client::errors::{
-    WorkflowQueryError, WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError,
-};
+use temporalio_client::errors::WorkflowQueryError;
 use temporalio_client::{
-    Client, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
-    WorkflowListOptions, WorkflowQueryOptions, WorkflowStartOptions,
-    WorkflowUpdateWithStartOptions,
+    Client, WorkflowIdConflictPolicy, WorkflowListOptions, WorkflowQueryOptions,
+    WorkflowStartOptions,
 };
+use temporalio_common::UpdateDefinition;
+use temporalio_common::data_converters::TemporalSerializable;
 use temporalio_common::protos::temporal::api::{
-    enums::v1::{TaskQueueKind, TaskQueueType},
+    enums::v1::{
+        EventType, TaskQueueKind, TaskQueueType, WorkflowIdConflictPolicy as ConflictPolicy,
+        WorkflowIdReusePolicy as ReusePolicy,
+    },
     history::v1::HistoryEvent,
     taskqueue::v1::TaskQueue,
     workflowservice::v1::DescribeTaskQueueRequest,
@@ -54,6 +60,16 @@ pub enum ClientError {
     Keys(String),
 }
 
+const NO_KEY_HERE: &str = "the workers encrypt carts' data and this client has no key";
+const NOT_THEIR_KEY_HERE: &str = "this client does not have the key the workers encrypt with";
+
+/// Keys that do not match between this client and the workers: what to do about it.
+fn keys_error(problem: &str) -> ClientError {
+    ClientError::Keys(format!(
+        "{problem}, so nothing was changed: give every worker and client the same keys (CART_CODEC_KEY_FILE or CART_CODEC_KEY)"
+    ))
+}
+
 /// An answer this client cannot decrypt: what the codec said of it.
 fn undecodable(text: &str) -> ClientError {
     let reason = text.rsplit("Encoding error: ").next().unwrap_or(text);
@@ -79,6 +95,13 @@ pub struct CartClient {
     keys: Vec<String>,
 }
 
+/// How long a change may wait for a worker to take it. A change not taken by then is refused
+/// by the cart when a worker does come (see [`crate::workflow::admission`]), so that "no
+/// worker" can be said without the change being applied later.
+const TAKE_WITHIN: Duration = Duration::from_secs(4);
+/// How far this machine's clock and the Temporal server's may disagree. "No worker" is said
+/// this long after a change's deadline.
+const CLOCK_MARGIN: Duration = Duration::from_secs(1);
 /// How long a query may go unanswered before we check whether any worker is listening.
 const WORKER_PROBE_AFTER: Duration = Duration::from_secs(2);
 /// How long we wait for a worker to appear before saying there is none.
@@ -141,23 +164,18 @@ impl CartClient {
             .map_err(|e| ClientError::Temporal(e.to_string()))
     }
 
-    /// Starts a cart and returns it as the worker sees it.
+    /// Starts a cart and returns it as the worker sees it: one request, which creates the cart
+    /// and waits for a worker to answer its `open` update.
     pub async fn create(&self, id: &str, input: CartInput) -> Result<CartView, ClientError> {
-        self.ensure_worker().await?;
-        let options = WorkflowStartOptions::new(self.task_queue.clone(), id.to_owned())
-            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-            .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
-            .build();
-        self.client
-            .start_workflow(CartWorkflow::run, input, options)
+        let start = Start {
+            workflow_type: WORKFLOW_TYPE,
+            task_queue: &self.task_queue,
+            input: &input,
+            conflict: ConflictPolicy::Fail,
+            reuse: ReusePolicy::AllowDuplicateFailedOnly,
+        };
+        self.change(id, Some(start), CartWorkflow::open.name(), &())
             .await
-            .map_err(|e| match e {
-                WorkflowStartError::AlreadyStarted { .. } => {
-                    ClientError::AlreadyExists(id.to_owned())
-                }
-                other => ClientError::Temporal(other.to_string()),
-            })?;
-        self.get(id).await
     }
 
     /// The cart as it stands.
@@ -176,70 +194,227 @@ impl CartClient {
         &self,
         id: &str,
         item: AddItem,
-        start: CartInput,
+        input: CartInput,
     ) -> Result<CartView, ClientError> {
-        let options = WorkflowUpdateWithStartOptions::new(
-            self.task_queue.clone(),
-            id.to_owned(),
-            WorkflowIdConflictPolicy::UseExisting,
-        )
-        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-        .build();
-        let call = self.client.execute_update_with_start_workflow(
-            CartWorkflow::run,
-            start,
-            CartWorkflow::add_item,
-            item,
-            options,
-        );
-        self.ensure_worker().await?;
-        match self.within_wait(call).await? {
-            Ok(view) => Ok(view),
+        let start = Start {
+            workflow_type: WORKFLOW_TYPE,
+            task_queue: &self.task_queue,
+            input: &input,
+            conflict: ConflictPolicy::UseExisting,
+            // A cart that ended checked out or expired keeps its id; one that was terminated
+            // (as a cart nobody served is, see `abandon`) may be started again.
+            reuse: ReusePolicy::AllowDuplicateFailedOnly,
+        };
+        match self
+            .change(id, Some(start), CartWorkflow::add_item.name(), &item)
+            .await
+        {
             // The id belongs to a finished cart: say why it cannot change.
-            Err(WorkflowUpdateWithStartError::Start(WorkflowStartError::AlreadyStarted {
-                ..
-            })) => Err(self.closed(id).await),
-            Err(WorkflowUpdateWithStartError::Update(e)) => Err(self.update_error(id, e).await),
-            Err(other) => Err(ClientError::Temporal(other.to_string())),
+            Err(ClientError::AlreadyExists(_)) => Err(self.closed(id).await),
+            other => other,
         }
     }
 
     pub async fn remove(&self, id: &str, item: RemoveItem) -> Result<CartView, ClientError> {
-        let handle = self.handle(id);
-        let call = handle.execute_update(
-            CartWorkflow::remove_item,
-            item,
-            WorkflowExecuteUpdateOptions::default(),
-        );
-        self.finish_update(id, call).await
+        self.change(id, None, CartWorkflow::remove_item.name(), &item)
+            .await
     }
 
     pub async fn set_email(&self, id: &str, email: SetEmail) -> Result<CartView, ClientError> {
-        let handle = self.handle(id);
-        let call = handle.execute_update(
-            CartWorkflow::set_email,
-            email,
-            WorkflowExecuteUpdateOptions::default(),
-        );
-        self.finish_update(id, call).await
+        self.change(id, None, CartWorkflow::set_email.name(), &email)
+            .await
     }
 
     /// Checks out. The answer is the cart paid, an error (a refusal: nothing was charged), or
     /// the cart still paying (`checking_out` or `payment_pending`) when the outcome is not
     /// known within the wait; such a cart settles by itself.
     pub async fn checkout(&self, id: &str, request: Checkout) -> Result<CartView, ClientError> {
-        let handle = self.handle(id);
-        let call = handle.execute_update(
-            CartWorkflow::checkout,
-            request,
-            WorkflowExecuteUpdateOptions::default(),
-        );
-        match self.finish_update(id, call).await {
+        match self
+            .change(id, None, CartWorkflow::checkout.name(), &request)
+            .await
+        {
             Err(ClientError::Timeout { queue, waited }) => match self.get(id).await {
                 Ok(view) if view.status.is_paying() => Ok(view),
                 _ => Err(ClientError::Timeout { queue, waited }),
             },
             other => other,
+        }
+    }
+
+    /// Sends a change, with `start` for a cart that may not exist yet, and waits for its
+    /// outcome: one request when a worker answers.
+    ///
+    /// The change may be applied only until a deadline (see [`crate::workflow::admission`]).
+    /// When no answer has come by then, the client looks for workers: with none, it says so,
+    /// and the change can no longer be applied by one that starts later. A change that
+    /// reached a worker after its deadline (this machine's clock behind the server's, or a
+    /// worker busy for seconds) is sent again without one: a worker has just answered.
+    async fn change<T: TemporalSerializable + 'static>(
+        &self,
+        id: &str,
+        start: Option<Start<'_, CartInput>>,
+        name: &str,
+        arg: &T,
+    ) -> Result<CartView, ClientError> {
+        let began = tokio::time::Instant::now();
+        let sent_at = jiff::Timestamp::now();
+        let take_within = TAKE_WITHIN.min(self.wait);
+        let mut admission = Admission {
+            not_after: sent_at.checked_add(take_within).ok(),
+            reads: Some(self.keys.clone()),
+        };
+        let first = self.send(id, start, name, arg, &admission);
+        let outcome = self
+            .waited(
+                first,
+                began,
+                take_within + CLOCK_MARGIN,
+                id,
+                start.is_some(),
+                sent_at,
+            )
+            .await?;
+        let outcome = match outcome {
+            Err(Sent::Failed(failure))
+                if Refusal::of(&failure.message) == Some(RefusalKind::Late) =>
+            {
+                tracing::debug!("the change reached the cart after its deadline; sending it again");
+                admission.not_after = None;
+                self.within_wait(began, self.send(id, start, name, arg, &admission))
+                    .await?
+            }
+            other => other,
+        };
+        self.outcome(id, outcome, start.is_some(), sent_at).await
+    }
+
+    async fn send<T: TemporalSerializable + 'static>(
+        &self,
+        id: &str,
+        start: Option<Start<'_, CartInput>>,
+        name: &str,
+        arg: &T,
+        admission: &Admission,
+    ) -> Result<CartView, Sent> {
+        let change = Change {
+            name,
+            arg,
+            header: admission.header(),
+        };
+        match start {
+            Some(start) => send::update_with_start(&self.client, id, start, change).await,
+            None => send::update(&self.client, id, change).await,
+        }
+    }
+
+    /// Waits for a change's outcome. If none has come after `decide_after`, looks whether any
+    /// worker is there: with none, the change can no longer be applied, and the answer is that
+    /// no worker serves the cart (a cart this change created is ended, see `abandon`).
+    /// Otherwise waits out the rest of the wait.
+    async fn waited(
+        &self,
+        call: impl Future<Output = Result<CartView, Sent>>,
+        began: tokio::time::Instant,
+        decide_after: Duration,
+        id: &str,
+        creates: bool,
+        sent_at: jiff::Timestamp,
+    ) -> Result<Result<CartView, Sent>, ClientError> {
+        tokio::pin!(call);
+        tokio::select! {
+            out = &mut call => return Ok(out),
+            _ = tokio::time::sleep_until(began + decide_after) => {}
+        }
+        if let Ok(pollers) = self.recent_pollers().await
+            && pollers.is_empty()
+        {
+            if creates {
+                self.abandon(id, sent_at).await;
+            }
+            return Err(ClientError::NoWorker(self.task_queue.clone()));
+        }
+        self.within_wait(began, call).await
+    }
+
+    /// What a change's outcome means to the person who sent it.
+    async fn outcome(
+        &self,
+        id: &str,
+        outcome: Result<CartView, Sent>,
+        creates: bool,
+        sent_at: jiff::Timestamp,
+    ) -> Result<CartView, ClientError> {
+        let sent = match outcome {
+            Ok(view) => return Ok(view),
+            Err(sent) => sent,
+        };
+        // A worker that cannot decrypt the change fails its workflow task, and the server
+        // drops the change with an error: the workers' keys tell.
+        if !matches!(sent, Sent::Failed(_) | Sent::Undecodable(_))
+            && let Ok(pollers) = self.recent_pollers().await
+            && let Err(keys) = self.keys_match(&pollers)
+        {
+            if creates {
+                self.abandon(id, sent_at).await;
+            }
+            return Err(keys);
+        }
+        match sent {
+            Sent::Failed(failure) => match Refusal::of(&failure.message) {
+                Some(RefusalKind::Unreadable) => Err(keys_error(if self.keys.is_empty() {
+                    NO_KEY_HERE
+                } else {
+                    NOT_THEIR_KEY_HERE
+                })),
+                _ => Err(self.refused(id, failure.message).await),
+            },
+            Sent::Undecodable(e) => Err(undecodable(&e)),
+            Sent::NotFound => Err(self.closed(id).await),
+            Sent::AlreadyStarted => Err(ClientError::AlreadyExists(id.to_owned())),
+            Sent::Other(message) => Err(ClientError::Temporal(message)),
+        }
+    }
+
+    /// A refusal, told apart by the cart's status rather than by the wording of the message:
+    /// a cart that is no longer open is closed to changes.
+    async fn refused(&self, id: &str, message: String) -> ClientError {
+        match self.get(id).await {
+            Ok(view) if view.status != crate::domain::Status::Open => ClientError::Closed(message),
+            _ => ClientError::Rejected(message),
+        }
+    }
+
+    /// Ends the cart `id` if a change of this client started it (at `sent_at` or later) and no
+    /// worker ever took it, so that a change that failed leaves no cart behind that nobody
+    /// serves. A cart that a worker has served, or that someone started before, is left alone.
+    async fn abandon(&self, id: &str, sent_at: jiff::Timestamp) {
+        let events = match self.stored_history(id).await {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::warn!("could not check whether cart {id} was left behind: {e}");
+                return;
+            }
+        };
+        let served = events
+            .iter()
+            .any(|e| e.event_type == EventType::WorkflowTaskCompleted as i32);
+        let since = sent_at.checked_sub(CLOCK_MARGIN).unwrap_or(sent_at);
+        let ours = events
+            .first()
+            .and_then(|e| e.event_time)
+            .and_then(|t| std::time::SystemTime::try_from(t).ok())
+            .and_then(|t| jiff::Timestamp::try_from(t).ok())
+            .is_some_and(|t| t >= since);
+        if served || !ours {
+            return;
+        }
+        let options = temporalio_client::WorkflowTerminateOptions::builder()
+            .reason("no worker took the change that started this cart".to_owned())
+            .build();
+        if let Err(e) = self.handle(id).terminate(options).await {
+            tracing::warn!(
+                "cart {id} was started and no worker serves it; it could not be ended: {e}"
+            );
         }
     }
 
@@ -313,34 +488,6 @@ impl CartClient {
         Ok(carts)
     }
 
-    async fn finish_update(
-        &self,
-        id: &str,
-        call: impl Future<Output = Result<CartView, WorkflowUpdateError>>,
-    ) -> Result<CartView, ClientError> {
-        self.ensure_worker().await?;
-        match self.within_wait(call).await? {
-            Ok(view) => Ok(view),
-            Err(e) => Err(self.update_error(id, e).await),
-        }
-    }
-
-    async fn update_error(&self, id: &str, e: WorkflowUpdateError) -> ClientError {
-        match e {
-            // A refusal because the cart is no longer open is told apart by the cart's status,
-            // not by the wording of the message.
-            WorkflowUpdateError::Failed(failure) => match self.get(id).await {
-                Ok(view) if view.status != crate::domain::Status::Open => {
-                    ClientError::Closed(failure.message.clone())
-                }
-                _ => ClientError::Rejected(failure.message.clone()),
-            },
-            // Not found: either no such cart, or a finished one that no longer takes updates.
-            WorkflowUpdateError::NotFound(_) => self.closed(id).await,
-            other => ClientError::Temporal(other.to_string()),
-        }
-    }
-
     /// Explains why a cart that exists no longer accepts changes.
     async fn closed(&self, id: &str) -> ClientError {
         match self.get(id).await {
@@ -391,32 +538,27 @@ impl CartClient {
         for worker in pollers.iter().filter_map(|p| crate::codec::advertised(p)) {
             problem = match (self.keys.first(), worker.first()) {
                 (None, None) => return Ok(()),
-                (None, Some(_)) => {
-                    Some("the workers encrypt carts' data and this client has no key")
-                }
+                (None, Some(_)) => Some(NO_KEY_HERE),
                 (Some(_), None) => {
                     Some("this client encrypts with a key and the workers have none")
                 }
                 (Some(ours), _) if !worker.contains(ours) => {
                     Some("the workers do not have the key this client encrypts with")
                 }
-                (_, Some(theirs)) if !self.keys.contains(theirs) => {
-                    Some("this client does not have the key the workers encrypt with")
-                }
+                (_, Some(theirs)) if !self.keys.contains(theirs) => Some(NOT_THEIR_KEY_HERE),
                 _ => return Ok(()),
             };
         }
-        match problem {
-            None => Ok(()),
-            Some(problem) => Err(ClientError::Keys(format!(
-                "{problem}, so nothing was sent: give every worker and client the same keys (CART_CODEC_KEY_FILE or CART_CODEC_KEY)"
-            ))),
-        }
+        problem.map_or(Ok(()), |problem| Err(keys_error(problem)))
     }
 
-    /// Waits for a change at most `wait`.
-    async fn within_wait<T>(&self, call: impl Future<Output = T>) -> Result<T, ClientError> {
-        tokio::time::timeout(self.wait, call)
+    /// Waits for a change until `wait` has passed since it `began`.
+    async fn within_wait<T>(
+        &self,
+        began: tokio::time::Instant,
+        call: impl Future<Output = T>,
+    ) -> Result<T, ClientError> {
+        tokio::time::timeout_at(began + self.wait, call)
             .await
             .map_err(|_| ClientError::Timeout {
                 queue: self.task_queue.clone(),

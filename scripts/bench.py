@@ -1,0 +1,194 @@
+"""The measurements behind scripts/bench. Every figure is a median over repeated runs, and the
+ratios are computed from figures taken in the same run. Memory is each process's peak resident
+set (wait4's ru_maxrss) or, for the long-running worker, its resident set now (VmRSS)."""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MiB = 1024 * 1024
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(argv, env, check=True):
+    """Runs a process to its end; returns (seconds, peak RSS in bytes, stdout)."""
+    began = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - began
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if check and proc.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed ({proc.returncode}): {err.decode()}")
+    return seconds, usage.ru_maxrss * 1024, out.decode()
+
+
+def median_of(runs, argv, env):
+    samples = [run(argv, env) for _ in range(runs)]
+    return (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples))
+
+
+class Worker:
+    """A `cart worker` process, its CPU time and resident set read from /proc."""
+
+    def __init__(self, cart, env, extra=()):
+        self.proc = subprocess.Popen([cart, "worker", *extra], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 60
+        line = b""
+        while b"cart worker started" not in line:
+            line = self.proc.stderr.readline()
+            if not line or time.time() > deadline:
+                sys.exit("the worker did not start")
+        # Keep draining its log so it never blocks on a full pipe.
+        import threading
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
+
+    def cpu_seconds(self):
+        fields = open(f"/proc/{self.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def rss(self):
+        for line in open(f"/proc/{self.proc.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+    def settled_rss(self):
+        """The resident set once it has stopped moving (allocators return memory lazily)."""
+        time.sleep(2)
+        return self.rss()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
+def load(args, env, *words):
+    _, _, out = run([args.load, *map(str, words)], env)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--temporal", required=True)
+    p.add_argument("--cart", required=True)
+    p.add_argument("--load", required=True)
+    p.add_argument("--runs", type=int, default=15)
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    many = 1_000 if args.quick else 10_000
+
+    work = tempfile.mkdtemp(prefix="cart-bench-")
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [args.temporal, "server", "start-dev", "--headless", "--port", str(port),
+         "--log-level", "error", "--db-filename", ""],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = []
+    try:
+        env = {"PATH": os.environ["PATH"], "HOME": work, "TEMPORAL_ADDRESS": address,
+               "CART_DATA_DIR": work, "NO_COLOR": "1"}
+        deadline = time.time() + 60
+        while run([args.temporal, "operator", "cluster", "health", "--address", address],
+                  env, check=False)[2].find("SERVING") < 0:
+            if time.time() > deadline:
+                sys.exit("the dev server did not start")
+            time.sleep(0.5)
+
+        def queue_env(queue):
+            return {**env, "CART_TASK_QUEUE": queue}
+
+        # 1. Whole processes: cart against the temporal CLI, one cart, the same calls.
+        qenv = queue_env("bench-cli")
+        worker = Worker(args.cart, qenv)
+        run([args.cart, "add", "CART-bench", "--product", "0"], qenv)
+        show = median_of(args.runs, [args.cart, "show", "CART-bench"], qenv)
+        query = median_of(args.runs, [args.temporal, "workflow", "query", "--address", address,
+                                      "-w", "CART-bench", "--name", "get_cart"], qenv)
+        add = median_of(args.runs, [args.cart, "add", "CART-bench", "--product", "1"], qenv)
+        update = median_of(args.runs, [
+            args.temporal, "workflow", "update", "execute", "--address", address,
+            "-w", "CART-bench", "--name", "add_item",
+            "--input", '{"product_id": 2, "quantity": 1}'], qenv)
+        start = median_of(args.runs, [args.cart, "--version"], qenv)
+        rows.append(("`cart show`, whole process", show, query, "`temporal workflow query`"))
+        rows.append(("`cart add`, whole process", add, update, "`temporal workflow update execute`"))
+        rows.append(("`cart --version` (start-up)", start, None, ""))
+        worker.stop()
+
+        # 2. The worker: idle, then under many carts × many changes.
+        qenv = queue_env("bench-load")
+        worker = Worker(args.cart, qenv)
+        idle = worker.settled_rss()
+        carts, changes = (20, 20) if args.quick else (50, 40)
+        cpu = worker.cpu_seconds()
+        done = load(args, qenv, "carts", carts, changes, 16)
+        per_change = (worker.cpu_seconds() - cpu) / done["changes"]
+        loaded = worker.settled_rss()
+        worker.stop()
+
+        # 3. Open carts held by one worker, one line each.
+        qenv = queue_env("bench-open")
+        worker = Worker(args.cart, qenv)
+        load(args, qenv, "carts", 1_000, 1, 32)
+        at_1k = worker.settled_rss()
+        load(args, qenv, "carts", many - 1_000, 1, 32)
+        at_many = worker.settled_rss()
+        worker.stop()
+
+        # 4. One hot cart, through several continue-as-new runs.
+        qenv = queue_env("bench-hot")
+        worker = Worker(args.cart, qenv)
+        hot_changes = 1_000 if args.quick else 6_000
+        hot = load(args, qenv, "hot", hot_changes, 8)
+        worker.stop()
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+
+    def ms(seconds):
+        return f"{seconds * 1000:.0f} ms"
+
+    def mib(size):
+        return f"{size / MiB:.1f} MiB"
+
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"{platform.system()} {platform.release()}; medians of {args.runs} runs.\n")
+    print("| measured | `cart` | the comparison | ratio |")
+    print("|---|---|---|---|")
+    for name, ours, theirs, what in rows:
+        if theirs is None:
+            print(f"| {name} | {ms(ours[0])}, {mib(ours[1])} | | |")
+        else:
+            print(f"| {name} | {ms(ours[0])}, {mib(ours[1])} | {what}: {ms(theirs[0])}, "
+                  f"{mib(theirs[1])} | {ours[0] / theirs[0]:.2f}×, {ours[1] / theirs[1]:.2f}× |")
+    print(f"| `cart worker`, idle | {mib(idle)} | | |")
+    print(f"| worker under {carts} carts × {changes} changes | "
+          f"{per_change * 1000:.2f} ms CPU per change, {mib(loaded)} | | |")
+    print(f"| worker holding 1,000 open carts | {mib(at_1k)} | | |")
+    per_cart = (at_many - at_1k) / (many - 1_000)
+    print(f"| worker holding {many:,} open carts | {mib(at_many)}, "
+          f"{per_cart / 1024:.1f} KiB per open cart beyond the first 1,000 | | |")
+    print(f"| one hot cart, {hot['changes']:,} changes, 8 at a time | "
+          f"{hot['changes'] / hot['seconds']:.0f} changes/s, {hot['runs']} runs (continue-as-new) | | |")
+
+
+if __name__ == "__main__":
+    main()
