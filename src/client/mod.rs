@@ -7,7 +7,7 @@
 mod send;
 
 use crate::domain::Catalog;
-use crate::workflow::admission::{Admission, Refusal, RefusalKind};
+use crate::workflow::admission::{Admission, Refusal};
 use crate::workflow::{
     AddItem, CartInput, CartView, CartWorkflow, Checkout, RemoveItem, SetEmail, ShopWorkflow,
     WORKFLOW_TYPE, shop_id,
@@ -275,9 +275,7 @@ impl CartClient {
             )
             .await?;
         let outcome = match outcome {
-            Err(Sent::Failed(failure))
-                if Refusal::of(&failure.message) == Some(RefusalKind::Late) =>
-            {
+            Err(Sent::Failed(failure)) if Refusal::is_late(&failure.message) => {
                 tracing::debug!("the change reached the cart after its deadline; sending it again");
                 admission.not_after = None;
                 self.within_wait(began, self.send(id, start, name, arg, &admission))
@@ -325,13 +323,11 @@ impl CartClient {
             out = &mut call => return Ok(out),
             _ = tokio::time::sleep_until(began + decide_after) => {}
         }
-        if let Ok(pollers) = self.recent_pollers().await
-            && pollers.is_empty()
-        {
+        if let Some(none @ ClientError::NoWorker(_)) = self.workers_problem().await {
             if creates {
                 self.abandon(id, sent_at).await;
             }
-            return Err(ClientError::NoWorker(self.task_queue.clone()));
+            return Err(none);
         }
         self.within_wait(began, call).await
     }
@@ -351,8 +347,7 @@ impl CartClient {
         // A worker that cannot decrypt the change fails its workflow task, and the server
         // drops the change with an error: the workers' keys tell.
         if !matches!(sent, Sent::Failed(_) | Sent::Undecodable(_))
-            && let Ok(pollers) = self.recent_pollers().await
-            && let Err(keys) = self.keys_match(&pollers)
+            && let Some(keys @ ClientError::Keys(_)) = self.workers_problem().await
         {
             if creates {
                 self.abandon(id, sent_at).await;
@@ -360,14 +355,14 @@ impl CartClient {
             return Err(keys);
         }
         match sent {
-            Sent::Failed(failure) => match Refusal::of(&failure.message) {
-                Some(RefusalKind::Unreadable) => Err(keys_error(if self.keys.is_empty() {
+            Sent::Failed(failure) if Refusal::is_unreadable(&failure.message) => {
+                Err(keys_error(if self.keys.is_empty() {
                     NO_KEY_HERE
                 } else {
                     NOT_THEIR_KEY_HERE
-                })),
-                _ => Err(self.refused(id, failure.message).await),
-            },
+                }))
+            }
+            Sent::Failed(failure) => Err(self.refused(id, failure.message).await),
             Sent::Undecodable(e) => Err(undecodable(&e)),
             Sent::NotFound => Err(self.closed(id).await),
             Sent::AlreadyStarted => Err(ClientError::AlreadyExists(id.to_owned())),
@@ -502,35 +497,36 @@ impl CartClient {
         }
     }
 
-    /// Refuses a change up front when no worker listens. A change sent anyway would wait in
-    /// the server and could still be applied whenever a worker starts, long after the person
-    /// was told it failed; checking first keeps "error" meaning "nothing changed".
-    /// A worker that is just starting gets a few seconds to show up. The same look at the
-    /// workers tells whether they share this client's keys (see [`CartClient::keys_match`]).
+    /// Waits a few seconds for a worker that can serve this client to poll the task queue:
+    /// for a query that has gone unanswered, and before starting the shop workflow. A worker
+    /// that is just starting (with new keys, say) gets that long to show up.
     async fn ensure_worker(&self) -> Result<(), ClientError> {
         let give_up = tokio::time::Instant::now() + WORKER_GRACE.min(self.wait);
         loop {
-            // A worker that just started (with new keys, say) gets the same few seconds.
-            let refusal = match self.recent_pollers().await {
-                Ok(pollers) if !pollers.is_empty() => match self.keys_match(&pollers) {
-                    Ok(()) => return Ok(()),
-                    Err(e) => e,
-                },
-                // The server could not be asked: let the change itself find out.
-                Err(_) => return Ok(()),
-                Ok(_) => ClientError::NoWorker(self.task_queue.clone()),
+            let Some(problem) = self.workers_problem().await else {
+                return Ok(());
             };
             if tokio::time::Instant::now() >= give_up {
-                return Err(refusal);
+                return Err(problem);
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
+    /// What stands between this client and the workers right now: none polls the task queue
+    /// (`NoWorker`), or their keys do not match ours (`Keys`). `None` when a worker can serve
+    /// us, and when the server could not be asked (the call itself then finds out).
+    async fn workers_problem(&self) -> Option<ClientError> {
+        let pollers = self.recent_pollers().await.ok()?;
+        if pollers.is_empty() {
+            return Some(ClientError::NoWorker(self.task_queue.clone()));
+        }
+        self.keys_match(&pollers).err()
+    }
+
     /// Whether a worker (by its identity, which advertises its keys) can read what this client
-    /// sends and this client what it answers: each must hold the other's encrypting key. A
-    /// change no worker can read would stop the cart's workflow task until a worker with the
-    /// key came; so it is never sent. One such worker is enough: a worker without the key
+    /// sends and this client what it answers: each must hold the other's encrypting key. One
+    /// such worker is enough: a worker without the key
     /// fails the task and Temporal hands it to another (the task queue may still list a
     /// worker that stopped a minute ago, during a key rotation say).
     fn keys_match(&self, pollers: &[String]) -> Result<(), ClientError> {

@@ -38,7 +38,7 @@ pub struct Admission {
 }
 
 /// Why a change was refused before the cart looked at it. The texts are the contract with
-/// clients: [`Refusal::of`] recognises them in a rejection.
+/// clients recognise them in a rejection (`Refusal::is_late`, `Refusal::is_unreadable`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("{LATE}: it was to be applied by {not_after}, and a worker took it at {now}")]
@@ -56,23 +56,15 @@ const LATE: &str = "the change reached the cart too late";
 const UNREADABLE: &str = "the sender could not read the workers' answer";
 
 impl Refusal {
-    /// The refusal a rejection message carries, if it is one of these.
-    pub fn of(message: &str) -> Option<RefusalKind> {
-        if message.contains(LATE) {
-            Some(RefusalKind::Late)
-        } else if message.contains(UNREADABLE) {
-            Some(RefusalKind::Unreadable)
-        } else {
-            None
-        }
+    /// Whether a rejection's message is a [`Refusal::Late`].
+    pub fn is_late(message: &str) -> bool {
+        message.contains(LATE)
     }
-}
 
-/// The kinds of [`Refusal`], as a client tells them apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefusalKind {
-    Late,
-    Unreadable,
+    /// Whether a rejection's message is a [`Refusal::Unreadable`].
+    pub fn is_unreadable(message: &str) -> bool {
+        message.contains(UNREADABLE)
+    }
 }
 
 impl Admission {
@@ -191,7 +183,7 @@ mod tests {
             .check(at("2026-11-27T10:00:01Z"), None)
             .unwrap_err();
         assert!(matches!(refusal, Refusal::Late { .. }));
-        assert_eq!(Refusal::of(&refusal.to_string()), Some(RefusalKind::Late));
+        assert!(Refusal::is_late(&refusal.to_string()));
         // Without a deadline, any time will do.
         assert_eq!(
             Admission::default().check(at("2099-01-01T00:00:00Z"), None),
@@ -208,15 +200,14 @@ mod tests {
         let now = at("2026-11-27T10:00:00Z");
         assert_eq!(reads(&["old", "new"]).check(now, Some("new")), Ok(()));
         let refusal = reads(&["old"]).check(now, Some("new")).unwrap_err();
-        assert_eq!(
-            Refusal::of(&refusal.to_string()),
-            Some(RefusalKind::Unreadable)
-        );
+        assert!(Refusal::is_unreadable(&refusal.to_string()));
+        assert!(!Refusal::is_late(&refusal.to_string()));
         assert!(reads(&[]).check(now, Some("new")).is_err());
         // A worker that encrypts nothing is read by everyone.
         assert_eq!(reads(&[]).check(now, None), Ok(()));
         // A sender that says nothing is not checked.
         assert_eq!(Admission::default().check(now, Some("new")), Ok(()));
-        assert_eq!(Refusal::of("product 9 is not sold here"), None);
+        let other = "product 9 is not sold here";
+        assert!(!Refusal::is_late(other) && !Refusal::is_unreadable(other));
     }
 }

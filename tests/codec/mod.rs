@@ -180,29 +180,19 @@ async fn the_codec_server_answers_the_web_ui_and_guards_a_public_address() {
     // Encode then decode through the protocol gives the payload back.
     let payload = serde_json::json!({"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="},
                                                    "data": "eyJhIjoxfQ=="}]});
-    let encoded: serde_json::Value = http
-        .post(format!("{}/encode", codec.url))
-        .json(&payload)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let call = |path: &'static str, body: serde_json::Value| {
+        let request = http.post(format!("{}/{path}", codec.url)).json(&body);
+        async move {
+            let answer = request.send().await.unwrap();
+            answer.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let encoded = call("encode", payload.clone()).await;
     assert_eq!(
         encoded["payloads"][0]["metadata"]["encoding"],
         "YmluYXJ5L2VuY3J5cHRlZA=="
     );
-    let decoded: serde_json::Value = http
-        .post(format!("{}/decode", codec.url))
-        .json(&encoded)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(decoded, payload);
+    assert_eq!(call("decode", encoded).await, payload);
     // Not on a public address without a token; not at all without keys.
     let out = s
         .cart()

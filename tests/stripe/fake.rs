@@ -116,6 +116,15 @@ impl FakeStripe {
     pub fn log(&self) -> Vec<String> {
         self.state().log.clone()
     }
+
+    /// How many requests began with `prefix` (`"POST"`, `"GET /v1/payment_intents/pi_"`).
+    pub fn count(&self, prefix: &str) -> usize {
+        self.state()
+            .log
+            .iter()
+            .filter(|l| l.starts_with(prefix))
+            .count()
+    }
 }
 
 struct Handler(Arc<Mutex<State>>);

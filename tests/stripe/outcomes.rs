@@ -132,11 +132,7 @@ async fn a_payment_still_processing_is_followed_until_it_succeeds() {
     }
     let cart = paid(&s, &id).await;
     one_charge(&stripe, &cart);
-    let retrieves = stripe
-        .log()
-        .iter()
-        .filter(|l| l.starts_with("GET /v1/payment_intents/pi_"))
-        .count();
+    let retrieves = stripe.count("GET /v1/payment_intents/pi_");
     assert_eq!(retrieves, 3, "{:#?}", stripe.log());
 }
 
@@ -187,11 +183,7 @@ async fn the_connection_dropped_after_the_charge_was_made() {
     let out = s.ok_json(&["checkout", &id]);
     assert_eq!(out["status"], "checked_out");
     one_charge(&stripe, &out);
-    let posts = stripe
-        .log()
-        .iter()
-        .filter(|l| l.starts_with("POST"))
-        .count();
+    let posts = stripe.count("POST");
     assert_eq!(posts, 2, "the first answer was lost: {:#?}", stripe.log());
 }
 
