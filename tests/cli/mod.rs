@@ -143,6 +143,15 @@ impl WorkerProcess {
         assert!(status.success());
     }
 
+    /// SIGSTOP: the process holds its connections and does nothing until `resume`.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
     /// SIGTERM, then the exit status and what it logged.
     pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
         self.signal("TERM");

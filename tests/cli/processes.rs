@@ -196,3 +196,38 @@ async fn carts_that_do_not_fit_in_the_cache_come_back_by_replay() {
     let charges = std::fs::read_to_string(ledger).unwrap();
     assert_eq!(charges.lines().count(), 1, "{charges}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_that_reaches_a_stalled_worker_late_is_sent_again_and_charges_once() {
+    let s = Setup::new().await;
+    let worker = s.spawn_worker().await;
+    let id = unique("CART-stall");
+    s.ok(&["add", &id, "--product", "1"]);
+
+    // The worker hangs past the checkout's deadline and its workflow task's timeout, then
+    // comes back: the cart refuses the change as too late, and `cart` sends it once more.
+    worker.pause();
+    let mut checkout = s.cart();
+    checkout.env("CART_LOG", "cart=debug").args([
+        "checkout",
+        &id,
+        "--email",
+        "ann@example.com",
+        "--output",
+        "json",
+    ]);
+    let checkout = tokio::task::spawn_blocking(move || checkout.output().unwrap());
+    tokio::time::sleep(Duration::from_secs(14)).await;
+    worker.resume();
+    let out = checkout.await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the change reached the cart after its deadline"),
+        "{}",
+        stderr(&out)
+    );
+    let paid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(paid["status"], "checked_out");
+    let ledger = std::fs::read_to_string(s.data().join("payments.jsonl")).unwrap();
+    assert_eq!(ledger.lines().count(), 1, "{ledger}");
+}

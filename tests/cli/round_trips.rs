@@ -58,3 +58,45 @@ async fn each_change_is_one_request_after_connecting() {
     // A checkout runs a payment before it answers.
     assert_eq!(calls(&s, &proxy, &["checkout", &id]), one(update));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_whose_answer_is_lost_is_asked_again_and_charges_once() {
+    let s = Setup::new().await;
+    let _worker = s.spawn_worker().await;
+    let proxy = CountingProxy::start(&s.address).await;
+    let id = unique("CART-lost");
+    s.ok(&["add", &id, "--product", "1", "--qty", "2"]);
+
+    // The server charges the card and answers; the answer never reaches `cart`.
+    proxy.lose_answers("UpdateWorkflowExecution", 1);
+    let out = s
+        .cart()
+        .env("TEMPORAL_ADDRESS", &proxy.address)
+        .args([
+            "checkout",
+            &id,
+            "--email",
+            "ann@example.com",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let paid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(paid["status"], "checked_out");
+    // Asked again with the same update id: the server answers with the outcome it has.
+    let updates = proxy
+        .take()
+        .into_iter()
+        .filter(|m| m == "UpdateWorkflowExecution")
+        .count();
+    assert_eq!(updates, 2);
+    let ledger = std::fs::read_to_string(s.data().join("payments.jsonl")).unwrap();
+    assert_eq!(ledger.lines().count(), 1, "{ledger}");
+    assert_eq!(paid["receipt"]["amount"], 2 * 69_900);
+}

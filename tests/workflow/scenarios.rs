@@ -107,7 +107,14 @@ async fn abandoned_cart_gets_one_reminder() {
     assert!(text.contains(&format!("Subject: You left items in your cart {id}")));
     assert!(text.contains("1 x iPhone SE at 399.00 USD"), "{text}");
 
-    assert!(carts.get(&id).await.unwrap().reminder_sent);
+    // The file is written by the activity; the cart records the reminder when the activity's
+    // result reaches it, a moment later.
+    eventually(
+        Duration::from_secs(10),
+        "the cart to record the reminder",
+        || async { carts.get(&id).await.unwrap().reminder_sent.then_some(()) },
+    )
+    .await;
 
     // One reminder per idle period: by the time the cart expires, several reminder delays
     // later, there is still exactly one.
