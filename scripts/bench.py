@@ -91,7 +91,7 @@ def main():
     p.add_argument("--runs", type=int, default=15)
     p.add_argument("--quick", action="store_true")
     args = p.parse_args()
-    many = 1_000 if args.quick else 10_000
+    many = 2_000 if args.quick else 10_000
 
     work = tempfile.mkdtemp(prefix="cart-bench-")
     port = free_port()
@@ -143,14 +143,20 @@ def main():
         loaded = worker.settled_rss()
         worker.stop()
 
-        # 3. Open carts held by one worker, one line each.
-        qenv = queue_env("bench-open")
-        worker = Worker(args.cart, qenv)
-        load(args, qenv, "carts", 1_000, 1, 32)
-        at_1k = worker.settled_rss()
-        load(args, qenv, "carts", many - 1_000, 1, 32)
-        at_many = worker.settled_rss()
-        worker.stop()
+        # 3. Open carts on one worker, one line each: with the default cache, and with every
+        #    cart in the cache.
+        def open_carts(queue, extra):
+            qenv = queue_env(queue)
+            worker = Worker(args.cart, qenv, extra)
+            load(args, qenv, "carts", 1_000, 1, 32)
+            at_1k = worker.settled_rss()
+            load(args, qenv, "carts", many - 1_000, 1, 32)
+            at_many = worker.settled_rss()
+            worker.stop()
+            return at_1k, at_many
+
+        default_cache = open_carts("bench-open", [])
+        all_cached = open_carts("bench-cached", ["--max-cached-carts", str(many)])
 
         # 4. One hot cart, through several continue-as-new runs.
         qenv = queue_env("bench-hot")
@@ -182,10 +188,11 @@ def main():
     print(f"| `cart worker`, idle | {mib(idle)} | | |")
     print(f"| worker under {carts} carts × {changes} changes | "
           f"{per_change * 1000:.2f} ms CPU per change, {mib(loaded)} | | |")
-    print(f"| worker holding 1,000 open carts | {mib(at_1k)} | | |")
-    per_cart = (at_many - at_1k) / (many - 1_000)
-    print(f"| worker holding {many:,} open carts | {mib(at_many)}, "
-          f"{per_cart / 1024:.1f} KiB per open cart beyond the first 1,000 | | |")
+    for name, (at_1k, at_many) in (("the default cache (1,000 carts)", default_cache),
+                                   (f"all {many:,} carts in the cache", all_cached)):
+        per_cart = (at_many - at_1k) / (many - 1_000)
+        print(f"| worker, 1,000 → {many:,} open carts, {name} | {mib(at_1k)} → "
+              f"{mib(at_many)}, {per_cart / 1024:.1f} KiB per cart beyond the first 1,000 | | |")
     print(f"| one hot cart, {hot['changes']:,} changes, 8 at a time | "
           f"{hot['changes'] / hot['seconds']:.0f} changes/s, {hot['runs']} runs (continue-as-new) | | |")
 
