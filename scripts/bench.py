@@ -1,6 +1,6 @@
 """The measurements behind scripts/bench. Every figure is a median over repeated runs, and the
 ratios are computed from figures taken in the same run. Memory is each process's peak resident
-set (wait4's ru_maxrss) or, for the long-running worker, its resident set now (VmRSS)."""
+set (as GNU time reports it) or, for the long-running worker, its resident set now (VmRSS)."""
 
 import argparse
 import json
@@ -15,6 +15,7 @@ import tempfile
 import time
 
 MiB = 1024 * 1024
+GNU_TIME = "/usr/bin/time"
 
 
 def free_port():
@@ -24,16 +25,19 @@ def free_port():
 
 
 def run(argv, env, check=True):
-    """Runs a process to its end; returns (seconds, peak RSS in bytes, stdout)."""
-    began = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.stdout.read(), proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - began
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if check and proc.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed ({proc.returncode}): {err.decode()}")
-    return seconds, usage.ru_maxrss * 1024, out.decode()
+    """Runs a process to its end; returns (seconds, peak RSS in bytes, stdout).
+
+    The peak comes from GNU time, which forks the process from its own small image: a child
+    of this Python process would carry Python's resident set into its peak (Linux counts the
+    image a process had before exec), hiding any figure below Python's own."""
+    with tempfile.NamedTemporaryFile(mode="r") as peak:
+        began = time.perf_counter()
+        proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", peak.name, *argv], env=env,
+                              capture_output=True)
+        seconds = time.perf_counter() - began
+        if check and proc.returncode != 0:
+            sys.exit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.decode()}")
+        return seconds, int(peak.read().split()[-1]) * 1024, proc.stdout.decode()
 
 
 def median_of(runs, argv, env):
@@ -91,6 +95,8 @@ def main():
     p.add_argument("--runs", type=int, default=15)
     p.add_argument("--quick", action="store_true")
     args = p.parse_args()
+    if not os.access(GNU_TIME, os.X_OK):
+        sys.exit(f"{GNU_TIME} (GNU time) measures peak memory: install it (Debian: apt-get install time)")
     many = 2_000 if args.quick else 10_000
 
     work = tempfile.mkdtemp(prefix="cart-bench-")
