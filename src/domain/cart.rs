@@ -800,6 +800,42 @@ mod tests {
         }
     }
 
+    /// The first rule about a cart's lines that `items` breaks, if any.
+    fn broken_invariant(items: &[LineItem]) -> Option<&'static str> {
+        let products: std::collections::HashSet<_> = items.iter().map(|l| l.product_id).collect();
+        if products.len() != items.len() {
+            return Some("one line per product");
+        }
+        if !items
+            .iter()
+            .all(|l| (1..=MAX_QUANTITY_PER_LINE).contains(&l.quantity))
+        {
+            return Some("every quantity from 1 to the most a line holds");
+        }
+        None
+    }
+
+    #[test]
+    fn the_invariant_check_catches_lines_built_wrong() {
+        let mut c = cart();
+        c.add(&catalog(), 0, 1).unwrap();
+        c.add(&catalog(), 1, 1).unwrap();
+        let good = c.items().to_vec();
+        assert_eq!(broken_invariant(&good), None);
+
+        // The same product twice, not side by side.
+        let mut repeated = good.clone();
+        repeated.push(good[0].clone());
+        assert_eq!(broken_invariant(&repeated), Some("one line per product"));
+
+        let mut empty_line = good.clone();
+        empty_line[1].quantity = 0;
+        assert_eq!(
+            broken_invariant(&empty_line),
+            Some("every quantity from 1 to the most a line holds")
+        );
+    }
+
     proptest! {
         #[test]
         fn adding_then_removing_the_same_quantity_restores_the_cart(
@@ -827,11 +863,7 @@ mod tests {
                 if apply(&mut c, o).is_err() {
                     prop_assert_eq!(&c, &before);
                 }
-                let mut ids: Vec<_> = c.items().iter().map(|l| l.product_id).collect();
-                let n = ids.len();
-                ids.dedup();
-                prop_assert_eq!(ids.len(), n, "one line per product");
-                prop_assert!(c.items().iter().all(|l| (1..=MAX_QUANTITY_PER_LINE).contains(&l.quantity)));
+                prop_assert_eq!(broken_invariant(c.items()), None);
                 let sum: u64 = c.items().iter().map(|l| l.unit_price.minor * u64::from(l.quantity)).sum();
                 prop_assert_eq!(c.total_minor(), sum);
             }
