@@ -24,6 +24,12 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// The charges the worker's ledger holds, one line each.
+    pub fn charges(&self) -> Vec<String> {
+        let ledger = std::fs::read_to_string(self.data().join("payments.jsonl")).unwrap();
+        ledger.lines().map(str::to_owned).collect()
+    }
+
     pub async fn new() -> Self {
         let (env, address) = start_server(&[]).await;
         Self {
@@ -174,6 +180,18 @@ impl Drop for WorkerProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// `cart checkout ID` for ann@example.com, answering in JSON.
+pub fn checkout_args(id: &str) -> [&str; 6] {
+    [
+        "checkout",
+        id,
+        "--email",
+        "ann@example.com",
+        "--output",
+        "json",
+    ]
 }
 
 pub fn stdout(out: &std::process::Output) -> String {

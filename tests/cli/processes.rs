@@ -1,6 +1,6 @@
 //! Processes that stop, die and come back: no cart is lost and no money charged twice.
 
-use super::{Setup, stderr};
+use super::{Setup, checkout_args, stderr};
 use crate::support::*;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -191,10 +191,8 @@ async fn carts_that_do_not_fit_in_the_cache_come_back_by_replay() {
             assert_eq!(view["items"][0]["product_id"], product, "{view}");
         }
     }
-    let ledger = s.data().join("payments.jsonl");
     s.ok(&["checkout", &ids[0], "--email", "ann@example.com"]);
-    let charges = std::fs::read_to_string(ledger).unwrap();
-    assert_eq!(charges.lines().count(), 1, "{charges}");
+    assert_eq!(s.charges().len(), 1, "{:?}", s.charges());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,14 +206,9 @@ async fn a_checkout_that_reaches_a_stalled_worker_late_is_sent_again_and_charges
     // comes back: the cart refuses the change as too late, and `cart` sends it once more.
     worker.pause();
     let mut checkout = s.cart();
-    checkout.env("CART_LOG", "cart=debug").args([
-        "checkout",
-        &id,
-        "--email",
-        "ann@example.com",
-        "--output",
-        "json",
-    ]);
+    checkout
+        .env("CART_LOG", "cart=debug")
+        .args(checkout_args(&id));
     let checkout = tokio::task::spawn_blocking(move || checkout.output().unwrap());
     tokio::time::sleep(Duration::from_secs(14)).await;
     worker.resume();
@@ -228,6 +221,5 @@ async fn a_checkout_that_reaches_a_stalled_worker_late_is_sent_again_and_charges
     );
     let paid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(paid["status"], "checked_out");
-    let ledger = std::fs::read_to_string(s.data().join("payments.jsonl")).unwrap();
-    assert_eq!(ledger.lines().count(), 1, "{ledger}");
+    assert_eq!(s.charges().len(), 1, "{:?}", s.charges());
 }
