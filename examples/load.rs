@@ -12,6 +12,7 @@
 //! took.
 
 use cart::client::CartClient;
+use cart::domain::CartId;
 use cart::workflow::{AddItem, CartInput, CartSettings, RemoveItem};
 use futures::StreamExt;
 use std::time::{Duration, Instant};
@@ -38,8 +39,8 @@ async fn main() -> anyhow::Result<()> {
     let (cart_count, changes) = match args.first().map(String::as_str) {
         Some("carts") => {
             let (n, changes, concurrency) = (number(1)?, number(2)?, number(3)?);
-            let ids: Vec<String> = (0..n)
-                .map(|i| format!("CART-load-{}-{i}", &run[..8]))
+            let ids: Vec<CartId> = (0..n)
+                .map(|i| CartId::of_workflow(&format!("CART-load-{}-{i}", &run[..8])))
                 .collect();
             futures::stream::iter(ids.iter().cloned().map(|id| {
                 let carts = carts.clone();
@@ -54,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some("hot") => {
             let (changes, concurrency) = (number(1)?, number(2)?);
-            let id = format!("CART-hot-{}", &run[..8]);
+            let id = CartId::of_workflow(&format!("CART-hot-{}", &run[..8]));
             // Each lane adds one of a product and then removes it again, so the cart's lines
             // never go below zero nor above the lanes' number, and end empty. A change lost
             // or applied twice leaves something behind.
@@ -117,7 +118,7 @@ fn input() -> CartInput {
 /// `changes` changes into one cart, one after the other: adds of products 0-3 in turn, and
 /// every third change removes one of the product just added. Then checks the cart holds
 /// exactly what they add up to.
-async fn changes_into(carts: &CartClient, id: &str, changes: usize) -> anyhow::Result<()> {
+async fn changes_into(carts: &CartClient, id: &CartId, changes: usize) -> anyhow::Result<()> {
     let mut expected = [0u32; 4];
     for i in 0..changes {
         let product = (i % 4) as i64;

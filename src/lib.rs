@@ -1,12 +1,18 @@
 //! `cart`: a shopping cart for the command line whose carts are durable Temporal workflows.
 //!
-//! - [`domain`]: the cart rules as plain Rust.
-//! - [`workflow`]: the `CartWorkflow` and its message types.
-//! - [`activities`]: side effects (payments, e-mail) behind traits, with local providers.
+//! From the inside out (each uses only those above it; README.md, "Architecture", draws it):
+//!
+//! - [`domain`]: the cart rules as plain Rust: cart ids, carts, money, the catalog.
+//! - [`activities`]: side effects (payments, e-mail) behind traits, with local providers and
+//!   the settings that choose real ones.
+//! - [`workflow`]: the `CartWorkflow`, the `ShopWorkflow` and their message types.
+//! - [`worker`]: hosting the workflows and activities on a task queue.
+//! - [`client`]: typed access to carts through Temporal, one request per change.
 //! - [`api`]: the HTTP API `cart serve` offers: the tutorial's routes and `/api/v1`.
-//! - [`codec`]: encrypted payloads, and the remote codec server for the `temporal` CLI and UI.
 //! - [`cli`]: everything a person sees: arguments, commands, output and errors.
-//! - [`redact`]: what logs may say of a customer.
+//!
+//! Beside them: [`codec`] encrypts payloads (and serves the remote codec for the `temporal`
+//! CLI and UI); [`redact`] decides what logs may say of a customer.
 
 pub mod activities;
 pub mod api;

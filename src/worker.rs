@@ -1,7 +1,7 @@
 //! Hosting: the worker that runs cart workflows and their activities on one task queue.
 
 use crate::activities::{
-    CartActivities, DEFAULT_SENDER, LocalLedger, MailSettings, Outbox, PaymentProvider,
+    CartActivities, DEFAULT_SENDER, LocalLedger, Outbox, ProviderSettings, SettingsError,
 };
 use crate::domain::Catalog;
 use crate::workflow::admission::admission_interceptor;
@@ -27,13 +27,12 @@ pub fn local_activities(data_dir: &Path) -> CartActivities {
 pub fn activities(
     data_dir: &Path,
     catalog: Catalog,
-    payments: &PaymentProvider,
-    mail: &MailSettings,
-) -> Result<CartActivities, String> {
+    providers: &ProviderSettings,
+) -> Result<CartActivities, SettingsError> {
     Ok(CartActivities::new(
         Arc::new(catalog),
-        payments.gateway(data_dir)?,
-        mail.mailer(data_dir)?,
+        providers.payments.gateway(data_dir)?,
+        providers.mail.mailer(data_dir)?,
     ))
 }
 

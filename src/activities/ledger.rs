@@ -10,7 +10,7 @@
 
 use super::files::{create_private_dir, keep_private, private_options};
 use super::{Charge, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
-use crate::domain::{Currency, Money};
+use crate::domain::{CartId, Currency, Money};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -47,7 +47,7 @@ struct Recorded {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LedgerEntry {
     pub charge_id: String,
-    pub cart_id: String,
+    pub cart_id: CartId,
     pub amount: u64,
     pub currency: String,
     pub email: String,
@@ -59,9 +59,14 @@ impl LocalLedger {
     /// A ledger at `dir/payments.jsonl`; the directory is created on first use.
     pub fn new(dir: &Path) -> Self {
         Self {
-            path: dir.join("payments.jsonl"),
+            path: Self::file_in(dir),
             index: Arc::default(),
         }
+    }
+
+    /// The ledger file of the data directory `dir`.
+    pub fn file_in(dir: &Path) -> PathBuf {
+        dir.join("payments.jsonl")
     }
 
     pub fn path(&self) -> &Path {
@@ -242,7 +247,7 @@ mod tests {
 
     fn request(key: &str, token: &str) -> ChargeRequest {
         ChargeRequest {
-            cart_id: "CART-1".into(),
+            cart_id: CartId::of_workflow("CART-1"),
             idempotency_key: key.into(),
             amount: Money::new(99_900, Currency::usd()),
             email: Email::parse("a@example.com").unwrap(),

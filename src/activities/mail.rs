@@ -123,10 +123,3 @@ pub fn build_message(
         ))
         .map_err(|e| MailError::Rejected(format!("cannot build the message: {e}")))
 }
-
-/// Parses a sender such as `Shop <shop@example.com>`.
-pub fn parse_sender(text: &str) -> Result<Mailbox, String> {
-    text.parse().map_err(|e| {
-        format!("{text:?} is not a sender address such as \"Shop <shop@example.com>\": {e}")
-    })
-}

@@ -4,13 +4,11 @@
 //! than 429 is the request's fault and final; 429, 5xx and network errors are worth retrying.
 
 use super::mail::message_id;
+use super::settings::{MailgunSettings, SettingsError};
 use super::{EmailMessage, MailError, Mailer};
 use async_trait::async_trait;
 use lettre::message::Mailbox;
 use std::time::Duration;
-
-/// Mailgun's US API; the EU one is `https://api.eu.mailgun.net`.
-pub const US_API: &str = "https://api.mailgun.net";
 
 pub struct Mailgun {
     client: reqwest::Client,
@@ -21,16 +19,16 @@ pub struct Mailgun {
 }
 
 impl Mailgun {
-    pub fn new(base: &str, domain: &str, api_key: &str, from: Mailbox) -> Result<Self, String> {
+    pub fn new(settings: &MailgunSettings, from: Mailbox) -> Result<Self, SettingsError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+            .map_err(|e| SettingsError::Provider(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Self {
             client,
-            base: base.trim_end_matches('/').to_owned(),
-            domain: domain.to_owned(),
-            api_key: api_key.to_owned(),
+            base: settings.base.trim_end_matches('/').to_owned(),
+            domain: settings.domain.clone(),
+            api_key: settings.api_key.clone(),
             from,
         })
     }
@@ -95,7 +93,15 @@ mod tests {
 
     fn mailgun(server: &MockServer) -> Mailgun {
         let from = "Shop <shop@mg.example.com>".parse().unwrap();
-        Mailgun::new(&server.uri(), "mg.example.com", "key-secret", from).unwrap()
+        Mailgun::new(
+            &MailgunSettings {
+                base: server.uri(),
+                domain: "mg.example.com".into(),
+                api_key: "key-secret".into(),
+            },
+            from,
+        )
+        .unwrap()
     }
 
     #[tokio::test]
@@ -188,7 +194,12 @@ mod tests {
             .port();
         let base = format!("http://127.0.0.1:{port}");
         let from = "shop@mg.example.com".parse().unwrap();
-        let mailgun = Mailgun::new(&base, "mg.example.com", "k", from).unwrap();
+        let settings = MailgunSettings {
+            base,
+            domain: "mg.example.com".into(),
+            api_key: "k".into(),
+        };
+        let mailgun = Mailgun::new(&settings, from).unwrap();
         let err = mailgun.send(&message()).await.unwrap_err();
         assert!(matches!(err, MailError::Unavailable(_)), "{err:?}");
     }

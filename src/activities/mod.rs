@@ -16,7 +16,7 @@ mod ledger;
 mod mail;
 mod mailgun;
 mod outbox;
-mod providers;
+pub mod settings;
 mod smtp;
 mod stripe_gateway;
 mod templates;
@@ -24,18 +24,18 @@ mod templates;
 pub use ledger::{LedgerEntry, LocalLedger};
 pub use mail::{
     DEFAULT_SENDER, EmailMessage, MailError, Mailer, build_message, confirmation_message,
-    parse_sender, reminder_message,
+    reminder_message,
 };
-pub use mailgun::{Mailgun, US_API as MAILGUN_US_API};
+pub use mailgun::Mailgun;
 pub use outbox::Outbox;
-pub use providers::{
-    MailProvider, MailSettings, PaymentProvider, mail_settings, mask, payment_provider,
+pub use settings::{
+    MailSettings, PaymentSettings, ProviderSettings, SettingsError, StripeFlow, StripeSettings,
 };
 pub use smtp::Smtp;
-pub use stripe_gateway::{STRIPE_API, StripeFlow, StripeGateway};
+pub use stripe_gateway::StripeGateway;
 
 use crate::domain::{
-    Catalog, Email, LineItem, MAX_REASON_CHARS, Money, Product, ProductId, bounded,
+    CartId, Catalog, Email, LineItem, MAX_REASON_CHARS, Money, Product, ProductId, bounded,
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 /// cart and the checkout attempt, so every retry of the same attempt carries the same key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChargeRequest {
-    pub cart_id: String,
+    pub cart_id: CartId,
     pub idempotency_key: String,
     pub amount: Money,
     pub email: Email,
@@ -140,7 +140,7 @@ pub struct SettleRequest {
 /// What the reminder activity needs to write an abandoned-cart e-mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReminderRequest {
-    pub cart_id: String,
+    pub cart_id: CartId,
     /// Unique per cart and idle period: a retried send replaces rather than duplicates.
     pub message_key: String,
     pub email: Email,
@@ -151,7 +151,7 @@ pub struct ReminderRequest {
 /// What the confirmation activity needs after a successful checkout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfirmationRequest {
-    pub cart_id: String,
+    pub cart_id: CartId,
     /// Unique per cart: a retried send replaces rather than duplicates.
     pub message_key: String,
     pub email: Email,
@@ -186,11 +186,15 @@ impl CartActivities {
     }
 
     /// Checks that the payment provider can charge every catalog price exactly.
-    pub fn check_prices(&self) -> Result<(), String> {
+    pub fn check_prices(&self) -> Result<(), SettingsError> {
         for p in self.catalog.products() {
             self.payments
                 .check_amount(&p.price)
-                .map_err(|e| format!("product {} ({}) cannot be sold: {e}", p.id, p.name))?;
+                .map_err(|e| SettingsError::Unsellable {
+                    id: p.id,
+                    name: p.name.clone(),
+                    reason: e.to_string(),
+                })?;
         }
         Ok(())
     }

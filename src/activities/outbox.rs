@@ -20,9 +20,14 @@ impl Outbox {
     /// An outbox at `data_dir/outbox`, sending as `from`.
     pub fn new(data_dir: &Path, from: Mailbox) -> Self {
         Self {
-            dir: data_dir.join("outbox"),
+            dir: Self::dir_in(data_dir),
             from,
         }
+    }
+
+    /// The outbox folder of the data directory `data_dir`.
+    pub fn dir_in(data_dir: &Path) -> PathBuf {
+        data_dir.join("outbox")
     }
 
     pub fn dir(&self) -> &Path {

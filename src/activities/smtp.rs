@@ -4,6 +4,7 @@
 //! Mailgun's SMTP relay and any company mail server.
 
 use super::mail::build_message;
+use super::settings::SettingsError;
 use super::{EmailMessage, MailError, Mailer};
 use async_trait::async_trait;
 use lettre::message::Mailbox;
@@ -16,9 +17,13 @@ pub struct Smtp {
 }
 
 impl Smtp {
-    pub fn new(url: &str, from: Mailbox) -> Result<Self, String> {
+    pub fn new(url: &str, from: Mailbox) -> Result<Self, SettingsError> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| format!("SMTP_URL is not a usable smtp:// or smtps:// URL: {e}"))?
+            .map_err(|e| {
+                SettingsError::Provider(format!(
+                    "SMTP_URL is not a usable smtp:// or smtps:// URL: {e}"
+                ))
+            })?
             .timeout(Some(Duration::from_secs(20)))
             .build();
         Ok(Self { transport, from })

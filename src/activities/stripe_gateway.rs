@@ -16,12 +16,12 @@
 //! A day after a checkout began its key is never sent again (Stripe would take it for a new
 //! request): the charge is only looked up, and if Stripe has none, nothing was charged.
 
+use super::settings::{STRIPE_MAX_TIMEOUT, SettingsError, StripeFlow, StripeSettings};
 use super::{Charge, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
 use crate::domain::{Money, bounded};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
 use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::charge::{CreateCharge, RetrieveCharge, SearchCharge};
 use stripe_core::payment_intent::{
@@ -31,27 +31,9 @@ use stripe_core::payment_intent::{
 };
 use stripe_core::{ChargeStatus, PaymentIntent, PaymentIntentStatus};
 
-/// Stripe's API.
-pub const STRIPE_API: &str = "https://api.stripe.com";
-
-/// How long one request to Stripe may take by default (`STRIPE_TIMEOUT`).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
-/// The longest `STRIPE_TIMEOUT`: the charge activity gives an attempt 30 seconds, and a request
-/// must end (answered or abandoned) before its attempt does, so that a retry never overlaps it.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(25);
-
 /// How long after a checkout began its idempotency key may still be sent: Stripe forgets keys
 /// after 24 hours and would then take the same key for a new charge.
 const KEY_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(23);
-
-/// Which Stripe API charges the card.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StripeFlow {
-    /// PaymentIntents, created and confirmed in one request (no redirect-based methods).
-    PaymentIntents,
-    /// The legacy Charges API with a source token, as the tutorial uses.
-    Charges,
-}
 
 pub struct StripeGateway {
     client: stripe::Client,
@@ -61,22 +43,20 @@ pub struct StripeGateway {
 }
 
 impl StripeGateway {
-    pub fn new(
-        secret_key: &str,
-        base: &str,
-        flow: StripeFlow,
-        timeout: Duration,
-    ) -> Result<Self, String> {
-        let client = stripe::ClientBuilder::new(secret_key)
-            .url(base.trim_end_matches('/'))
+    pub fn new(settings: &StripeSettings) -> Result<Self, SettingsError> {
+        let key = &settings.secret_key;
+        let client = stripe::ClientBuilder::new(key)
+            .url(settings.base.trim_end_matches('/'))
             .request_strategy(RequestStrategy::Once)
-            .timeout(timeout.min(MAX_TIMEOUT))
+            .timeout(settings.timeout.min(STRIPE_MAX_TIMEOUT))
             .build()
-            .map_err(|e| format!("cannot set up the Stripe client: {e}"))?;
-        let test_mode = secret_key.starts_with("sk_test_") || secret_key.starts_with("rk_test_");
+            .map_err(|e| {
+                SettingsError::Provider(format!("cannot set up the Stripe client: {e}"))
+            })?;
+        let test_mode = key.starts_with("sk_test_") || key.starts_with("rk_test_");
         Ok(Self {
             client,
-            flow,
+            flow: settings.flow,
             test_mode,
         })
     }
@@ -105,7 +85,7 @@ fn strategy(request: &ChargeRequest) -> Result<RequestStrategy, PaymentError> {
 /// metadata values of up to 500 characters) and the idempotency key of the attempt.
 fn metadata(request: &ChargeRequest) -> HashMap<String, String> {
     HashMap::from([
-        ("cart_id".to_owned(), bounded(&request.cart_id, 500)),
+        ("cart_id".to_owned(), bounded(request.cart_id.as_str(), 500)),
         ("checkout".to_owned(), request.idempotency_key.clone()),
     ])
 }
@@ -436,7 +416,7 @@ mod tests {
 
     fn request(payment: Option<&str>) -> ChargeRequest {
         ChargeRequest {
-            cart_id: "CART-1".into(),
+            cart_id: crate::domain::CartId::of_workflow("CART-1"),
             idempotency_key: "CART-1-run-checkout-1".into(),
             amount: Money::new(99_900, Currency::usd()),
             email: Email::parse("ann@example.com").unwrap(),
@@ -467,12 +447,10 @@ mod tests {
     }
 
     async fn gateway(server: &MockServer) -> StripeGateway {
-        StripeGateway::new(
-            KEY,
-            &server.uri(),
-            StripeFlow::PaymentIntents,
-            DEFAULT_TIMEOUT,
-        )
+        StripeGateway::new(&StripeSettings {
+            base: server.uri(),
+            ..StripeSettings::new(KEY)
+        })
         .unwrap()
     }
 
@@ -776,7 +754,7 @@ mod tests {
                 "currency = \"{code}\"\n[[products]]\nid = 1\nname = \"Phone\"\nprice = \"{price}\""
             );
             let catalog = Catalog::parse(&text, CatalogFormat::Toml).unwrap();
-            let mut cart = Cart::new("CART-1");
+            let mut cart = Cart::new(crate::domain::CartId::of_workflow("CART-1"));
             cart.add(&catalog, 1, 1).unwrap();
             let order = cart.begin_checkout(Some("ann@example.com"), None).unwrap();
             let server = MockServer::start().await;
@@ -797,20 +775,17 @@ mod tests {
 
     #[test]
     fn a_live_key_needs_an_explicit_payment() {
-        let live = StripeGateway::new(
-            "sk_live_x",
-            STRIPE_API,
-            StripeFlow::PaymentIntents,
-            DEFAULT_TIMEOUT,
-        )
-        .unwrap();
+        let live = StripeGateway::new(&StripeSettings::new("sk_live_x")).unwrap();
         assert!(matches!(
             live.payment(&request(None)),
             Err(PaymentError::Invalid(_))
         ));
         assert_eq!(live.payment(&request(Some("pm_x"))).unwrap(), "pm_x");
-        let charges =
-            StripeGateway::new(KEY, STRIPE_API, StripeFlow::Charges, DEFAULT_TIMEOUT).unwrap();
+        let charges = StripeGateway::new(&StripeSettings {
+            flow: StripeFlow::Charges,
+            ..StripeSettings::new(KEY)
+        })
+        .unwrap();
         assert_eq!(charges.payment(&request(None)).unwrap(), "tok_visa");
     }
 }

@@ -127,7 +127,7 @@ mod tests {
     use crate::domain::{Cart, Catalog, Email};
 
     fn items() -> (Vec<LineItem>, Money) {
-        let mut cart = Cart::new("CART-1");
+        let mut cart = Cart::new(crate::domain::CartId::of_workflow("CART-1"));
         cart.add(&Catalog::builtin(), 0, 2).unwrap();
         cart.add(&Catalog::builtin(), 2, 1).unwrap();
         (cart.items().to_vec(), cart.total().unwrap())
@@ -136,7 +136,7 @@ mod tests {
     fn reminder() -> ReminderRequest {
         let (items, total) = items();
         ReminderRequest {
-            cart_id: "CART-1".into(),
+            cart_id: crate::domain::CartId::of_workflow("CART-1"),
             message_key: "k".into(),
             email: Email::parse("a@example.com").unwrap(),
             items,
@@ -163,7 +163,7 @@ mod tests {
     fn the_confirmation_names_the_charge() {
         let (items, total) = items();
         let letter = Letter::confirmation(&ConfirmationRequest {
-            cart_id: "CART-1".into(),
+            cart_id: crate::domain::CartId::of_workflow("CART-1"),
             message_key: "k".into(),
             email: Email::parse("a@example.com").unwrap(),
             items,

@@ -1,18 +1,26 @@
 //! The HTTP API that `cart serve` offers: the tutorial's routes, unchanged, so its web front
 //! end and scripts work against our worker, and `/api/v1` beside them.
 //!
-//! Handlers call the same [`CartClient`] the command line uses; the cart rules stay in the
-//! workflow. Nothing here knows about the terminal.
+//! Handlers reach the carts through the [`Carts`] trait, which the same [`CartClient`] the
+//! command line uses serves; the cart rules stay in the workflow. Nothing here knows about the
+//! terminal.
+//!
+//! [`CartClient`]: crate::client::CartClient
 
+mod carts;
 mod error;
 mod guard;
 mod tutorial;
 pub mod v1;
 
+#[cfg(test)]
+mod tests;
+
+pub use carts::Carts;
 pub use error::ApiError;
 pub use guard::{Hosts, MAX_BODY_BYTES, Origins, token_matches};
 
-use crate::client::CartClient;
+use crate::domain::CartId;
 use crate::workflow::{CartInput, CartSettings};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -25,7 +33,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 /// What the API needs: the carts, the settings of new carts, the token.
 pub struct Api {
-    pub carts: CartClient,
+    pub carts: Arc<dyn Carts>,
     pub new_carts: CartSettings,
     /// When set, every request must carry `Authorization: Bearer <token>`.
     pub token: Option<String>,
@@ -45,14 +53,14 @@ impl Api {
 type Shared = State<Arc<Api>>;
 
 /// A cart id checked like the command line checks it; a bad one is a 400.
-fn cart_id(id: &str) -> Result<String, ApiError> {
-    crate::client::check_cart_id(id).map_err(ApiError::bad_request)
+fn cart_id(id: &str) -> Result<CartId, ApiError> {
+    CartId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// The cart id of a route's `{id}`, checked.
-pub struct CartId(pub String);
+pub struct CartPath(pub CartId);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CartId {
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CartPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -63,7 +71,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CartId {
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-        cart_id(&id).map(CartId)
+        cart_id(&id).map(CartPath)
     }
 }
 
@@ -124,6 +132,12 @@ pub fn router(api: Api) -> Router {
         .merge(tutorial::routes())
         .nest("/api/v1", v1::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|method: Method| async move {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                format!("this endpoint does not take {method}"),
+            )
+        })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(api.clone(), authorize))
         .layer(cors)

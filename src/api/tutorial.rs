@@ -6,8 +6,8 @@
 //! body naming one field twice in different cases is not worth Go's last-one-wins rule.) A
 //! missing field is Go's zero value (0 or ""), which the cart rules then judge.
 
-use super::{ApiError, CartId, RawBody, Shared};
-use crate::client::fresh_id;
+use super::{ApiError, CartPath, RawBody, Shared};
+use crate::domain::{CartId, Catalog, Currency, ProductId};
 use crate::workflow::{AddItem, CartView, Checkout, RemoveItem, SetEmail};
 use axum::Json;
 use axum::Router;
@@ -57,33 +57,63 @@ fn price(minor: u64, exponent: u32) -> Value {
     }
 }
 
-/// The tutorial's view of a cart: product ids and quantities, and the e-mail or "".
-fn tutorial_cart(view: &CartView) -> Value {
+/// The tutorial's view of a cart: its items and the e-mail or "".
+///
+/// The Go server's items carry only `ProductId` and `Quantity`; the tutorial's Cart page also
+/// shows each item's `Name`, `Price` and `Image` and removes by `Id`. So every item has those
+/// too, as `/products` writes them: the name and price the cart charges, the image from the
+/// catalog (`""` for a product no longer in it). Go-style clients ignore the extra fields.
+fn tutorial_cart(view: &CartView, catalog: Option<&Catalog>) -> Value {
+    let exponent = view
+        .currency
+        .as_deref()
+        .and_then(|code| Currency::try_from(code.to_owned()).ok())
+        .map_or(2, |c| c.exponent());
+    let image = |id: ProductId| {
+        catalog
+            .and_then(|c| c.get(id))
+            .and_then(|p| p.image.clone())
+            .unwrap_or_default()
+    };
     let items: Vec<Value> = view
         .items
         .iter()
-        .map(|l| json!({ "ProductId": l.product_id, "Quantity": l.quantity }))
+        .map(|l| {
+            json!({
+                "ProductId": l.product_id,
+                "Quantity": l.quantity,
+                "Id": l.product_id,
+                "Name": l.name,
+                "Price": price(l.unit_price, exponent),
+                "Image": image(l.product_id),
+            })
+        })
         .collect();
     json!({ "Items": items, "Email": view.email.clone().unwrap_or_default() })
 }
 
 async fn create(State(api): Shared) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = fresh_id();
+    let id = CartId::generate();
     let view = api.carts.create(&id, api.new_cart(None)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "cart": tutorial_cart(&view), "workflowID": view.id })),
+        Json(json!({ "cart": tutorial_cart(&view, None), "workflowID": view.id })),
     ))
 }
 
-async fn cart(State(api): Shared, CartId(id): CartId) -> Result<Json<Value>, ApiError> {
+async fn cart(State(api): Shared, CartPath(id): CartPath) -> Result<Json<Value>, ApiError> {
     let view = api.carts.get(&id).await?;
-    Ok(Json(tutorial_cart(&view)))
+    let catalog = if view.items.is_empty() {
+        None
+    } else {
+        Some(api.carts.catalog().await?)
+    };
+    Ok(Json(tutorial_cart(&view, catalog.as_ref())))
 }
 
 async fn add(
     State(api): Shared,
-    CartId(id): CartId,
+    CartPath(id): CartPath,
     GoObject(body): GoObject,
 ) -> Result<Json<Value>, ApiError> {
     let item = AddItem {
@@ -98,7 +128,7 @@ async fn add(
 
 async fn remove(
     State(api): Shared,
-    CartId(id): CartId,
+    CartPath(id): CartPath,
     GoObject(body): GoObject,
 ) -> Result<Json<Value>, ApiError> {
     let item = RemoveItem {
@@ -111,7 +141,7 @@ async fn remove(
 
 async fn email(
     State(api): Shared,
-    CartId(id): CartId,
+    CartPath(id): CartPath,
     GoObject(body): GoObject,
 ) -> Result<Json<Value>, ApiError> {
     let email = text(&body, "Email")?;
@@ -123,7 +153,7 @@ async fn email(
 /// "payment_pending"}` while the payment's outcome is not known.
 async fn checkout(
     State(api): Shared,
-    CartId(id): CartId,
+    CartPath(id): CartPath,
     GoObject(body): GoObject,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let email = text(&body, "Email")?;

@@ -3,8 +3,9 @@
 //! `/api/v1/openapi.json`. Amounts are integers in minor units, as in `cart --output json`.
 
 use super::error::ErrorBody;
-use super::{ApiError, Body, CartId, RawBody, Shared, cart_id};
-use crate::client::{CartSummary, fresh_id};
+use super::{ApiError, Body, CartPath, RawBody, Shared, cart_id};
+use crate::client::CartSummary;
+use crate::domain::CartId;
 use crate::workflow::{AddItem, CartView, Checkout, LineView, Receipt, RemoveItem, SetEmail};
 use axum::Json;
 use axum::Router;
@@ -132,7 +133,7 @@ async fn create(
     };
     let id = match new.id {
         Some(id) => cart_id(&id)?,
-        None => fresh_id(),
+        None => CartId::generate(),
     };
     if let Some(email) = &new.email {
         crate::domain::Email::parse(email).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -144,7 +145,7 @@ async fn create(
 #[utoipa::path(get, path = "/api/v1/carts/{id}", params(("id" = String, Path)), responses(
     (status = 200, body = CartView),
     (status = 404, body = ErrorBody)))]
-async fn show(State(api): Shared, CartId(id): CartId) -> Answer<CartView> {
+async fn show(State(api): Shared, CartPath(id): CartPath) -> Answer<CartView> {
     Ok(Json(api.carts.get(&id).await?))
 }
 
@@ -155,7 +156,7 @@ async fn show(State(api): Shared, CartId(id): CartId) -> Answer<CartView> {
     (status = 422, body = ErrorBody)))]
 async fn add(
     State(api): Shared,
-    CartId(id): CartId,
+    CartPath(id): CartPath,
     Body(item): Body<AddItem>,
 ) -> Answer<CartView> {
     Ok(Json(api.carts.add(&id, item, api.new_cart(None)).await?))
@@ -169,7 +170,7 @@ async fn add(
     (status = 422, body = ErrorBody)))]
 async fn remove(
     State(api): Shared,
-    CartId(id): CartId,
+    CartPath(id): CartPath,
     Body(item): Body<RemoveItem>,
 ) -> Answer<CartView> {
     Ok(Json(api.carts.remove(&id, item).await?))
@@ -183,7 +184,7 @@ async fn remove(
     (status = 422, body = ErrorBody)))]
 async fn email(
     State(api): Shared,
-    CartId(id): CartId,
+    CartPath(id): CartPath,
     Body(email): Body<SetEmail>,
 ) -> Answer<CartView> {
     Ok(Json(api.carts.set_email(&id, email).await?))
@@ -198,7 +199,7 @@ async fn email(
     (status = 422, description = "Refused or declined; nothing was charged", body = ErrorBody)))]
 async fn checkout(
     State(api): Shared,
-    CartId(id): CartId,
+    CartPath(id): CartPath,
     Body(request): Body<Checkout>,
 ) -> Result<(StatusCode, Json<CartView>), ApiError> {
     let view = api.carts.checkout(&id, request).await?;

@@ -4,6 +4,7 @@
 use super::{CliError, GlobalArgs, OutputFormat, Printer};
 use crate::client::CartClient;
 use crate::codec::{EncryptionCodec, Keyring};
+use crate::domain::CartId;
 use crate::workflow::{CartInput, CartSettings};
 use std::time::Duration;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
@@ -107,7 +108,7 @@ impl Context {
 
     /// The cart's page in the Temporal Web UI, when a UI is known: `--ui-url`, or the local
     /// dev server's UI when talking to a local server on the default port.
-    pub fn ui_link(&self, cart_id: &str) -> Option<String> {
+    pub fn ui_link(&self, cart_id: &CartId) -> Option<String> {
         let (conn, opts) = self.connection_options().ok()?;
         let base = match &self.global.ui_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
@@ -168,17 +169,16 @@ fn root_cause<'a>(
     current
 }
 
-pub(crate) use crate::client::check_cart_id as cart_id;
-
 #[cfg(test)]
 mod link_tests {
     use crate::cli::{Cli, Context};
+    use crate::domain::CartId;
     use clap::Parser;
 
     fn link(args: &[&str]) -> Option<String> {
         let cli =
             Cli::try_parse_from(["cart"].iter().chain(args).chain(&["show", "CART-1"])).unwrap();
-        Context::new(cli.global).ui_link("CART-1")
+        Context::new(cli.global).ui_link(&CartId::of_workflow("CART-1"))
     }
 
     #[test]

@@ -6,13 +6,14 @@
 pub mod commands;
 mod context;
 mod error;
-mod output;
+pub(crate) mod output;
 
 pub use context::{CartDefaults, Context};
 pub use error::CliError;
 pub use output::{ColorChoice, OutputFormat, Printer};
 
-use clap::{Parser, Subcommand};
+use crate::domain::CartId;
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -148,17 +149,29 @@ pub enum Command {
 
 impl Command {
     /// The cart a command acts on, if it names one.
-    pub fn cart(&self) -> Option<&str> {
+    pub fn cart(&self) -> Option<&CartId> {
         match self {
-            Command::New(args) => args.id.as_deref(),
-            Command::Add(args) => Some(&args.cart),
-            Command::Remove(args) => Some(&args.cart),
-            Command::Email(args) => Some(&args.cart),
-            Command::Checkout(args) => Some(&args.cart),
-            Command::Show(args) => Some(&args.cart),
+            Command::New(args) => args.id.as_ref(),
+            Command::Add(args) => Some(&args.cart.id),
+            Command::Remove(args) => Some(&args.cart.id),
+            Command::Email(args) => Some(&args.cart.id),
+            Command::Checkout(args) => Some(&args.cart.id),
+            Command::Show(args) => Some(&args.cart.id),
             _ => None,
         }
     }
+}
+
+/// Whether the subcommand `name` takes a cart as its first argument ([`commands::prelude::CartArg`]):
+/// where the prompt puts its current cart. Read from the parser, so a new command that takes
+/// a cart needs nothing more.
+pub fn takes_cart(name: &str) -> bool {
+    Cli::command().find_subcommand(name).is_some_and(|command| {
+        command
+            .get_positionals()
+            .next()
+            .is_some_and(|arg| arg.get_id() == commands::prelude::CART_ARG)
+    })
 }
 
 /// The longest `--wait`: a person waits minutes, not days.
@@ -175,10 +188,7 @@ fn duration_up_to(text: &str, max: Duration) -> Result<Duration, String> {
         return Err("must be longer than zero".to_owned());
     }
     if d > max {
-        return Err(format!(
-            "must be at most {}",
-            humantime::format_duration(max)
-        ));
+        return Err(format!("must be at most {}", output::duration(max)));
     }
     Ok(d)
 }
@@ -292,7 +302,7 @@ mod tests {
                 .unwrap_err()
                 .contains("10s, 5m, 1h or 30d")
         );
-        assert_eq!(cart_period("366d").unwrap_err(), "must be at most 1year");
+        assert_eq!(cart_period("366d").unwrap_err(), "must be at most 1 year");
         assert!(cart_period("365d").is_ok());
         assert_eq!(wait_duration("2h").unwrap_err(), "must be at most 1h");
         assert!(wait_duration("300000000000y").is_err());

@@ -6,7 +6,7 @@
 
 mod send;
 
-use crate::domain::Catalog;
+use crate::domain::{CartId, Catalog, Status};
 use crate::workflow::admission::{Admission, Refusal};
 use crate::workflow::{
     AddItem, CartInput, CartView, CartWorkflow, Checkout, RemoveItem, SetEmail, ShopWorkflow,
@@ -36,9 +36,9 @@ use temporalio_common::protos::temporal::api::{
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("there is no cart {0}")]
-    NotFound(String),
+    NotFound(CartId),
     #[error("cart {0} already exists")]
-    AlreadyExists(String),
+    AlreadyExists(CartId),
     /// The cart rules or the payment refused; the message says why.
     #[error("{0}")]
     Rejected(String),
@@ -79,8 +79,10 @@ fn undecodable(text: &str) -> ClientError {
 /// One cart in a listing.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct CartSummary {
-    pub id: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub id: CartId,
+    #[schema(schema_with = crate::workflow::status_schema)]
+    pub status: Status,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub started_at: Option<jiff::Timestamp>,
 }
@@ -107,33 +109,6 @@ const WORKER_PROBE_AFTER: Duration = Duration::from_secs(2);
 /// How long we wait for a worker to appear before saying there is none.
 const WORKER_GRACE: Duration = Duration::from_secs(5);
 
-/// A fresh cart id such as `CART-3f9c2a7b41d0`: random, never time-based, so two clients never
-/// collide.
-pub fn fresh_id() -> String {
-    let hex = uuid::Uuid::new_v4().simple().to_string();
-    format!("CART-{}", &hex[..12])
-}
-
-/// Checks a cart id given by a person (command line, URL): `CART-` and then letters, digits, `-`, `_` or
-/// `.`, so that it is safe everywhere it travels (shell, URLs, file names).
-pub fn check_cart_id(text: &str) -> Result<String, String> {
-    let rest = text
-        .strip_prefix("CART-")
-        .ok_or_else(|| format!("{text:?} is not a cart id: cart ids look like CART-1a2b3c"))?;
-    let ok = !rest.is_empty()
-        && text.len() <= 128
-        && rest
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if ok {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "{text:?} is not a cart id: after CART- use only letters, digits, '-', '_' or '.' (at most 128 characters)"
-        ))
-    }
-}
-
 impl CartClient {
     pub fn new(client: Client, task_queue: impl Into<String>, wait: Duration) -> Self {
         Self {
@@ -150,13 +125,13 @@ impl CartClient {
         self
     }
 
-    fn handle(&self, id: &str) -> temporalio_client::WorkflowHandle<Client, CartWorkflow> {
-        self.client.get_workflow_handle::<CartWorkflow>(id)
+    fn handle(&self, id: &CartId) -> temporalio_client::WorkflowHandle<Client, CartWorkflow> {
+        self.client.get_workflow_handle::<CartWorkflow>(id.as_str())
     }
 
     /// The history of the cart's latest run as the Temporal server stores it: its payloads as
     /// they were sent, encrypted or not.
-    pub async fn stored_history(&self, id: &str) -> Result<Vec<HistoryEvent>, ClientError> {
+    pub async fn stored_history(&self, id: &CartId) -> Result<Vec<HistoryEvent>, ClientError> {
         self.handle(id)
             .fetch_history(Default::default())
             .into_events()
@@ -166,7 +141,7 @@ impl CartClient {
 
     /// Starts a cart and returns it as the worker sees it: one request, which creates the cart
     /// and waits for a worker to answer its `open` update.
-    pub async fn create(&self, id: &str, input: CartInput) -> Result<CartView, ClientError> {
+    pub async fn create(&self, id: &CartId, input: CartInput) -> Result<CartView, ClientError> {
         let start = Start {
             workflow_type: WORKFLOW_TYPE,
             task_queue: &self.task_queue,
@@ -179,11 +154,11 @@ impl CartClient {
     }
 
     /// The cart as it stands.
-    pub async fn get(&self, id: &str) -> Result<CartView, ClientError> {
+    pub async fn get(&self, id: &CartId) -> Result<CartView, ClientError> {
         let handle = self.handle(id);
         let query = handle.query(CartWorkflow::get_cart, (), WorkflowQueryOptions::default());
         self.answered(query).await?.map_err(|e| match e {
-            WorkflowQueryError::NotFound(_) => ClientError::NotFound(id.to_owned()),
+            WorkflowQueryError::NotFound(_) => ClientError::NotFound(id.clone()),
             WorkflowQueryError::PayloadConversion(e) => undecodable(&e.to_string()),
             other => ClientError::Temporal(other.to_string()),
         })
@@ -192,7 +167,7 @@ impl CartClient {
     /// Adds an item, creating the cart with `start` first if it does not exist yet.
     pub async fn add(
         &self,
-        id: &str,
+        id: &CartId,
         item: AddItem,
         input: CartInput,
     ) -> Result<CartView, ClientError> {
@@ -215,12 +190,12 @@ impl CartClient {
         }
     }
 
-    pub async fn remove(&self, id: &str, item: RemoveItem) -> Result<CartView, ClientError> {
+    pub async fn remove(&self, id: &CartId, item: RemoveItem) -> Result<CartView, ClientError> {
         self.change(id, None, CartWorkflow::remove_item.name(), &item)
             .await
     }
 
-    pub async fn set_email(&self, id: &str, email: SetEmail) -> Result<CartView, ClientError> {
+    pub async fn set_email(&self, id: &CartId, email: SetEmail) -> Result<CartView, ClientError> {
         self.change(id, None, CartWorkflow::set_email.name(), &email)
             .await
     }
@@ -228,7 +203,7 @@ impl CartClient {
     /// Checks out. The answer is the cart paid, an error (a refusal: nothing was charged), or
     /// the cart still paying (`checking_out` or `payment_pending`) when the outcome is not
     /// known within the wait; such a cart settles by itself.
-    pub async fn checkout(&self, id: &str, request: Checkout) -> Result<CartView, ClientError> {
+    pub async fn checkout(&self, id: &CartId, request: Checkout) -> Result<CartView, ClientError> {
         match self
             .change(id, None, CartWorkflow::checkout.name(), &request)
             .await
@@ -251,7 +226,7 @@ impl CartClient {
     /// worker busy for seconds) is sent again without one: a worker has just answered.
     async fn change<T: TemporalSerializable + 'static>(
         &self,
-        id: &str,
+        id: &CartId,
         start: Option<Start<'_, CartInput>>,
         name: &str,
         arg: &T,
@@ -288,7 +263,7 @@ impl CartClient {
 
     async fn send<T: TemporalSerializable + 'static>(
         &self,
-        id: &str,
+        id: &CartId,
         start: Option<Start<'_, CartInput>>,
         name: &str,
         arg: &T,
@@ -314,7 +289,7 @@ impl CartClient {
         call: impl Future<Output = Result<CartView, Sent>>,
         began: tokio::time::Instant,
         decide_after: Duration,
-        id: &str,
+        id: &CartId,
         creates: bool,
         sent_at: jiff::Timestamp,
     ) -> Result<Result<CartView, Sent>, ClientError> {
@@ -335,7 +310,7 @@ impl CartClient {
     /// What a change's outcome means to the person who sent it.
     async fn outcome(
         &self,
-        id: &str,
+        id: &CartId,
         outcome: Result<CartView, Sent>,
         creates: bool,
         sent_at: jiff::Timestamp,
@@ -365,14 +340,14 @@ impl CartClient {
             Sent::Failed(failure) => Err(self.refused(id, failure.message).await),
             Sent::Undecodable(e) => Err(undecodable(&e)),
             Sent::NotFound => Err(self.closed(id).await),
-            Sent::AlreadyStarted => Err(ClientError::AlreadyExists(id.to_owned())),
+            Sent::AlreadyStarted => Err(ClientError::AlreadyExists(id.clone())),
             Sent::Other(message) => Err(ClientError::Temporal(message)),
         }
     }
 
     /// A refusal, told apart by the cart's status rather than by the wording of the message:
     /// a cart that is no longer open is closed to changes.
-    async fn refused(&self, id: &str, message: String) -> ClientError {
+    async fn refused(&self, id: &CartId, message: String) -> ClientError {
         match self.get(id).await {
             Ok(view) if view.status != crate::domain::Status::Open => ClientError::Closed(message),
             _ => ClientError::Rejected(message),
@@ -382,7 +357,7 @@ impl CartClient {
     /// Ends the cart `id` if a change of this client started it (at `sent_at` or later) and no
     /// worker ever took it, so that a change that failed leaves no cart behind that nobody
     /// serves. A cart that a worker has served, or that someone started before, is left alone.
-    async fn abandon(&self, id: &str, sent_at: jiff::Timestamp) {
+    async fn abandon(&self, id: &CartId, sent_at: jiff::Timestamp) {
         let events = match self.stored_history(id).await {
             Ok(events) => events,
             Err(e) => {
@@ -470,9 +445,16 @@ impl CartClient {
         let mut carts = Vec::new();
         while let Some(item) = stream.next().await {
             let execution = item.map_err(|e| ClientError::Temporal(e.to_string()))?;
+            // A cart keeps its status in its memo; one without (from before the memo, or
+            // not yet changed) is open.
+            let status = execution
+                .memo()
+                .get::<Status>(crate::workflow::STATUS_KEY)
+                .map_err(|e| undecodable(&e.to_string()))?
+                .unwrap_or(Status::Open);
             carts.push(CartSummary {
-                id: execution.id().to_owned(),
-                status: "open".to_owned(),
+                id: CartId::of_workflow(execution.id()),
+                status,
                 started_at: execution
                     .start_time()
                     .and_then(|t| jiff::Timestamp::try_from(t).ok()),
@@ -484,11 +466,11 @@ impl CartClient {
     }
 
     /// Explains why a cart that exists no longer accepts changes.
-    async fn closed(&self, id: &str) -> ClientError {
+    async fn closed(&self, id: &CartId) -> ClientError {
         match self.get(id).await {
             Ok(view) => ClientError::Closed(
                 crate::domain::CartError::Closed {
-                    cart: id.to_owned(),
+                    cart: id.clone(),
                     status: view.status,
                 }
                 .to_string(),
@@ -626,20 +608,5 @@ impl CartClient {
             })
             .map(|p| p.identity)
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod id_tests {
-    use super::check_cart_id as cart_id;
-
-    #[test]
-    fn cart_ids_are_checked() {
-        assert!(cart_id("CART-123").is_ok());
-        assert!(cart_id("CART-a_b.c-d").is_ok());
-        assert!(cart_id("cart-1").is_err());
-        assert!(cart_id("CART-").is_err());
-        assert!(cart_id("CART-a b").is_err());
-        assert!(cart_id(&format!("CART-{}", "a".repeat(130))).is_err());
     }
 }

@@ -11,6 +11,7 @@
 //! client's own retries (a busy cart's "too many updates in flight", an update aborted while
 //! the cart continued as new), exactly as the SDK's own calls do.
 
+use crate::domain::CartId;
 use crate::workflow::CartView;
 use temporalio_client::grpc::WorkflowService;
 use temporalio_client::{Client, NamespacedClient};
@@ -83,7 +84,7 @@ fn context() -> SerializationContextData {
 
 fn update_request<T: TemporalSerializable + 'static>(
     client: &Client,
-    id: &str,
+    id: &CartId,
     update_id: &str,
     change: &Change<'_, T>,
     args: Vec<temporalio_common::protos::temporal::api::common::v1::Payload>,
@@ -91,7 +92,7 @@ fn update_request<T: TemporalSerializable + 'static>(
     UpdateWorkflowExecutionRequest {
         namespace: client.namespace(),
         workflow_execution: Some(WorkflowExecution {
-            workflow_id: id.to_owned(),
+            workflow_id: id.to_string(),
             run_id: String::new(),
         }),
         wait_policy: Some(WaitPolicy {
@@ -116,7 +117,7 @@ fn update_request<T: TemporalSerializable + 'static>(
 /// Sends a change to a running cart and waits for its outcome.
 pub(super) async fn update<T: TemporalSerializable + 'static>(
     client: &Client,
-    id: &str,
+    id: &CartId,
     change: Change<'_, T>,
 ) -> Result<CartView, Sent> {
     let converter = &client.options().data_converter;
@@ -147,7 +148,7 @@ pub(super) async fn update<T: TemporalSerializable + 'static>(
 /// change's outcome.
 pub(super) async fn update_with_start<S, T>(
     client: &Client,
-    id: &str,
+    id: &CartId,
     start: Start<'_, S>,
     change: Change<'_, T>,
 ) -> Result<CartView, Sent>
@@ -166,7 +167,7 @@ where
         .map_err(|e| Sent::Other(e.to_string()))?;
     let start_request = StartWorkflowExecutionRequest {
         namespace: client.namespace(),
-        workflow_id: id.to_owned(),
+        workflow_id: id.to_string(),
         workflow_type: Some(WorkflowType {
             name: start.workflow_type.to_owned(),
         }),
@@ -195,7 +196,7 @@ where
                 ))),
             },
         ],
-        resource_id: id.to_owned(),
+        resource_id: id.to_string(),
     };
     loop {
         let response = WorkflowService::execute_multi_operation(

@@ -4,6 +4,7 @@
 //! leaves the cart exactly as it was. The workflow's update validators run the same methods on
 //! a copy of the cart, so what a validator accepts is exactly what the handler will do.
 
+use super::cart_id::CartId;
 use super::catalog::{Catalog, Product, ProductId};
 use super::email::{Email, EmailError};
 use super::money::{Currency, Money};
@@ -124,7 +125,7 @@ pub enum CartError {
     #[error(
         "cart {cart} holds {max} different products, the most one cart can; check out or remove one first"
     )]
-    TooManyLines { cart: String, max: usize },
+    TooManyLines { cart: CartId, max: usize },
     #[error(transparent)]
     Payment(#[from] PaymentMethodError),
     #[error("quantity must be at least 1, not {0}")]
@@ -138,12 +139,12 @@ pub enum CartError {
         max: u32,
     },
     #[error("product {product} is not in cart {cart}")]
-    NotInCart { cart: String, product: i64 },
+    NotInCart { cart: CartId, product: i64 },
     #[error(
         "cart {cart} holds {have} of product {product}, so {requested} cannot be removed; leave out the quantity to remove the whole line"
     )]
     RemoveTooMany {
-        cart: String,
+        cart: CartId,
         product: ProductId,
         have: u32,
         requested: i64,
@@ -151,24 +152,24 @@ pub enum CartError {
     #[error(transparent)]
     Email(#[from] EmailError),
     #[error("cart {cart} is empty: add an item before checking out")]
-    Empty { cart: String },
+    Empty { cart: CartId },
     #[error(
         "cart {cart} has no e-mail address for the receipt: set one first or give one with checkout"
     )]
-    NoEmail { cart: String },
+    NoEmail { cart: CartId },
     #[error("the cart total would be too large")]
     TotalTooLarge,
     #[error(
         "cart {cart} holds prices in {currency}, but product {product} is now priced in {priced_in}; check out or empty the cart first"
     )]
     OtherCurrency {
-        cart: String,
+        cart: CartId,
         currency: Currency,
         product: ProductId,
         priced_in: Currency,
     },
     #[error("cart {cart} {}", closed_reason(*status))]
-    Closed { cart: String, status: Status },
+    Closed { cart: CartId, status: Status },
 }
 
 /// The ids, or the first of them when there are many (`cart products` lists them all).
@@ -203,7 +204,7 @@ fn closed_reason(status: Status) -> &'static str {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cart {
-    id: String,
+    id: CartId,
     items: Vec<LineItem>,
     email: Option<Email>,
     status: Status,
@@ -212,9 +213,9 @@ pub struct Cart {
 }
 
 impl Cart {
-    pub fn new(id: impl Into<String>) -> Self {
+    pub fn new(id: CartId) -> Self {
         Self {
-            id: id.into(),
+            id,
             items: Vec::new(),
             email: None,
             status: Status::Open,
@@ -223,7 +224,7 @@ impl Cart {
         }
     }
 
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &CartId {
         &self.id
     }
     pub fn items(&self) -> &[LineItem] {
@@ -488,7 +489,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn cart() -> Cart {
-        Cart::new("CART-test")
+        Cart::new(CartId::parse("CART-test").unwrap())
     }
 
     fn catalog() -> Catalog {

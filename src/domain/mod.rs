@@ -4,6 +4,7 @@
 //! command line are thin layers over these types.
 
 mod cart;
+mod cart_id;
 mod catalog;
 mod email;
 mod money;
@@ -13,6 +14,7 @@ pub use cart::{
     Cart, CartError, CheckoutOrder, LineItem, MAX_LINES, MAX_QUANTITY_PER_LINE, MAX_REASON_CHARS,
     Status, bounded,
 };
+pub use cart_id::{CartId, CartIdError};
 pub use catalog::{Catalog, CatalogError, CatalogFormat, MAX_PRODUCTS, Product, ProductId};
 pub use email::{Email, EmailError};
 pub use money::{Currency, Money, MoneyError};

@@ -2,7 +2,7 @@
 //! the cart as clients see it. These types are the wire contract; renaming a field breaks
 //! running carts and older clients.
 
-use crate::domain::{Cart, Catalog, LineItem, ProductId, Status};
+use crate::domain::{Cart, CartId, Catalog, LineItem, ProductId, Status};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ impl CartSettings {
 
     /// The catalog a cart from before worker prices was priced from: the one it was started
     /// with, or the built-in one for carts started without settings.
-    pub fn legacy_catalog(&self) -> Catalog {
+    pub fn start_catalog(&self) -> Catalog {
         self.catalog.clone().unwrap_or_else(Catalog::builtin)
     }
 
@@ -58,7 +58,7 @@ impl CartSettings {
     /// recompute their timers from them on replay, so they must never change. Client-side
     /// defaults live in the CLI and may change freely, because clients always send settings.
     /// (Such carts were priced from the built-in catalog before the worker set the prices; see
-    /// `CartSettings::legacy_catalog`.)
+    /// `CartSettings::start_catalog`.)
     pub fn frozen_default() -> Self {
         Self {
             reminder_delay: Duration::from_secs(60 * 60),
@@ -83,7 +83,7 @@ mod millis {
 
 /// The tutorial's item shape: `{"ProductId":0,"Quantity":1}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LegacyItem {
+pub struct TutorialItem {
     #[serde(rename = "ProductId")]
     pub product_id: i64,
     #[serde(rename = "Quantity")]
@@ -92,9 +92,9 @@ pub struct LegacyItem {
 
 /// The tutorial's cart shape, answered by the `getCart` query.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LegacyCart {
+pub struct TutorialCart {
     #[serde(rename = "Items")]
-    pub items: Vec<LegacyItem>,
+    pub items: Vec<TutorialItem>,
     #[serde(rename = "Email")]
     pub email: String,
 }
@@ -110,9 +110,9 @@ pub struct CartInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<Box<super::CartState>>,
     #[serde(rename = "Items", default, skip_serializing_if = "Vec::is_empty")]
-    pub legacy_items: Vec<LegacyItem>,
+    pub tutorial_items: Vec<TutorialItem>,
     #[serde(rename = "Email", default, skip_serializing_if = "String::is_empty")]
-    pub legacy_email: String,
+    pub tutorial_email: String,
 }
 
 impl CartInput {
@@ -195,7 +195,8 @@ pub struct Receipt {
 /// result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CartView {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: CartId,
     #[schema(schema_with = status_schema)]
     pub status: Status,
     pub email: Option<String>,
@@ -214,7 +215,7 @@ pub struct CartView {
 }
 
 /// The status as the HTTP API documents it (the domain's `Status` stays free of schema code).
-fn status_schema() -> utoipa::openapi::Object {
+pub(crate) fn status_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(Status::ALL.map(|s| s.as_str())))
@@ -230,7 +231,7 @@ impl CartView {
         receipt: Option<Receipt>,
     ) -> Self {
         Self {
-            id: cart.id().to_owned(),
+            id: cart.id().clone(),
             status: cart.status(),
             email: cart.email().map(|e| e.to_string()),
             items: cart.items().iter().map(LineView::from).collect(),

@@ -7,26 +7,27 @@
 //! is cancelled and re-armed whenever the cart changes, sends the abandoned-cart reminder,
 //! expires idle carts, continues-as-new when the server suggests it and finishes after a
 //! successful checkout. The tutorial's signals and `getCart` query are served alongside, in
-//! [`legacy`]. Changes to the commands a cart issues go behind patches, and the recorded
+//! [`tutorial`]. Changes to the commands a cart issues go behind patches, and the recorded
 //! histories in `tests/fixtures` keep replaying.
 
 pub mod admission;
-mod legacy;
 pub mod messages;
 mod shop;
 mod state;
+mod tutorial;
 
 pub use messages::*;
 pub use shop::{ShopWorkflow, WorkerCatalog, catalog_interceptor, shop_id};
 pub use state::{CartState, IdleAction};
 
 use crate::activities::{CartActivities, ChargeState, SettleRequest};
-use crate::domain::{Cart, CartError, Catalog, Product, ProductId, Status};
+use crate::domain::{Cart, CartError, CartId, Catalog, Product, ProductId, Status};
 use crate::redact::redact;
 use jiff::Timestamp;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use temporalio_common::MemoValue;
 use temporalio_common::RetryPolicy;
 use temporalio_common::data_converters::RawValue;
 use temporalio_common::error::IncomingError;
@@ -57,12 +58,22 @@ pub enum UpdateError {
 pub struct CartWorkflow {
     state: CartState,
     /// Items of a tutorial start input: added when the run begins, at the worker's prices.
-    start_items: Vec<LegacyItem>,
+    start_items: Vec<TutorialItem>,
     /// Where this run's prices come from, once a change has asked (see [`WORKER_PRICES`]).
     pricing: Pricing,
     /// Products whose price is being looked up by a change under way.
     looking_up: std::collections::BTreeSet<i64>,
+    /// The status last written to the memo (a run starts without one, which reads as open).
+    published: Status,
+    /// Warnings about the start input, logged when the run begins (`init` cannot tell a
+    /// replay from a first run).
+    start_notes: Vec<String>,
 }
+
+/// The patch after which a cart keeps its status in its memo (see `publish_status`).
+const STATUS_MEMO: &str = "status-memo";
+/// The memo key of the cart's status; clients read it from listings.
+pub const STATUS_KEY: &str = "status";
 
 /// The patch after which the worker's catalog prices a cart, through an activity. Before
 /// it, a cart charged the catalog its client had sent; those histories replay with that one.
@@ -170,11 +181,50 @@ fn failure_message(err: &ActivityExecutionError) -> String {
         .unwrap_or_else(|| err.to_string())
 }
 
-/// The one idle timer, kept across loop iterations and cancelled before it is replaced.
+/// The one idle timer, kept across turns of the run loop and cancelled before it is replaced.
+#[derive(Default)]
+struct IdleTimer<'a> {
+    armed: Option<ArmedTimer<'a>>,
+}
+
 struct ArmedTimer<'a> {
     at: Timestamp,
     action: IdleAction,
     timer: Pin<Box<dyn CancellableFuture<Output = TimerResult> + 'a>>,
+}
+
+impl<'a> IdleTimer<'a> {
+    fn disarm(&mut self) {
+        if let Some(a) = self.armed.take() {
+            a.timer.cancel();
+        }
+    }
+
+    /// Arms the timer for the cart's next idle action, unless it is armed for it already.
+    /// Answers the action instead when it is due now.
+    fn rearm(
+        &mut self,
+        next: Option<(Timestamp, IdleAction)>,
+        now: impl FnOnce() -> Timestamp,
+        timers: &'a WorkflowContext<CartWorkflow>,
+    ) -> Option<IdleAction> {
+        if self.armed.as_ref().map(|a| (a.at, a.action)) == next {
+            return None;
+        }
+        self.disarm();
+        let (at, action) = next?;
+        let now = now();
+        if at <= now {
+            return Some(action);
+        }
+        let wait = now.duration_until(at).unsigned_abs();
+        self.armed = Some(ArmedTimer {
+            at,
+            action,
+            timer: Box::pin(timers.timer(wait)),
+        });
+        None
+    }
 }
 
 #[workflow_methods]
@@ -186,125 +236,164 @@ impl CartWorkflow {
             start_items: Vec::new(),
             pricing: Pricing::Undecided,
             looking_up: Default::default(),
+            published: Status::Open,
+            start_notes: Vec::new(),
         };
+        let mut start_notes = Vec::new();
         if let Some(state) = input.resume {
             if is_own_resume(ctx, &state) {
                 return fresh(*state);
             }
-            tracing::warn!(
-                cart = ctx.workflow_id(),
+            start_notes.push(
                 "ignoring a `resume` state: only the cart's own continue-as-new may resume it"
+                    .to_owned(),
             );
         }
         let settings = input
             .settings
             .unwrap_or_else(CartSettings::frozen_default)
             .within_limits();
-        let mut cart = Cart::new(ctx.workflow_id());
+        let mut cart = Cart::new(CartId::of_workflow(ctx.workflow_id()));
         let email = input
             .email
-            .or_else(|| Some(input.legacy_email.clone()).filter(|e| !e.trim().is_empty()));
+            .or_else(|| Some(input.tutorial_email.clone()).filter(|e| !e.trim().is_empty()));
         if let Some(email) = email
             && let Err(e) = cart.set_email(&email)
         {
-            tracing::warn!(
-                cart = ctx.workflow_id(),
-                "ignoring the start e-mail: {}",
-                redact(&e.to_string())
-            );
+            start_notes.push(format!("ignoring the start e-mail: {e}"));
         }
         let now = clock(ctx.start_time());
         let instance = ctx.first_execution_run_id().to_owned();
         Self {
-            start_items: input.legacy_items,
+            start_items: input.tutorial_items,
+            start_notes,
             ..fresh(CartState::new(cart, settings, instance, now))
         }
     }
 
+    /// The cart's life, one phase per turn of the loop: finish a closed cart, pay for a
+    /// checkout, hand a long history on to a new run, and otherwise wait for a change or for
+    /// the idle timer. Updates and signals change the state in between; every turn starts
+    /// from the state as it is.
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
+        let notes = ctx.state_mut(|w| std::mem::take(&mut w.start_notes));
+        for note in notes {
+            ctx.warn_once(note);
+        }
         Self::add_start_items(ctx).await;
         // A second handle on the context owns the timer, so the loop can lend `ctx` mutably.
         let timers = ctx.clone();
-        let mut armed: Option<ArmedTimer<'_>> = None;
+        let mut idle = IdleTimer::default();
         loop {
+            Self::publish_status(ctx);
             let (status, revision) = ctx.state(|w| (w.state.cart.status(), w.state.revision));
             if matches!(status, Status::CheckedOut | Status::Expired) {
-                disarm(&mut armed);
-                let c = &*ctx;
-                c.wait_condition(|_| c.all_handlers_finished()).await?;
-                // Carts paid for before confirmations existed must replay without one.
-                if status == Status::CheckedOut && ctx.patched(ORDER_CONFIRMATION) {
-                    Self::send_confirmation(ctx).await;
-                }
-                return Ok(ctx.state(|w| w.state.view()));
+                idle.disarm();
+                return Self::finish(ctx, status).await;
             }
             if status.is_paying() && ctx.state(|w| w.state.charge.is_some()) {
-                disarm(&mut armed);
-                if status == Status::CheckingOut {
-                    Self::charge(ctx).await;
-                } else {
-                    Self::settle(ctx).await;
-                }
+                idle.disarm();
+                Self::pay(ctx, status).await;
                 continue;
             }
             if status == Status::Open && ctx.continue_as_new_suggested() {
-                let c = &*ctx;
-                c.wait_condition(|_| c.all_handlers_finished()).await?;
-                if ctx.state(|w| w.state.cart.status()) == Status::Open {
-                    disarm(&mut armed);
-                    let state = ctx.state(|w| w.state.clone());
-                    let input = CartInput {
-                        resume: Some(Box::new(state)),
-                        ..CartInput::default()
-                    };
-                    ctx.continue_as_new(input, ContinueAsNewOptions::default())?;
-                }
+                Self::continue_as_new(ctx, &mut idle).await?;
                 continue;
             }
-
             let next = ctx.state(|w| w.state.next_idle_action());
-            if armed.as_ref().map(|a| (a.at, a.action)) != next {
-                disarm(&mut armed);
-                if let Some((at, action)) = next {
-                    let now = clock(ctx.workflow_time());
-                    if at <= now {
-                        Self::idle_action(ctx, action).await;
-                        continue;
-                    }
-                    let wait = now.duration_until(at).unsigned_abs();
-                    armed = Some(ArmedTimer {
-                        at,
-                        action,
-                        timer: Box::pin(timers.timer(wait)),
-                    });
-                }
+            if let Some(due) = idle.rearm(next, || clock(ctx.workflow_time()), &timers) {
+                Self::idle_action(ctx, due).await;
+                continue;
             }
+            if let Some(fired) = Self::wait_for_change(ctx, &mut idle, status, revision).await? {
+                Self::idle_action(ctx, fired).await;
+            }
+        }
+    }
 
-            let changed =
-                |w: &Self| w.state.revision != revision || w.state.cart.status() != status;
-            let fired = match armed.as_mut() {
-                Some(a) => {
-                    temporalio_sdk::workflows::select! {
-                        result = a.timer.as_mut() => Some(result),
-                        woke = ctx.wait_condition(changed) => { woke?; None }
-                    }
-                }
-                None => {
-                    ctx.wait_condition(changed).await?;
-                    None
-                }
+    /// A checked-out or expired cart: once every handler has answered, the order confirmation
+    /// (carts paid for before confirmations existed replay without one), and the cart as it
+    /// ends is the workflow's result.
+    async fn finish(ctx: &mut WorkflowContext<Self>, status: Status) -> WorkflowResult<CartView> {
+        let c = &*ctx;
+        c.wait_condition(|_| c.all_handlers_finished()).await?;
+        if status == Status::CheckedOut && ctx.patched(ORDER_CONFIRMATION) {
+            Self::send_confirmation(ctx).await;
+        }
+        Ok(ctx.state(|w| w.state.view()))
+    }
+
+    /// A checkout under way: charge it, or settle a charge whose outcome is not known.
+    async fn pay(ctx: &mut WorkflowContext<Self>, status: Status) {
+        if status == Status::CheckingOut {
+            Self::charge(ctx).await;
+        } else {
+            Self::settle(ctx).await;
+        }
+    }
+
+    /// Hands the cart on to a new run when the server suggests it (the history is long), once
+    /// every handler has answered and if the cart is still open by then.
+    async fn continue_as_new(
+        ctx: &mut WorkflowContext<Self>,
+        idle: &mut IdleTimer<'_>,
+    ) -> WorkflowResult<()> {
+        let c = &*ctx;
+        c.wait_condition(|_| c.all_handlers_finished()).await?;
+        if ctx.state(|w| w.state.cart.status()) == Status::Open {
+            idle.disarm();
+            let state = ctx.state(|w| w.state.clone());
+            let input = CartInput {
+                resume: Some(Box::new(state)),
+                ..CartInput::default()
             };
-            match fired {
-                Some(TimerResult::Fired) => {
-                    if let Some(a) = armed.take() {
-                        Self::idle_action(ctx, a.action).await;
-                    }
+            ctx.continue_as_new(input, ContinueAsNewOptions::default())?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the cart changes (an update or a signal) or the idle timer fires; answers
+    /// the idle action when the timer fired.
+    async fn wait_for_change(
+        ctx: &mut WorkflowContext<Self>,
+        idle: &mut IdleTimer<'_>,
+        status: Status,
+        revision: u64,
+    ) -> WorkflowResult<Option<IdleAction>> {
+        let changed = |w: &Self| w.state.revision != revision || w.state.cart.status() != status;
+        let fired = match idle.armed.as_mut() {
+            Some(a) => {
+                temporalio_sdk::workflows::select! {
+                    result = a.timer.as_mut() => Some(result),
+                    woke = ctx.wait_condition(changed) => { woke?; None }
                 }
-                // Only workflow cancellation cancels the timer behind our back.
-                Some(_) => return Err(temporalio_sdk::WorkflowTermination::cancelled()),
-                None => {}
             }
+            None => {
+                ctx.wait_condition(changed).await?;
+                None
+            }
+        };
+        match fired {
+            Some(TimerResult::Fired) => Ok(idle.armed.take().map(|a| a.action)),
+            // Only workflow cancellation cancels the timer behind our back.
+            Some(_) => Err(temporalio_sdk::WorkflowTermination::cancelled()),
+            None => Ok(None),
+        }
+    }
+
+    /// Keeps the cart's status in its memo, where `cart list` reads it without asking each
+    /// cart. Only when it changes; runs from before [`STATUS_MEMO`] keep no memo (and list as
+    /// open).
+    fn publish_status(ctx: &mut WorkflowContext<Self>) {
+        let (status, published) = ctx.state(|w| (w.state.cart.status(), w.published));
+        if status == published || !ctx.patched(STATUS_MEMO) {
+            return;
+        }
+        let memo = [(STATUS_KEY, Some(MemoValue::new(status)))];
+        match ctx.upsert_memo(memo) {
+            Ok(()) => ctx.state_mut(|w| w.published = status),
+            Err(e) => ctx.warn_once(format!("cannot keep the status in the memo: {e}")),
         }
     }
 
@@ -319,14 +408,8 @@ impl CartWorkflow {
                     .map_err(UpdateError::from),
                 Err(e) => Err(e),
             };
-            if let Err(e) = added
-                && !ctx.is_replaying()
-            {
-                tracing::warn!(
-                    cart = ctx.workflow_id(),
-                    "ignoring a start item: {}",
-                    redact(&e.to_string())
-                );
+            if let Err(e) = added {
+                ctx.warn_once(format_args!("ignoring a start item: {e}"));
             }
         }
     }
@@ -350,7 +433,7 @@ impl CartWorkflow {
             }
         });
         if !worker_prices {
-            let catalog = ctx.state(|w| w.state.settings.legacy_catalog());
+            let catalog = ctx.state(|w| w.state.settings.start_catalog());
             return find(&catalog, product).cloned();
         }
         let found = ctx
@@ -370,7 +453,7 @@ impl CartWorkflow {
     /// run that began before worker prices.
     fn validation_catalog(&self, ctx: &WorkflowContextView) -> Result<Arc<Catalog>, BoxError> {
         if self.pricing == Pricing::CartCatalog {
-            return Ok(Arc::new(self.state.settings.legacy_catalog()));
+            return Ok(Arc::new(self.state.settings.start_catalog()));
         }
         ctx.context_value::<WorkerCatalog>()
             .map(|c| (*c).clone())
@@ -384,14 +467,11 @@ impl CartWorkflow {
         let sent = ctx
             .execute_activity(CartActivities::send_confirmation, request, mail_options())
             .await;
-        if let Err(e) = sent
-            && !ctx.is_replaying()
-        {
-            tracing::warn!(
-                cart = ctx.workflow_id(),
+        if let Err(e) = sent {
+            ctx.warn_once(format_args!(
                 "the order confirmation could not be sent: {}",
-                redact(&failure_message(&e))
-            );
+                failure_message(&e)
+            ));
         }
     }
 
@@ -408,14 +488,11 @@ impl CartWorkflow {
                     let sent = ctx
                         .execute_activity(CartActivities::send_reminder, request, mail_options())
                         .await;
-                    if let Err(e) = sent
-                        && !ctx.is_replaying()
-                    {
-                        tracing::warn!(
-                            cart = ctx.workflow_id(),
+                    if let Err(e) = sent {
+                        ctx.warn_once(format_args!(
                             "the reminder could not be sent: {}",
-                            redact(&failure_message(&e))
-                        );
+                            failure_message(&e)
+                        ));
                     }
                 }
                 // One reminder per idle period, sent or given up on.
@@ -489,13 +566,9 @@ impl CartWorkflow {
             Err(e) => {
                 let reason = failure_message(&e);
                 ctx.state_mut(|w| w.state.payment_unknown(&reason, None, now));
-                if !ctx.is_replaying() {
-                    tracing::warn!(
-                        cart = ctx.workflow_id(),
-                        "the payment is still not settled after a day; asking again in an hour: {}",
-                        redact(&reason)
-                    );
-                }
+                ctx.warn_once(format_args!(
+                    "the payment is still not settled after a day; asking again in an hour: {reason}"
+                ));
                 ctx.timer(SETTLE_AGAIN_AFTER).await;
             }
         }
@@ -658,25 +731,24 @@ impl CartWorkflow {
     }
 
     #[query(name = "getCart")]
-    pub fn legacy_get_cart(&self, _ctx: &WorkflowContextView) -> LegacyCart {
-        legacy::cart(&self.state.cart)
+    pub fn tutorial_get_cart(&self, _ctx: &WorkflowContextView) -> TutorialCart {
+        tutorial::cart(&self.state.cart)
     }
 
     #[signal(name = "ADD_TO_CART_CHANNEL")]
-    pub async fn legacy_add(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
-        let outcome = match legacy::item(&raw) {
+    pub async fn tutorial_add(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
+        let outcome = match tutorial::item(&raw) {
             Ok(item) => Self::add(ctx, item.product_id, item.quantity)
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
-        let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
-        legacy::log_ignored(cart, replaying, "ADD_TO_CART_CHANNEL", outcome);
+        ignored_signal(ctx, "ADD_TO_CART_CHANNEL", outcome);
     }
 
     #[signal(name = "REMOVE_FROM_CART_CHANNEL")]
-    pub fn legacy_remove(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
-        let outcome = legacy::item(&raw).and_then(|item| {
+    pub fn tutorial_remove(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
+        let outcome = tutorial::item(&raw).and_then(|item| {
             // The tutorial removes the whole line when asked for as many or more than it holds.
             let now = clock(ctx.workflow_time());
             self.apply(now, |c| {
@@ -690,31 +762,28 @@ impl CartWorkflow {
             })
             .map_err(|e| e.to_string())
         });
-        let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
-        legacy::log_ignored(cart, replaying, "REMOVE_FROM_CART_CHANNEL", outcome);
+        ignored_signal(ctx, "REMOVE_FROM_CART_CHANNEL", outcome);
     }
 
     #[signal(name = "UPDATE_EMAIL_CHANNEL")]
-    pub fn legacy_email(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
-        let outcome = legacy::email(&raw).and_then(|email| {
+    pub fn tutorial_email(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
+        let outcome = tutorial::email(&raw).and_then(|email| {
             let now = clock(ctx.workflow_time());
             self.apply(now, |c| c.set_email(&email))
                 .map_err(|e| e.to_string())
         });
-        let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
-        legacy::log_ignored(cart, replaying, "UPDATE_EMAIL_CHANNEL", outcome);
+        ignored_signal(ctx, "UPDATE_EMAIL_CHANNEL", outcome);
     }
 
     #[signal(name = "CHECKOUT_CHANNEL")]
-    pub async fn legacy_checkout(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
-        let outcome = match legacy::checkout(&raw) {
+    pub async fn tutorial_checkout(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
+        let outcome = match tutorial::checkout(&raw) {
             Ok(request) => Self::begin_checkout(ctx, request)
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
-        let (cart, replaying) = (ctx.workflow_id(), ctx.is_replaying());
-        legacy::log_ignored(cart, replaying, "CHECKOUT_CHANNEL", outcome);
+        ignored_signal(ctx, "CHECKOUT_CHANNEL", outcome);
     }
 }
 
@@ -741,8 +810,34 @@ fn find(catalog: &Catalog, product: i64) -> Result<&Product, UpdateError> {
         })
 }
 
-fn disarm(armed: &mut Option<ArmedTimer<'_>>) {
-    if let Some(a) = armed.take() {
-        a.timer.cancel();
+/// Logs a tutorial signal that was not applied: signals cannot answer.
+fn ignored_signal<T>(ctx: &impl WarnOnce, signal: &str, outcome: Result<T, String>) {
+    if let Err(e) = outcome {
+        ctx.warn_once(format_args!("ignoring the tutorial signal {signal}: {e}"));
+    }
+}
+
+/// Logging that a replay does not repeat: a warning about this cart is written when the
+/// workflow code first runs it, not again each time a worker replays the history.
+trait WarnOnce {
+    fn warn_once(&self, message: impl std::fmt::Display);
+}
+
+impl<W> WarnOnce for WorkflowContext<W> {
+    fn warn_once(&self, message: impl std::fmt::Display) {
+        warn_unless(self.is_replaying(), self.workflow_id(), message);
+    }
+}
+
+impl<W> WarnOnce for SyncWorkflowContext<W> {
+    fn warn_once(&self, message: impl std::fmt::Display) {
+        warn_unless(self.is_replaying(), self.workflow_id(), message);
+    }
+}
+
+/// The message is redacted: it may quote what a customer or a provider sent.
+fn warn_unless(replaying: bool, cart: &str, message: impl std::fmt::Display) {
+    if !replaying {
+        tracing::warn!(cart, "{}", redact(&message.to_string()));
     }
 }

@@ -111,7 +111,7 @@ impl CartState {
     pub fn reminder_request(&self) -> Option<ReminderRequest> {
         let email = self.cart.email()?.clone();
         Some(ReminderRequest {
-            cart_id: self.cart.id().to_owned(),
+            cart_id: self.cart.id().clone(),
             message_key: format!("{}-reminder-{}", self.key_prefix(), self.revision),
             email,
             items: self.cart.items().to_vec(),
@@ -123,7 +123,7 @@ impl CartState {
     pub fn confirmation_request(&self) -> Option<ConfirmationRequest> {
         let receipt = self.receipt.as_ref()?;
         Some(ConfirmationRequest {
-            cart_id: self.cart.id().to_owned(),
+            cart_id: self.cart.id().clone(),
             message_key: format!("{}-confirmation", self.key_prefix()),
             email: self.cart.email()?.clone(),
             items: self.cart.items().to_vec(),
@@ -153,7 +153,7 @@ impl CartState {
         // Providers bound descriptions (and a long one says nothing more to the customer).
         let description = crate::domain::bounded(&description, 350);
         Ok(ChargeRequest {
-            cart_id: self.cart.id().to_owned(),
+            cart_id: self.cart.id().clone(),
             idempotency_key: format!("{}-checkout-{}", self.key_prefix(), order.attempt),
             amount: order.amount,
             email: order.email,
@@ -223,7 +223,12 @@ mod tests {
             catalog: None,
         };
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        CartState::new(Cart::new("CART-1"), settings, "run1".into(), t0)
+        CartState::new(
+            Cart::new(crate::domain::CartId::of_workflow("CART-1")),
+            settings,
+            "run1".into(),
+            t0,
+        )
     }
 
     fn at(s: &CartState, secs: i64) -> Timestamp {
@@ -286,7 +291,7 @@ mod tests {
     fn keys_stay_short_for_any_cart_id() {
         let mut s = state();
         let long = format!("CART-{}", "x".repeat(995));
-        s.cart = Cart::new(long.clone());
+        s.cart = Cart::new(crate::domain::CartId::of_workflow(&long));
         s.cart.add(&Catalog::builtin(), 2, 1).unwrap();
         s.cart.set_email("a@example.com").unwrap();
         let req = Checkout::default();

@@ -3,7 +3,6 @@
 //! short, and the cart's history shows it.
 
 use super::Server;
-use crate::cli::Setup;
 use crate::support::*;
 use cart::domain::{MAX_LINES, MAX_PAYMENT_CHARS};
 use reqwest::{Method, StatusCode};
@@ -11,10 +10,11 @@ use serde_json::json;
 
 /// The cart's history as JSON (what the server stores), and its number of events.
 async fn stored(s: &Setup, id: &str) -> (String, usize) {
+    let id = &cart::domain::CartId::parse(id).unwrap();
     let handle = s
         .env
         .client()
-        .get_workflow_handle::<cart::workflow::CartWorkflow>(id);
+        .get_workflow_handle::<cart::workflow::CartWorkflow>(id.as_str());
     let json = handle
         .fetch_history(Default::default())
         .to_json()
@@ -155,8 +155,8 @@ async fn a_cart_id_of_a_thousand_characters_still_gets_a_short_idempotency_key()
     let s = Setup::new().await;
     let _worker = s.spawn_worker().await;
     // `cart` refuses such ids; a cart started by another Temporal client may have one.
-    let carts = client(&s.env, &s.queue);
-    let id = format!("CART-{}", "x".repeat(995));
+    let carts = s.client();
+    let id = cart::domain::CartId::of_workflow(&format!("CART-{}", "x".repeat(995)));
     carts.add(&id, add(2, 1), input(LONG, LONG)).await.unwrap();
     let view = carts
         .checkout(&id, checkout(Some("ann@example.com"), None))

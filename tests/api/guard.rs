@@ -2,7 +2,8 @@
 //! check against DNS rebinding, the body limit, and where the token may come from.
 
 use super::Server;
-use crate::cli::{Setup, stderr};
+use crate::cli::stderr;
+use crate::support::Setup;
 use reqwest::StatusCode;
 use serde_json::Value;
 

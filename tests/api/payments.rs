@@ -2,7 +2,6 @@
 //! `payment_pending`, until it settles.
 
 use super::Server;
-use crate::cli::Setup;
 use crate::stripe::fake::{FakeStripe, Step};
 use crate::support::*;
 use reqwest::{Method, StatusCode};
@@ -47,6 +46,17 @@ async fn a_pending_payment_is_a_202_and_the_cart_says_so_until_it_settles() {
     );
     let doc = api.call(Method::GET, "/api/v1/openapi.json", None).await.1;
     super::conforms(&doc, "/api/v1/carts/{id}/checkout", "post", 202, &cart);
+    // The listing shows it pending too: the status comes from the cart's memo.
+    let (status, listed) = api.call(Method::GET, "/api/v1/carts", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} is not listed: {listed}"));
+    assert_eq!(entry["status"], "payment_pending", "{listed}");
+    super::conforms(&doc, "/api/v1/carts", "get", 200, &listed);
     // A second checkout is refused while the first is not settled.
     let (status, _) = api
         .call(Method::POST, &path("checkout"), Some(json!({})))

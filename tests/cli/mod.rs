@@ -11,35 +11,10 @@ mod session;
 mod transcripts;
 
 use crate::support::*;
-use std::path::Path;
 use std::process::{Child, Stdio};
-use temporalio_sdk::testing::{LocalServer, WorkflowEnvironment};
 
-/// A dev server, a task queue and a data directory for one test.
-pub struct Setup {
-    pub env: WorkflowEnvironment<LocalServer>,
-    pub address: String,
-    pub queue: String,
-    pub data: tempfile::TempDir,
-}
-
+/// The real `cart` binary and `cart worker` processes on a test's [`Setup`].
 impl Setup {
-    /// The charges the worker's ledger holds, one line each.
-    pub fn charges(&self) -> Vec<String> {
-        let ledger = std::fs::read_to_string(self.data().join("payments.jsonl")).unwrap();
-        ledger.lines().map(str::to_owned).collect()
-    }
-
-    pub async fn new() -> Self {
-        let (env, address) = start_server(&[]).await;
-        Self {
-            env,
-            address,
-            queue: unique("q"),
-            data: tempfile::tempdir().unwrap(),
-        }
-    }
-
     /// The only settings a test's `cart` gets.
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         let data = self.data.path().display().to_string();
@@ -110,15 +85,11 @@ impl Setup {
             .spawn()
             .expect("spawn cart worker");
         let log = drain(&mut child);
-        wait_for_worker(&client(&self.env, &self.queue)).await;
+        wait_for_worker(&self.client()).await;
         WorkerProcess {
             child: Some(child),
             log: Some(log),
         }
-    }
-
-    pub fn data(&self) -> &Path {
-        self.data.path()
     }
 }
 

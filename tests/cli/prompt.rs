@@ -47,7 +47,10 @@ async fn the_prompt_shops_with_menus_and_command_lines() {
     // Plain `cart` on a terminal opens the prompt.
     let mut p = on_terminal(&setup.vars(), &[], 100);
 
-    // No open carts yet: the first choice starts one, and it becomes the current cart.
+    // It opens at the command line; Enter on an empty line offers the carts. No open carts
+    // yet: the first choice starts one, and it becomes the current cart.
+    p.expect("cart> ").unwrap();
+    p.send("\r").unwrap();
     p.expect("Which cart?").unwrap();
     p.send("\r").unwrap();
     let found = p.expect(Regex(r"cart (CART-[0-9a-f]{12})> ")).unwrap();
@@ -139,6 +142,9 @@ async fn the_prompt_survives_an_unreachable_server_and_exit_leaves() {
         ("NO_COLOR", "1".to_owned()),
     ];
     let mut p = on_terminal(&vars, &["shell"], 100);
+    // Opening does not need the server; the picker (an empty Enter) does, and says so.
+    p.expect("cart> ").unwrap();
+    p.send("\r").unwrap();
     p.expect("cannot reach Temporal at 127.0.0.1:1").unwrap();
     p.expect("hint:").unwrap();
     p.expect("cart> ").unwrap();
@@ -216,8 +222,6 @@ async fn ctrl_c_cancels_a_command_that_is_waiting() {
     // No worker: a change waits (up to five seconds) for one to appear before it is sent.
     let setup = Setup::new().await;
     let mut p = on_terminal(&setup.vars(), &["shell"], 100);
-    p.expect("Which cart?").unwrap();
-    p.send("\x1b").unwrap(); // Esc: no current cart for now
     p.expect("cart> ").unwrap();
     p.send_line("add CART-waiting --product 0").unwrap();
     std::thread::sleep(Duration::from_millis(1000));
@@ -228,4 +232,26 @@ async fn ctrl_c_cancels_a_command_that_is_waiting() {
     let (rest, code) = finish(p);
     assert_eq!(code, 0);
     assert!(!rest.contains("no worker"), "{rest}");
+}
+
+#[tokio::test]
+async fn a_command_typed_at_once_runs_as_typed() {
+    // A person who starts typing as soon as the prompt starts, before it has drawn anything:
+    // the line is a command, not keys for a menu.
+    let setup = Setup::new().await;
+    let _worker = setup.spawn_worker().await;
+    let cart = crate::support::unique("CART-typed");
+    let mut p = on_terminal(&setup.vars(), &["shell"], 100);
+    p.send_line(format!("add {cart} --product 2 --qty 2"))
+        .unwrap();
+    p.expect("iPhone SE").unwrap();
+    p.expect("$798.00").unwrap();
+    p.expect(format!("cart {cart}> ")).unwrap();
+    p.send(ControlCode::EndOfTransmission).unwrap();
+    let (rest, code) = finish(p);
+    assert_eq!(code, 0, "{rest}");
+    let json: serde_json::Value =
+        serde_json::from_str(&setup.ok(&["show", &cart, "--output", "json"])).unwrap();
+    assert_eq!(json["items"][0]["product_id"], 2);
+    assert_eq!(json["items"][0]["quantity"], 2);
 }

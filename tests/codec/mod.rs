@@ -2,7 +2,7 @@
 //! what Temporal stores of a customer, what `cart codec-server` shows to whoever may see it,
 //! key rotation, and what a wrong or missing key does on a client and on a worker.
 
-use crate::cli::{Setup, stderr, stdout};
+use crate::cli::{stderr, stdout};
 use crate::support::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -333,7 +333,7 @@ async fn a_tutorial_signal_sent_without_the_codec_still_lands() {
         address: s.address.clone(),
     };
     temporal.signal(
-        &id,
+        &cart::domain::CartId::parse(&id).unwrap(),
         "ADD_TO_CART_CHANNEL",
         r#"{"Route":"add_to_cart","Item":{"ProductId":3,"Quantity":2}}"#,
     );

@@ -91,3 +91,23 @@ fn the_workflow_uses_no_runtime_primitives() {
         ],
     );
 }
+
+#[test]
+fn each_layer_uses_only_the_layers_below_it() {
+    assert_never_names(
+        "src/activities",
+        &[
+            "crate::workflow",
+            "crate::worker",
+            "crate::client",
+            "crate::api",
+            "crate::cli",
+        ],
+    );
+    assert_never_names(
+        "src/workflow",
+        &["crate::worker", "crate::client", "crate::api", "crate::cli"],
+    );
+    assert_never_names("src/client", &["crate::worker", "crate::api", "crate::cli"]);
+    assert_never_names("src/api", &["crate::worker", "crate::cli"]);
+}

@@ -124,7 +124,7 @@ async fn an_unreachable_server_is_worth_retrying() {
 }
 
 /// A `cart worker` that sends through `smtp` as shop@example.com.
-async fn smtp_worker(s: &crate::cli::Setup, smtp: &SmtpServer) -> crate::cli::WorkerProcess {
+async fn smtp_worker(s: &Setup, smtp: &SmtpServer) -> crate::cli::WorkerProcess {
     s.spawn_worker_with(&[
         ("SMTP_URL", smtp.url("cart", "s3cret").as_str()),
         ("CART_MAIL_FROM", "Shop <shop@example.com>"),
@@ -135,7 +135,7 @@ async fn smtp_worker(s: &crate::cli::Setup, smtp: &SmtpServer) -> crate::cli::Wo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_sends_the_reminder_through_smtp() {
     let smtp = SmtpServer::start("cart", "s3cret");
-    let s = crate::cli::Setup::new().await;
+    let s = Setup::new().await;
     let worker = smtp_worker(&s, &smtp).await;
     let id = unique("CART-smtp");
     s.ok(&["add", &id, "--product", "2", "--remind-after", "1s"]);
@@ -179,7 +179,7 @@ async fn the_worker_sends_the_reminder_through_mailgun() {
         .expect(1)
         .mount(&mailgun)
         .await;
-    let s = crate::cli::Setup::new().await;
+    let s = Setup::new().await;
     let base = mailgun.uri();
     let worker = s
         .spawn_worker_with(&[
@@ -212,7 +212,7 @@ async fn the_worker_sends_the_reminder_through_mailgun() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_configured_provider_stops_the_worker_with_what_is_missing() {
-    let s = crate::cli::Setup::new().await;
+    let s = Setup::new().await;
     let out = s
         .cart()
         .arg("worker")
@@ -260,8 +260,15 @@ async fn a_message_sent_again_keeps_its_message_id() {
         .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("{}"))
         .mount(&mailgun_api)
         .await;
-    let mailgun =
-        cart::activities::Mailgun::new(&mailgun_api.uri(), "example.com", "key", from).unwrap();
+    let mailgun = cart::activities::Mailgun::new(
+        &cart::activities::settings::MailgunSettings {
+            base: mailgun_api.uri(),
+            domain: "example.com".into(),
+            api_key: "key".into(),
+        },
+        from,
+    )
+    .unwrap();
     mailgun.send(&message()).await.unwrap();
     mailgun.send(&message()).await.unwrap();
     let sent = mailgun_api.received_requests().await.unwrap();
@@ -279,7 +286,7 @@ async fn a_message_sent_again_keeps_its_message_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_logs_a_refused_address_masked() {
     let smtp = SmtpServer::start("cart", "s3cret");
-    let s = crate::cli::Setup::new().await;
+    let s = Setup::new().await;
     let worker = smtp_worker(&s, &smtp).await;
     let id = unique("CART-refused");
     s.ok(&["add", &id, "--product", "2", "--remind-after", "1s"]);

@@ -6,7 +6,7 @@ pub mod fake;
 mod outcomes;
 
 use crate::support::*;
-use cart::activities::{Outbox, StripeFlow, StripeGateway};
+use cart::activities::{Outbox, StripeFlow, StripeGateway, StripeSettings};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -86,7 +86,7 @@ fn stripe_env(mock: &StripeMock) -> [(&'static str, String); 3] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkout_charges_the_card_on_stripe() {
     let stripe = StripeMock::start().await;
-    let s = crate::cli::Setup::new().await;
+    let s = Setup::new().await;
     let vars = stripe_env(&stripe);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let worker = s.spawn_worker_with(&vars).await;
@@ -127,7 +127,7 @@ async fn a_checkout_charges_the_card_on_stripe() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_card_then_a_good_one() {
     let stripe = StripeMock::start().await;
-    let s = crate::cli::Setup::new().await;
+    let s = Setup::new().await;
     let vars = stripe_env(&stripe);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let _worker = s.spawn_worker_with(&vars).await;
@@ -161,15 +161,19 @@ async fn a_retried_charge_is_a_single_charge_on_stripe() {
     let counter = calls.clone();
     let base = stripe.base.clone();
     let h = Harness::start_with(&[], move |data| {
-        let stripe =
-            StripeGateway::new(KEY, &base, StripeFlow::Charges, Duration::from_secs(20)).unwrap();
+        let stripe = StripeGateway::new(&StripeSettings {
+            base: base.clone(),
+            flow: StripeFlow::Charges,
+            ..StripeSettings::new(KEY)
+        })
+        .unwrap();
         activities_with(
             LostAnswers::new(Arc::new(stripe), 2, counter),
             Outbox::new(data, "cart@localhost".parse().unwrap()),
         )
     })
     .await;
-    let id = unique("CART");
+    let id = unique_cart();
     h.carts
         .add(&id, add(3, 1), input(LONG, LONG))
         .await
@@ -198,7 +202,7 @@ async fn an_answer_lost_after_the_charge_stays_one_charge_on_the_stateful_mock()
     // made, the worker never heard, and asking again with the same key finds it.
     let stripe = StripeMock::start().await;
     let proxy = fake::DropProxy::start(&stripe.base).await;
-    let s = crate::cli::Setup::new().await;
+    let s = Setup::new().await;
     let _worker = s
         .spawn_worker_with(&[
             ("STRIPE_SECRET_KEY", KEY),

@@ -4,7 +4,7 @@
 //! decline, with no charge and the cart open with the reason.
 
 use super::fake::{DropProxy, FakeStripe, Step};
-use crate::cli::{Setup, WorkerProcess, stderr, stdout};
+use crate::cli::{WorkerProcess, stderr, stdout};
 use crate::support::*;
 use std::time::Duration;
 

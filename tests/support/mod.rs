@@ -5,7 +5,7 @@
 
 use cart::activities::CartActivities;
 use cart::client::CartClient;
-use cart::domain::Catalog;
+use cart::domain::{CartId, Catalog};
 use cart::workflow::{CartInput, CartSettings};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -58,6 +58,11 @@ pub async fn start_server(extra_args: &[&str]) -> (WorkflowEnvironment<LocalServ
 }
 
 /// A unique name for this process and call, for task queues and cart ids.
+/// A cart id no other test uses.
+pub fn unique_cart() -> cart::domain::CartId {
+    cart::domain::CartId::parse(&unique("CART")).expect("a valid cart id")
+}
+
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!(
@@ -129,16 +134,73 @@ pub fn start_worker(
     }
 }
 
-/// A dev server, an in-process worker on a unique task queue, a data directory and a client:
-/// what almost every workflow test starts from. Dropping it stops the worker, then the server.
+/// A dev server, a task queue and a data directory for one test: what every test that talks
+/// to Temporal starts from. Workers come on top of it: in-process ([`Harness`]), or as real
+/// `cart worker` processes (`Setup::spawn_worker`, in `tests/cli`). Dropping it stops the
+/// server.
+pub struct Setup {
+    pub env: WorkflowEnvironment<LocalServer>,
+    /// The server's address, for the `temporal` CLI and `cart` processes.
+    pub address: String,
+    pub queue: String,
+    pub data: tempfile::TempDir,
+}
+
+impl Setup {
+    pub async fn new() -> Self {
+        Self::with_server_args(&[]).await
+    }
+
+    /// With extra `temporal server start-dev` arguments.
+    pub async fn with_server_args(server_args: &[&str]) -> Self {
+        let (env, address) = start_server(server_args).await;
+        Self {
+            env,
+            address,
+            queue: unique("q"),
+            data: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn data(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
+    /// A client of the carts on this test's task queue.
+    pub fn client(&self) -> CartClient {
+        client(&self.env, &self.queue)
+    }
+
+    /// The charges the worker's ledger holds, one line each.
+    pub fn charges(&self) -> Vec<String> {
+        let ledger = std::fs::read_to_string(self.data().join("payments.jsonl")).unwrap();
+        ledger.lines().map(str::to_owned).collect()
+    }
+
+    /// The workflow's result, once it completes.
+    pub async fn result(&self, id: &CartId) -> cart::workflow::CartView {
+        self.env
+            .client()
+            .get_workflow_handle::<cart::workflow::CartWorkflow>(id.as_str())
+            .get_result(Default::default())
+            .await
+            .expect("the cart workflow completes")
+    }
+}
+
+/// A [`Setup`] with an in-process worker on its task queue and a client: what almost every
+/// workflow test starts from. Dropping it stops the worker, then the server.
 pub struct Harness {
     _worker: TestWorker,
     pub carts: CartClient,
-    pub queue: String,
-    pub data: tempfile::TempDir,
-    /// The server's address, for the `temporal` CLI and `cart` processes.
-    pub address: String,
-    pub env: WorkflowEnvironment<LocalServer>,
+    setup: Setup,
+}
+
+impl std::ops::Deref for Harness {
+    type Target = Setup;
+    fn deref(&self) -> &Setup {
+        &self.setup
+    }
 }
 
 impl Harness {
@@ -151,34 +213,15 @@ impl Harness {
         server_args: &[&str],
         activities: impl FnOnce(&std::path::Path) -> CartActivities,
     ) -> Self {
-        let (env, address) = start_server(server_args).await;
-        let queue = unique("q");
-        let data = tempfile::tempdir().unwrap();
-        let worker = start_worker(&env, &queue, activities(data.path()));
-        let carts = client(&env, &queue);
+        let setup = Setup::with_server_args(server_args).await;
+        let worker = start_worker(&setup.env, &setup.queue, activities(setup.data()));
+        let carts = setup.client();
         wait_for_worker(&carts).await;
         Self {
             _worker: worker,
             carts,
-            queue,
-            data,
-            address,
-            env,
+            setup,
         }
-    }
-
-    pub fn data(&self) -> &std::path::Path {
-        self.data.path()
-    }
-
-    /// The workflow's result, once it completes.
-    pub async fn result(&self, id: &str) -> cart::workflow::CartView {
-        self.env
-            .client()
-            .get_workflow_handle::<cart::workflow::CartWorkflow>(id)
-            .get_result(Default::default())
-            .await
-            .expect("the cart workflow completes")
     }
 }
 
@@ -314,10 +357,10 @@ pub fn ledger(data_dir: &std::path::Path) -> Vec<cart::activities::LedgerEntry> 
 /// The history of a cart's latest run.
 pub async fn history(
     env: &WorkflowEnvironment<LocalServer>,
-    id: &str,
+    id: &CartId,
 ) -> Vec<temporalio_common::protos::temporal::api::history::v1::HistoryEvent> {
     env.client()
-        .get_workflow_handle::<cart::workflow::CartWorkflow>(id)
+        .get_workflow_handle::<cart::workflow::CartWorkflow>(id.as_str())
         .fetch_history(Default::default())
         .into_events()
         .await
@@ -395,12 +438,12 @@ impl Temporal {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    pub fn signal(&self, id: &str, name: &str, input: &str) {
+    pub fn signal(&self, id: &CartId, name: &str, input: &str) {
         self.run(&[
             "workflow",
             "signal",
             "--workflow-id",
-            id,
+            id.as_str(),
             "--name",
             name,
             "--input",
@@ -409,7 +452,7 @@ impl Temporal {
     }
 
     /// `temporal workflow start` of a `CartWorkflow` with the given JSON input.
-    pub fn start(&self, queue: &str, id: &str, input: &str) {
+    pub fn start(&self, queue: &str, id: &CartId, input: &str) {
         self.run(&[
             "workflow",
             "start",
@@ -418,18 +461,18 @@ impl Temporal {
             "--task-queue",
             queue,
             "--workflow-id",
-            id,
+            id.as_str(),
             "--input",
             input,
         ]);
     }
 
-    pub fn get_cart(&self, id: &str) -> serde_json::Value {
+    pub fn get_cart(&self, id: &CartId) -> serde_json::Value {
         let out = self.run(&[
             "workflow",
             "query",
             "--workflow-id",
-            id,
+            id.as_str(),
             "--type",
             "getCart",
             "-o",

@@ -11,7 +11,7 @@ async fn the_tutorials_start_signals_and_query_drive_our_worker() {
     let temporal = Temporal {
         address: h.address.clone(),
     };
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
 
     temporal.start(&h.queue, &id, r#"{"Items":[],"Email":""}"#);
     let add = r#"{"Route":"add_to_cart","Item":{"ProductId":0,"Quantity":1}}"#;
@@ -79,7 +79,7 @@ async fn the_tutorials_start_input_may_carry_items() {
     let temporal = Temporal {
         address: h.address.clone(),
     };
-    let id = unique("CART");
+    let id = unique_cart();
     // Product 99 does not exist: that item is logged and left out; the rest is kept.
     let input = r#"{"Items":[{"ProductId":1,"Quantity":2},{"ProductId":99,"Quantity":1}],"Email":"b@example.com"}"#;
     temporal.start(&h.queue, &id, input);

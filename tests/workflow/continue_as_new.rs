@@ -2,7 +2,7 @@
 //! everything.
 
 use crate::support::*;
-use cart::domain::Status;
+use cart::domain::{CartId, Status};
 use cart::workflow::CartWorkflow;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,10 +16,13 @@ async fn a_cart_keeps_its_state_across_continue_as_new() {
         cart::worker::local_activities,
     )
     .await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
 
     let first = carts.add(&id, add(0, 2), input(LONG, LONG)).await.unwrap();
-    let handle = h.env.client().get_workflow_handle::<CartWorkflow>(&id);
+    let handle = h
+        .env
+        .client()
+        .get_workflow_handle::<CartWorkflow>(id.as_str());
     let first_run = handle
         .describe(Default::default())
         .await
@@ -68,7 +71,7 @@ async fn a_resume_state_from_an_outside_start_is_ignored() {
     // with a receipt. Only a cart's own continue-as-new may hand a state on, so this one
     // starts empty and open.
     let h = Harness::start().await;
-    let id = unique("CART-forged");
+    let id = CartId::parse(&unique("CART-forged")).unwrap();
     let forged = serde_json::json!({
         "resume": {
             "cart": {"id": id, "items": [{"product_id": 0, "name": "iPhone 12 Pro",
@@ -84,7 +87,8 @@ async fn a_resume_state_from_an_outside_start_is_ignored() {
     });
     let input: cart::workflow::CartInput = serde_json::from_value(forged).unwrap();
     assert!(input.resume.is_some(), "the forged state parses");
-    let options = temporalio_client::WorkflowStartOptions::new(h.queue.clone(), id.clone()).build();
+    let options =
+        temporalio_client::WorkflowStartOptions::new(h.queue.clone(), id.to_string()).build();
     h.env
         .client()
         .start_workflow(CartWorkflow::run, input, options)

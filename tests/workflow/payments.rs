@@ -15,7 +15,7 @@ fn pay_with(payment: &str) -> cart::workflow::Checkout {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_card_reopens_the_cart_and_a_second_checkout_succeeds() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
     carts.add(&id, add(3, 2), input(LONG, LONG)).await.unwrap();
 
     let err = carts
@@ -61,7 +61,7 @@ async fn a_retried_charge_activity_charges_exactly_once() {
         )
     })
     .await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
     carts.add(&id, add(1, 1), input(LONG, LONG)).await.unwrap();
 
     let view = carts.checkout(&id, pay_with("tok_visa")).await.unwrap();

@@ -25,7 +25,7 @@ fn closed(result: Result<cart::workflow::CartView, ClientError>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_input_is_rejected_and_changes_nothing() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
     carts.add(&id, add(0, 2), input(LONG, LONG)).await.unwrap();
     let before = carts.get(&id).await.unwrap();
     let events_before = history(&h.env, &id).await.len();
@@ -83,7 +83,7 @@ async fn every_bad_input_is_rejected_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_cart_cannot_be_checked_out() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
     carts.create(&id, input(LONG, LONG)).await.unwrap();
     let request = checkout(Some("ann@example.com"), None);
     assert_eq!(
@@ -101,7 +101,7 @@ async fn an_empty_cart_cannot_be_checked_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_after_checkout_is_rejected() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
     carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
     let paid = carts
         .checkout(&id, checkout(Some("ann@example.com"), None))
@@ -130,7 +130,7 @@ async fn every_change_after_checkout_is_rejected() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_cart_is_reported_as_such() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
     assert!(matches!(carts.get(&id).await, Err(ClientError::NotFound(i)) if i == id));
     let remove = remove(0, None);
     assert!(matches!(
@@ -150,10 +150,10 @@ async fn without_a_worker_a_change_fails_and_is_never_applied() {
     let queue = unique("q");
     let carts = client(&env, &queue);
     let no_worker = format!("no worker is serving {queue}: run `cart worker`");
-    let status = |id: String| {
+    let status = |id: cart::domain::CartId| {
         let handle = env
             .client()
-            .get_workflow_handle::<cart::workflow::CartWorkflow>(&id);
+            .get_workflow_handle::<cart::workflow::CartWorkflow>(id.as_str());
         async move {
             let description = handle.describe(Default::default()).await.unwrap();
             description
@@ -166,7 +166,7 @@ async fn without_a_worker_a_change_fails_and_is_never_applied() {
     use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus as Run;
 
     // A change that would create a cart: refused, and the cart it started is ended.
-    let fresh = unique("CART");
+    let fresh = unique_cart();
     let err = carts
         .add(&fresh, add(0, 1), input(LONG, LONG))
         .await
@@ -174,7 +174,7 @@ async fn without_a_worker_a_change_fails_and_is_never_applied() {
     assert_eq!(err.to_string(), no_worker);
     assert_eq!(status(fresh.clone()).await, Run::Terminated as i32);
     let err = carts
-        .create(&unique("CART"), input(LONG, LONG))
+        .create(&unique_cart(), input(LONG, LONG))
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), no_worker);
@@ -182,7 +182,7 @@ async fn without_a_worker_a_change_fails_and_is_never_applied() {
     // A cart that a worker served, and then its worker stopped.
     let dir = tempfile::tempdir().unwrap();
     let worker = start_worker(&env, &queue, cart::worker::local_activities(dir.path()));
-    let id = unique("CART");
+    let id = unique_cart();
     let before = carts.add(&id, add(0, 2), input(LONG, LONG)).await.unwrap();
     worker.stop();
     // The server lists a stopped worker among the task queue's pollers for a while, so the

@@ -6,8 +6,9 @@
 //! workflow's commands goes behind `ctx.patched(…)` and gets a new fixture beside the old:
 //! `before-order-confirmation.json` predates the order confirmation e-mail,
 //! `with-order-confirmation.json` predates prices from the worker's catalog,
-//! `worker-prices.json` predates charges run and settled by the main loop, and
-//! `settled-payments.json` is the current code's.
+//! `worker-prices.json` predates charges run and settled by the main loop,
+//! `settled-payments.json` predates the status kept in the memo, and `status-memo.json` is the
+//! current code's.
 
 use crate::support::*;
 use cart::workflow::CartWorkflow;
@@ -45,7 +46,7 @@ async fn replay(json: &[u8]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_history_replays() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
     let remind = Duration::from_secs(1);
 
     carts
@@ -71,7 +72,7 @@ async fn a_full_history_replays() {
     let json = h
         .env
         .client()
-        .get_workflow_handle::<CartWorkflow>(&id)
+        .get_workflow_handle::<CartWorkflow>(id.as_str())
         .fetch_history(Default::default())
         .to_json()
         .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_item() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
 
     // `cart add` on an id with no cart creates it (update-with-start).
     let view = carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
@@ -30,7 +30,7 @@ async fn add_item() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remove_item() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
 
     carts.create(&id, input(LONG, LONG)).await.unwrap();
     carts.add(&id, add(1, 2), input(LONG, LONG)).await.unwrap();
@@ -44,7 +44,7 @@ async fn remove_item() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_completes_the_cart() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
 
     carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
     carts
@@ -86,7 +86,7 @@ async fn checkout_completes_the_cart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_cart_gets_one_reminder() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
     let remind = Duration::from_secs(1);
 
     carts
@@ -128,7 +128,7 @@ async fn abandoned_cart_gets_one_reminder() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_cart_without_email_gets_no_reminder() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
 
     // Reminder after 1s, expiry after 4s: had a reminder been due, it would have gone out
     // long before the cart expired.

@@ -33,7 +33,7 @@ fn timer_stats(events: &[HistoryEvent]) -> (usize, usize, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_postpones_the_reminder() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
     let remind = Duration::from_secs(3);
 
     carts
@@ -74,7 +74,7 @@ async fn every_change_postpones_the_reminder() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_cancels_the_reminder() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
 
     carts
         .add(&id, add(0, 1), input(Duration::from_secs(600), LONG))
@@ -97,7 +97,7 @@ async fn checkout_cancels_the_reminder() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_cart_expires_and_completes() {
     let h = Harness::start().await;
-    let (carts, id) = (&h.carts, unique("CART"));
+    let (carts, id) = (&h.carts, unique_cart());
 
     carts
         .add(&id, add(0, 1), input(LONG, Duration::from_secs(2)))

@@ -1,8 +1,6 @@
 //! `cart checkout`: pay for a cart.
 
-use crate::cli::commands::completions::open_carts;
-use crate::cli::context::cart_id;
-use crate::cli::{CliError, Context, output};
+use super::prelude::*;
 use crate::workflow::Checkout;
 
 /// Pay for a cart. On success the cart is closed and its receipt shown.
@@ -13,9 +11,8 @@ use crate::workflow::Checkout;
 /// an idempotency key, so no retry ever charges twice.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The cart, e.g. CART-123
-    #[arg(value_parser = cart_id, add = open_carts())]
-    pub cart: String,
+    #[command(flatten)]
+    pub cart: CartArg,
     /// E-mail address for the receipt, if not set before
     #[arg(long)]
     pub email: Option<String>,
@@ -38,15 +35,15 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         payment: args.payment,
     };
     let carts = ctx.carts().await?;
-    let view = output::waiting("charging the card", carts.checkout(&args.cart, request))
+    let view = output::waiting("charging the card", carts.checkout(&args.cart.id, request))
         .await
         .map_err(|e| {
             CliError::from(e).refused_hint(format!(
                 "nothing was charged; `cart show {}` shows the cart",
-                args.cart
+                args.cart.id
             ))
         })?;
-    super::printed(ctx.printer().cart(&view))?;
+    printed(ctx.printer().cart(&view))?;
     if view.status.is_paying() {
         let why = view.last_error.as_deref().unwrap_or("no answer yet");
         return Err(CliError::pending(format!(
@@ -54,7 +51,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         ))
         .hint(format!(
             "do not check out again: the cart will be paid, or reopen if the payment was refused, by itself; `cart show {}` follows it",
-            args.cart
+            args.cart.id
         )));
     }
     Ok(())

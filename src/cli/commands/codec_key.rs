@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     // The new key must be usable (a valid id, not already in the file).
     crate::codec::Keyring::parse(&key).map_err(|e| CliError::usage(e.to_string()))?;
     let Some(path) = args.file else {
-        return super::printed(ctx.printer().line(&key));
+        return super::prelude::printed(ctx.printer().line(&key));
     };
     let existing = match std::fs::read_to_string(&path) {
         Ok(text) => text,

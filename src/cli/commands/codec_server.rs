@@ -42,7 +42,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 .hint("set CART_CODEC_KEY or CART_CODEC_KEY_FILE, as for the workers"),
         );
     }
-    let token = super::serve::token(
+    let token = super::prelude::token(
         args.token.as_deref(),
         args.token_file.as_deref(),
         "CART_CODEC_TOKEN",
@@ -77,7 +77,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     });
     tracing::info!("codec server on http://{local} (POST /encode, /decode)");
     axum::serve(listener, router)
-        .with_graceful_shutdown(super::worker::stop_signal())
+        .with_graceful_shutdown(super::prelude::stop_signal())
         .await
         .map_err(|e| CliError::chain("the codec server stopped", &e))?;
     Ok(())

@@ -2,6 +2,7 @@
 //! and the dynamic completion of cart ids behind `COMPLETE=<shell> cart`.
 
 use crate::cli::{Cli, CliError};
+use crate::domain::{CartId, Status};
 use clap::{CommandFactory, Parser};
 use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
 use clap_complete::{CompleteEnv, Shell};
@@ -28,7 +29,7 @@ pub fn script(shell: Shell) -> Vec<u8> {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    super::printed(crate::cli::output::raw(&script(args.shell)))
+    super::prelude::printed(crate::cli::output::raw(&script(args.shell)))
 }
 
 /// Answers a shell's completion request and exits when `COMPLETE` is set; otherwise returns
@@ -45,15 +46,17 @@ pub fn open_carts() -> ArgValueCompleter {
         let prefix = current.to_string_lossy();
         open_cart_ids()
             .into_iter()
-            .filter(|(id, _)| id.starts_with(&*prefix))
-            .map(|(id, status)| CompletionCandidate::new(id).help(Some(status.into())))
+            .filter(|(id, _)| id.as_str().starts_with(&*prefix))
+            .map(|(id, status)| {
+                CompletionCandidate::new(id.to_string()).help(Some(status.as_str().into()))
+            })
             .collect()
     })
 }
 
 /// Open carts with their status, from the server the environment points at. Completion must
 /// stay quick and quiet: on any error, or after two seconds, there is simply nothing to offer.
-fn open_cart_ids() -> Vec<(String, String)> {
+fn open_cart_ids() -> Vec<(CartId, Status)> {
     let Ok(cli) = Cli::try_parse_from(["cart", "list"]) else {
         return Vec::new();
     };

@@ -8,8 +8,8 @@
 //! and the last step shows a payload as Temporal stores it and as the codec server decodes it.
 
 use crate::cli::{Cli, CliError, Context, GlobalArgs};
-use crate::client::fresh_id;
 use crate::codec::server::{CodecServer, decode_remotely, router};
+use crate::domain::CartId;
 use base64::Engine;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let keys = dir.path().join("keys");
     crate::activities::write_private(&keys, crate::codec::generate_key(DEMO_KEY).as_bytes())
         .map_err(|e| CliError::chain("cannot write the demo's key", &e))?;
-    let queue = format!("cart-demo-{}", &fresh_id()["CART-".len()..]);
+    let queue = format!("cart-demo-{}", CartId::generate().suffix());
     // Every command of the demo talks to its worker, with its key.
     let ctx = Context::new(GlobalArgs {
         codec_key_file: Some(keys),
@@ -61,7 +61,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let shutdown = worker.shutdown_handle();
     let demo = Demo {
         ctx: &ctx,
-        outbox: dir.path().join("outbox"),
+        outbox: crate::activities::Outbox::dir_in(dir.path()),
         remind_after: args.remind_after,
     };
     let (outcome, stopped) = tokio::join!(
@@ -85,7 +85,8 @@ struct Demo<'a> {
 
 impl Demo<'_> {
     async fn script(&self) -> Result<(), CliError> {
-        let cart = fresh_id();
+        let id = CartId::generate();
+        let cart = id.to_string();
         let wait = humantime::format_duration(self.remind_after).to_string();
         say(
             "cart demo: one cart, from first item to receipt. Each step shows the command it runs.",
@@ -149,7 +150,7 @@ impl Demo<'_> {
         show_mail(&receipt)?;
 
         heading(9, "What Temporal stores, and what the codec server shows");
-        self.show_encrypted(&cart).await?;
+        self.show_encrypted(&id).await?;
         say("\nThat was the whole session. `cart shell` lets you shop by hand.");
         Ok(())
     }
@@ -182,7 +183,7 @@ impl Demo<'_> {
     /// The e-mail update in the cart's history as the Temporal server stores it, and the same
     /// payload decoded by a codec server (the one `cart codec-server` runs, here on a free
     /// port of this machine for the length of the step).
-    async fn show_encrypted(&self, cart: &str) -> Result<(), CliError> {
+    async fn show_encrypted(&self, cart: &CartId) -> Result<(), CliError> {
         let events = self.ctx.carts().await?.stored_history(cart).await?;
         let stored = events
             .into_iter()

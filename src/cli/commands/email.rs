@@ -1,16 +1,13 @@
 //! `cart email`: set a cart's e-mail address.
 
-use crate::cli::commands::completions::open_carts;
-use crate::cli::context::cart_id;
-use crate::cli::{CliError, Context, output};
+use super::prelude::*;
 use crate::workflow::SetEmail;
 
 /// Set the e-mail address for a cart's receipt and reminder.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The cart, e.g. CART-123
-    #[arg(value_parser = cart_id, add = open_carts())]
-    pub cart: String,
+    #[command(flatten)]
+    pub cart: CartArg,
     /// The address, e.g. ann@example.com
     pub email: String,
 }
@@ -20,14 +17,14 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let carts = ctx.carts().await?;
     let view = output::waiting(
         "waiting for the worker",
-        carts.set_email(&args.cart, request),
+        carts.set_email(&args.cart.id, request),
     )
     .await
     .map_err(|e| {
         CliError::from(e).refused_hint(format!(
             "write the address like ann@example.com; `cart show {}` shows the cart",
-            args.cart
+            args.cart.id
         ))
     })?;
-    super::printed(ctx.printer().cart(&view))
+    printed(ctx.printer().cart(&view))
 }

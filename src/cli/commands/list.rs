@@ -8,5 +8,5 @@ pub struct Args {}
 
 pub async fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
     let carts = ctx.carts().await?.list_open().await?;
-    super::printed(ctx.printer().carts(&carts))
+    super::prelude::printed(ctx.printer().carts(&carts))
 }

@@ -17,5 +17,5 @@ pub fn page() -> Result<Vec<u8>, std::io::Error> {
 
 pub fn run(_args: Args) -> Result<(), CliError> {
     let page = page().map_err(|e| CliError::chain("cannot render the man page", &e))?;
-    super::printed(crate::cli::output::raw(&page))
+    super::prelude::printed(crate::cli::output::raw(&page))
 }

@@ -1,4 +1,6 @@
-//! One module per subcommand.
+//! One module per subcommand, each an `Args` struct (its doc comment is the `--help` text) and
+//! a `run` function; what several of them share is in [`prelude`]. Commands never call
+//! each other.
 
 pub mod add;
 pub mod checkout;
@@ -10,26 +12,10 @@ pub mod email;
 pub mod list;
 pub mod man;
 pub mod new;
+pub mod prelude;
 pub mod products;
 pub mod remove;
 pub mod serve;
 pub mod shell;
 pub mod show;
 pub mod worker;
-
-use super::CliError;
-
-/// Turns an output failure (other than a closed pipe, handled in `output`) into an error.
-pub(crate) fn printed(result: std::io::Result<()>) -> Result<(), CliError> {
-    result.map_err(|e| CliError::chain("cannot write the output", &e))
-}
-
-/// `--product`: a product id, which is never negative nor larger than a `u32`.
-pub(crate) fn product_id() -> clap::builder::RangedI64ValueParser<i64> {
-    clap::value_parser!(i64).range(0..=i64::from(u32::MAX))
-}
-
-/// `--qty`: from 1 to the most one cart line holds.
-pub(crate) fn quantity() -> clap::builder::RangedI64ValueParser<i64> {
-    clap::value_parser!(i64).range(1..=i64::from(crate::domain::MAX_QUANTITY_PER_LINE))
-}

@@ -1,7 +1,6 @@
 //! `cart new`: start a cart.
 
-use crate::cli::context::cart_id;
-use crate::cli::{CartDefaults, CliError, Context, OutputFormat, output};
+use super::prelude::*;
 
 /// Start a new cart and print its id.
 ///
@@ -9,8 +8,8 @@ use crate::cli::{CartDefaults, CliError, Context, OutputFormat, output};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The id for the new cart
-    #[arg(long, value_parser = cart_id)]
-    pub id: Option<String>,
+    #[arg(long)]
+    pub id: Option<CartId>,
     /// E-mail address for the receipt and the reminder
     #[arg(long)]
     pub email: Option<String>,
@@ -24,18 +23,18 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             .map_err(|e| CliError::usage(e).hint("write the address like ann@example.com"))?;
     }
     let input = ctx.cart_input(&args.defaults, args.email)?;
-    let id = args.id.unwrap_or_else(crate::client::fresh_id);
+    let id = args.id.unwrap_or_else(CartId::generate);
     let carts = ctx.carts().await?;
     let view = output::waiting("starting the cart", carts.create(&id, input)).await?;
     match ctx.output() {
-        OutputFormat::Json | OutputFormat::Jsonl => super::printed(ctx.printer().cart(&view)),
+        OutputFormat::Json | OutputFormat::Jsonl => printed(ctx.printer().cart(&view)),
         OutputFormat::Text => {
             eprintln!(
                 "Created cart {id}; a reminder goes out after {} idle, it expires after {}.",
-                humantime::format_duration(args.defaults.remind_after),
-                humantime::format_duration(args.defaults.expire_after)
+                output::duration(args.defaults.remind_after),
+                output::duration(args.defaults.expire_after)
             );
-            super::printed(ctx.printer().line(&id))
+            printed(ctx.printer().line(id.as_str()))
         }
     }
 }

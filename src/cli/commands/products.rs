@@ -8,5 +8,5 @@ pub struct Args {}
 
 pub async fn run(ctx: &Context, _args: Args) -> Result<(), CliError> {
     let catalog = ctx.carts().await?.catalog().await?;
-    super::printed(ctx.printer().products(&catalog))
+    super::prelude::printed(ctx.printer().products(&catalog))
 }

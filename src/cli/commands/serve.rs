@@ -53,38 +53,9 @@ fn listen_address(flag: Option<SocketAddr>) -> Result<SocketAddr, CliError> {
     Ok(SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-/// A token: from a file, from the command line (with a warning: `ps` shows it), or from the
-/// environment variable `var`.
-pub(crate) fn token(
-    flag: Option<&str>,
-    file: Option<&std::path::Path>,
-    var: &str,
-) -> Result<Option<String>, CliError> {
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::chain(format!("cannot read the token file {}", path.display()), &e)
-        })?;
-        let token = text.lines().next().unwrap_or("").trim().to_owned();
-        if token.is_empty() {
-            return Err(CliError::usage(format!(
-                "the token file {} is empty",
-                path.display()
-            )));
-        }
-        return Ok(Some(token));
-    }
-    if let Some(token) = flag {
-        tracing::warn!(
-            "the token was given on the command line, where anyone who can list processes sees it; prefer {var} or --token-file"
-        );
-        return Ok(Some(token.to_owned()).filter(|t| !t.is_empty()));
-    }
-    Ok(std::env::var(var).ok().filter(|t| !t.is_empty()))
-}
-
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let address = listen_address(args.listen)?;
-    let token = token(
+    let token = super::prelude::token(
         args.token.as_deref(),
         args.token_file.as_deref(),
         "CART_API_TOKEN",
@@ -105,7 +76,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         .local_addr()
         .map_err(|e| CliError::chain("cannot read the listening address", &e))?;
     let api = crate::api::Api {
-        carts: ctx.carts().await?,
+        carts: std::sync::Arc::new(ctx.carts().await?),
         new_carts: ctx.cart_settings(&args.defaults)?,
         token,
         origins,
@@ -116,7 +87,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     );
     axum::serve(listener, crate::api::router(api))
         .with_graceful_shutdown(async {
-            super::worker::stop_signal().await;
+            super::prelude::stop_signal().await;
             tracing::info!("stopping: finishing the requests in flight");
         })
         .await

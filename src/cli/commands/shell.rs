@@ -12,8 +12,7 @@
 
 use crate::cli::output::{money, symbol_money};
 use crate::cli::{Cli, CliError, ColorChoice, Command, Context, GlobalArgs};
-use crate::client::fresh_id;
-use crate::domain::{Email, MAX_QUANTITY_PER_LINE};
+use crate::domain::{CartId, Email, MAX_QUANTITY_PER_LINE};
 use crate::workflow::CartView;
 use clap::CommandFactory;
 use console::{Style, Term};
@@ -31,9 +30,6 @@ use tokio::runtime::Runtime;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-/// Commands whose first argument is a cart: the current cart goes in when none is typed.
-const CART_COMMANDS: &[&str] = &["add", "remove", "email", "checkout", "show"];
-
 /// Whether the prompt can run here: it reads keys from a terminal and draws on one.
 pub fn has_terminal() -> bool {
     std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
@@ -46,13 +42,8 @@ pub fn run(runtime: &Runtime, global: GlobalArgs) -> Result<(), CliError> {
         )
         .hint("in scripts run one command per call, e.g. `cart add CART-1 --product 0`; `cart --help` lists them"));
     }
-    // From here on Ctrl-C interrupts the step at hand, not the whole prompt: a handler stays
-    // installed for the life of the process once tokio has registered one.
-    let _interrupts = runtime
-        .block_on(async {
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        })
-        .map_err(|e| CliError::chain("cannot handle Ctrl-C", &e))?;
+    let _interrupts =
+        catch_ctrl_c(runtime).map_err(|e| CliError::chain("cannot handle Ctrl-C", &e))?;
     let mut editor = rustyline::DefaultEditor::new()
         .map_err(|e| CliError::chain("cannot open the prompt", &e))?;
     let mut shell = Shell::new(runtime, global);
@@ -60,7 +51,8 @@ pub fn run(runtime: &Runtime, global: GlobalArgs) -> Result<(), CliError> {
         "cart {}: type a command (`help` lists them), Enter on an empty line for a menu, Ctrl-D or `exit` to leave.",
         env!("CARGO_PKG_VERSION")
     );
-    shell.pick_cart();
+    // The prompt opens at the command line, so that what a person types at once is read as a
+    // command; the cart picker waits for an empty Enter, as the banner says.
     loop {
         let line = match editor.readline(&shell.prompt()) {
             Ok(line) => line,
@@ -79,6 +71,18 @@ pub fn run(runtime: &Runtime, global: GlobalArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// From here on Ctrl-C interrupts the step at hand, not the whole prompt: a handler stays
+/// installed for the life of the process once tokio has registered one.
+fn catch_ctrl_c(runtime: &Runtime) -> std::io::Result<impl Sized> {
+    #[cfg(unix)]
+    let handler = runtime.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    });
+    #[cfg(windows)]
+    let handler = runtime.block_on(async { tokio::signal::windows::ctrl_c() });
+    handler
+}
+
 enum Flow {
     Stay,
     Leave,
@@ -88,7 +92,7 @@ struct Shell<'a> {
     runtime: &'a Runtime,
     /// The options the prompt was opened with; every line is parsed on top of them.
     ctx: Context,
-    current: Option<String>,
+    current: Option<CartId>,
     theme: Box<dyn Theme>,
     color: bool,
 }
@@ -126,9 +130,11 @@ impl<'a> Shell<'a> {
             None => return self.menu(),
             Some("exit" | "quit") => return Flow::Leave,
             Some("help" | "?") if words.len() == 1 => print_help(),
-            Some("use") => match words.get(1).map(|w| crate::cli::context::cart_id(w)) {
-                Some(Ok(cart)) if words.len() == 2 => self.execute(vec!["show".into(), cart]),
-                Some(Err(e)) => self.error(CliError::usage(e)),
+            Some("use") => match words.get(1).map(|w| CartId::parse(w)) {
+                Some(Ok(cart)) if words.len() == 2 => {
+                    self.execute(vec!["show".into(), cart.to_string()])
+                }
+                Some(Err(e)) => self.error(CliError::usage(e.to_string())),
                 _ => self.error(CliError::usage("write `use CART-…` to switch carts")),
             },
             Some(_) => self.execute(words),
@@ -139,10 +145,10 @@ impl<'a> Shell<'a> {
     /// Parses and runs one command line exactly as `cart <words>` would.
     fn execute(&mut self, mut words: Vec<String>) {
         if let Some(current) = &self.current
-            && CART_COMMANDS.contains(&words[0].as_str())
-            && !words.iter().any(|w| w.starts_with("CART-"))
+            && crate::cli::takes_cart(&words[0])
+            && !words.iter().any(|w| CartId::looks_like(w))
         {
-            words.insert(1, current.clone());
+            words.insert(1, current.to_string());
         }
         let mut cli = match Cli::parse_line(&self.ctx.global, words) {
             Ok(cli) => cli,
@@ -161,13 +167,9 @@ impl<'a> Shell<'a> {
         }
         // A new cart gets its id here, so the prompt knows which cart it just made.
         if let Some(Command::New(args)) = &mut cli.command {
-            args.id.get_or_insert_with(fresh_id);
+            args.id.get_or_insert_with(CartId::generate);
         }
-        let cart = cli
-            .command
-            .as_ref()
-            .and_then(Command::cart)
-            .map(str::to_owned);
+        let cart = cli.command.as_ref().and_then(Command::cart).cloned();
         let color = cli.global.color;
         let outcome = self.runtime.block_on(async {
             tokio::select! {
@@ -196,7 +198,13 @@ impl<'a> Shell<'a> {
         self.execute(words);
     }
 
+    /// Enter on an empty line: the cart picker while there is no current cart, else the
+    /// menu of what to do with it.
     fn menu(&mut self) -> Flow {
+        if self.current.is_none() {
+            self.pick_cart();
+            return Flow::Stay;
+        }
         #[derive(Clone, Copy)]
         enum Action {
             Add,
@@ -208,21 +216,16 @@ impl<'a> Shell<'a> {
             Switch,
             Leave,
         }
-        let mut actions = Vec::new();
-        if self.current.is_some() {
-            actions.extend([
-                ("Add a product", Action::Add),
-                ("Remove a product", Action::Remove),
-                ("Set the e-mail address", Action::Email),
-                ("Check out", Action::Checkout),
-                ("Show the cart", Action::Show),
-            ]);
-        }
-        actions.extend([
+        let actions = [
+            ("Add a product", Action::Add),
+            ("Remove a product", Action::Remove),
+            ("Set the e-mail address", Action::Email),
+            ("Check out", Action::Checkout),
+            ("Show the cart", Action::Show),
             ("Start a new cart", Action::New),
             ("Switch to another cart", Action::Switch),
             ("Leave", Action::Leave),
-        ]);
+        ];
         let labels: Vec<String> = actions.iter().map(|(label, _)| label.to_string()).collect();
         let Some(choice) = self.select("What next?", &labels) else {
             return Flow::Stay;
@@ -232,7 +235,10 @@ impl<'a> Shell<'a> {
             Action::Remove => self.remove_words(),
             Action::Email => self.email_words(),
             Action::Checkout => self.checkout_words(),
-            Action::Show => self.current.clone().map(|c| vec!["show".into(), c]),
+            Action::Show => self
+                .current
+                .as_ref()
+                .map(|c| vec!["show".into(), c.to_string()]),
             Action::New => Some(vec!["new".into()]),
             Action::Switch => {
                 self.pick_cart();
@@ -263,7 +269,7 @@ impl<'a> Shell<'a> {
         labels.extend(open.iter().map(|c| format!("{} ({})", c.id, c.status)));
         match self.select("Which cart?", &labels) {
             Some(0) => self.guided(vec!["new".into()]),
-            Some(i) => self.guided(vec!["show".into(), open[i - 1].id.clone()]),
+            Some(i) => self.guided(vec!["show".into(), open[i - 1].id.to_string()]),
             None => {}
         }
     }
@@ -283,7 +289,7 @@ impl<'a> Shell<'a> {
             .collect();
         let product = &catalog.products()[self.select("Which product?", &labels)?];
         let qty = self.quantity("How many?", 1, MAX_QUANTITY_PER_LINE)?;
-        Some(change("add", &cart, product.id, qty))
+        Some(change("add", cart.as_str(), product.id, qty))
     }
 
     fn remove_words(&mut self) -> Option<Vec<String>> {
@@ -300,7 +306,7 @@ impl<'a> Shell<'a> {
             .collect();
         let line = &view.items[self.select("Remove which product?", &labels)?];
         let qty = self.quantity("How many?", line.quantity, line.quantity)?;
-        Some(change("remove", &cart, line.product_id, qty))
+        Some(change("remove", cart.as_str(), line.product_id, qty))
     }
 
     fn email_words(&mut self) -> Option<Vec<String>> {
@@ -312,7 +318,7 @@ impl<'a> Shell<'a> {
             })
             .interact_text();
         let email = self.answered(input)?;
-        Some(words(&["email", &cart, &email]))
+        Some(words(&["email", cart.as_str(), &email]))
     }
 
     fn checkout_words(&mut self) -> Option<Vec<String>> {
@@ -324,12 +330,12 @@ impl<'a> Shell<'a> {
             .default(true)
             .interact_opt();
         match self.answered(confirm)? {
-            Some(true) => Some(words(&["checkout", &cart])),
+            Some(true) => Some(words(&["checkout", cart.as_str()])),
             _ => None,
         }
     }
 
-    fn view(&self, cart: &str) -> Option<CartView> {
+    fn view(&self, cart: &CartId) -> Option<CartView> {
         let ctx = &self.ctx;
         let view = self
             .runtime

@@ -1,5 +1,6 @@
 //! `cart worker`: host the carts, their payments and e-mail.
 
+use crate::activities::ProviderSettings;
 use crate::cli::{CliError, Context};
 use crate::domain::{Catalog, CatalogFormat};
 use std::path::{Path, PathBuf};
@@ -56,7 +57,7 @@ pub fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    let refuse = |e: String| {
+    let refuse = |e: crate::activities::SettingsError| {
         CliError::new(format!("cannot start the worker: {e}"))
             .hint("see README.md, \"Configuration\", for the provider variables")
     };
@@ -66,11 +67,8 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         Some(path) => path.display().to_string(),
         None => "built in".to_owned(),
     };
-    let var = |name: &str| std::env::var(name).ok();
-    let payments = crate::activities::payment_provider(var).map_err(refuse)?;
-    let mail = crate::activities::mail_settings(var).map_err(refuse)?;
-    let activities =
-        crate::worker::activities(&data_dir, catalog, &payments, &mail).map_err(refuse)?;
+    let providers = ProviderSettings::read(|name| std::env::var(name).ok()).map_err(refuse)?;
+    let activities = crate::worker::activities(&data_dir, catalog, &providers).map_err(refuse)?;
     activities.check_prices().map_err(|e| {
         CliError::new(format!("cannot start the worker: {e}"))
             .hint("change the catalog's prices, or charge through another provider")
@@ -95,7 +93,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("cannot start the worker: {e:#}")))?;
     let shutdown = worker.shutdown_handle();
     tokio::spawn(async move {
-        stop_signal().await;
+        super::prelude::stop_signal().await;
         tracing::info!("stopping: finishing the tasks in hand");
         shutdown();
     });
@@ -114,19 +112,8 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         shop.products().len(),
         shop.currency()
     );
-    match payments {
-        crate::activities::PaymentProvider::Ledger => tracing::info!(
-            "payments: {payments}, in {}",
-            data_dir.join("payments.jsonl").display()
-        ),
-        _ => tracing::info!("payments: {payments}"),
-    }
-    match mail.provider {
-        crate::activities::MailProvider::Outbox => {
-            tracing::info!("mail: {mail}, into {}", data_dir.join("outbox").display())
-        }
-        _ => tracing::info!("mail: {mail}"),
-    }
+    tracing::info!("payments: {}", providers.payments.describe(&data_dir));
+    tracing::info!("mail: {}", providers.mail.describe(&data_dir));
     tracing::info!(
         task_queue = %queue,
         data_dir = %data_dir.display(),
@@ -138,26 +125,4 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::chain("the worker stopped", &e))?;
     tracing::info!("cart worker stopped");
     Ok(())
-}
-
-pub(crate) async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -3,21 +3,21 @@
 //! Signals cannot answer, so a malformed or rejected one is logged and ignored; it never fails
 //! the workflow task or the workflow.
 
-use super::messages::{Checkout, LegacyCart, LegacyItem};
+use super::messages::{Checkout, TutorialCart, TutorialItem};
 use crate::domain::Cart;
 use serde::Deserialize;
 use temporalio_common::data_converters::RawValue;
 
 /// `{"Route":"…","Item":{"ProductId":0,"Quantity":1},"Email":"…"}`: one shape for every signal.
 #[derive(Deserialize)]
-struct LegacySignal {
+struct TutorialSignal {
     #[serde(rename = "Item")]
-    item: Option<LegacyItem>,
+    item: Option<TutorialItem>,
     #[serde(rename = "Email")]
     email: Option<String>,
 }
 
-fn parse(raw: &RawValue) -> Result<LegacySignal, String> {
+fn parse(raw: &RawValue) -> Result<TutorialSignal, String> {
     let payload = raw
         .payloads
         .first()
@@ -26,7 +26,7 @@ fn parse(raw: &RawValue) -> Result<LegacySignal, String> {
         .map_err(|e| format!("the signal payload is not the tutorial's JSON: {e}"))
 }
 
-pub(super) fn item(raw: &RawValue) -> Result<LegacyItem, String> {
+pub(super) fn item(raw: &RawValue) -> Result<TutorialItem, String> {
     parse(raw)?
         .item
         .ok_or_else(|| "the signal has no \"Item\"".to_owned())
@@ -46,31 +46,16 @@ pub(super) fn checkout(raw: &RawValue) -> Result<Checkout, String> {
     })
 }
 
-pub(super) fn cart(cart: &Cart) -> LegacyCart {
-    LegacyCart {
+pub(super) fn cart(cart: &Cart) -> TutorialCart {
+    TutorialCart {
         items: cart
             .items()
             .iter()
-            .map(|l| LegacyItem {
+            .map(|l| TutorialItem {
                 product_id: i64::from(l.product_id),
                 quantity: i64::from(l.quantity),
             })
             .collect(),
         email: cart.email().map(|e| e.to_string()).unwrap_or_default(),
-    }
-}
-
-/// Logs a signal that was not applied (once: not again when the history replays).
-pub(super) fn log_ignored<T>(
-    cart: &str,
-    replaying: bool,
-    signal: &str,
-    outcome: Result<T, String>,
-) {
-    if let Err(e) = outcome
-        && !replaying
-    {
-        let e = crate::redact::redact(&e);
-        tracing::warn!(cart, signal, "ignoring a tutorial signal: {e}");
     }
 }

@@ -1,0 +1,92 @@
+//! What the commands share: the cart argument, the checks of product ids and quantities, how
+//! output errors and stop signals are handled, tokens for the servers. Each command starts with
+//! `use super::prelude::*;`, as cargo's commands start with its `command_prelude`.
+
+pub(crate) use super::completions::open_carts;
+pub(crate) use crate::cli::{CartDefaults, CliError, Context, OutputFormat, output};
+pub(crate) use crate::domain::CartId;
+
+/// The cart a command acts on, its first argument. The prompt fills in its current cart for
+/// every command that has this argument ([`crate::cli::takes_cart`]).
+#[derive(Debug, clap::Args)]
+pub struct CartArg {
+    /// The cart, e.g. CART-123
+    #[arg(id = CART_ARG, value_name = "CART", add = open_carts())]
+    pub id: CartId,
+}
+
+/// The clap id of [`CartArg`].
+pub(crate) const CART_ARG: &str = "cart";
+
+/// Turns an output failure (other than a closed pipe, handled in `output`) into an error.
+pub(crate) fn printed(result: std::io::Result<()>) -> Result<(), CliError> {
+    result.map_err(|e| CliError::chain("cannot write the output", &e))
+}
+
+/// `--product`: a product id, which is never negative nor larger than a `u32`.
+pub(crate) fn product_id() -> clap::builder::RangedI64ValueParser<i64> {
+    clap::value_parser!(i64).range(0..=i64::from(u32::MAX))
+}
+
+/// `--qty`: from 1 to the most one cart line holds.
+pub(crate) fn quantity() -> clap::builder::RangedI64ValueParser<i64> {
+    clap::value_parser!(i64).range(1..=i64::from(crate::domain::MAX_QUANTITY_PER_LINE))
+}
+
+/// What to look at when a change to a cart's items is refused.
+pub(crate) fn look_hint(cart: &CartId) -> String {
+    format!("`cart show {cart}` shows the cart, `cart products` the product ids")
+}
+
+/// A token: from a file, from the command line (with a warning: `ps` shows it), or from the
+/// environment variable `var`.
+pub(crate) fn token(
+    flag: Option<&str>,
+    file: Option<&std::path::Path>,
+    var: &str,
+) -> Result<Option<String>, CliError> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::chain(format!("cannot read the token file {}", path.display()), &e)
+        })?;
+        let token = text.lines().next().unwrap_or("").trim().to_owned();
+        if token.is_empty() {
+            return Err(CliError::usage(format!(
+                "the token file {} is empty",
+                path.display()
+            )));
+        }
+        return Ok(Some(token));
+    }
+    if let Some(token) = flag {
+        tracing::warn!(
+            "the token was given on the command line, where anyone who can list processes sees it; prefer {var} or --token-file"
+        );
+        return Ok(Some(token.to_owned()).filter(|t| !t.is_empty()));
+    }
+    Ok(std::env::var(var).ok().filter(|t| !t.is_empty()))
+}
+
+/// Resolves when the process is asked to stop: Ctrl-C, or SIGTERM where there is one (the
+/// servers and the worker finish what is in flight first).
+pub(crate) async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
