@@ -2,6 +2,7 @@
 
 use super::{Setup, checkout_args, stderr};
 use crate::support::*;
+use cart::client::CartClient;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
@@ -222,4 +223,87 @@ async fn a_checkout_that_reaches_a_stalled_worker_late_is_sent_again_and_charges
     let paid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(paid["status"], "checked_out");
     assert_eq!(s.charges().len(), 1, "{:?}", s.charges());
+}
+
+/// Three workers on one task queue; many clients change and check out carts at once; two
+/// workers are killed part-way. What each cart ends with is exactly what its clients sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_workers_two_killed_part_way_every_change_lands_once() {
+    const CARTS: usize = 12;
+    /// Each cart gets these adds (product ids), one client request each.
+    const ADDS: [i64; 5] = [0, 1, 2, 3, 0];
+    let s = Setup::new().await;
+    let doomed = [s.spawn_worker().await, s.spawn_worker().await];
+    let _survivor = s.spawn_worker().await;
+    let ids: Vec<cart::domain::CartId> = (0..CARTS).map(|_| unique_cart()).collect();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+    // One client task per cart, all at once: the adds, then the checkout through the real
+    // `cart` binary, as a person's terminal would send it.
+    let mut clients = Vec::new();
+    for id in ids.clone() {
+        let carts = CartClient::new(s.env.client().clone(), &s.queue, Duration::from_secs(120));
+        let done = done.clone();
+        let vars = s.vars();
+        clients.push(tokio::spawn(async move {
+            for product in ADDS {
+                carts
+                    .add(&id, add(product, 1), input(LONG, LONG))
+                    .await
+                    .unwrap_or_else(|e| panic!("add {product} to {id}: {e}"));
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let out = tokio::task::spawn_blocking(move || {
+                assert_cmd::Command::cargo_bin("cart")
+                    .unwrap()
+                    .env_clear()
+                    .envs(vars)
+                    .env("CART_WAIT", "120s")
+                    .args(checkout_args(id.as_str()))
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            assert!(out.status.success(), "checkout: {}", stderr(&out));
+        }));
+    }
+
+    // Part-way (a quarter of the adds answered), two of the three workers die without warning.
+    eventually(
+        Duration::from_secs(120),
+        "a quarter of the adds",
+        || async {
+            (done.load(std::sync::atomic::Ordering::SeqCst) >= CARTS * ADDS.len() / 4).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        done.load(std::sync::atomic::Ordering::SeqCst) < CARTS * ADDS.len(),
+        "the workers died after every add: nothing was in flight"
+    );
+    for worker in doomed {
+        worker.kill();
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+
+    // Every cart holds exactly what was added, is paid, and was charged once for its total.
+    let charges = ledger(s.data());
+    let carts = s.client();
+    for id in &ids {
+        let view = carts.get(id).await.unwrap();
+        assert_eq!(view.status, cart::domain::Status::CheckedOut, "{id}");
+        let lines: Vec<(i64, u32)> = view
+            .items
+            .iter()
+            .map(|l| (i64::from(l.product_id), l.quantity))
+            .collect();
+        assert_eq!(lines, [(0, 2), (1, 1), (2, 1), (3, 1)], "{id}");
+        let paid: Vec<_> = charges.iter().filter(|c| &c.cart_id == id).collect();
+        assert_eq!(paid.len(), 1, "{id} was charged {} times", paid.len());
+        assert_eq!(paid[0].amount, view.total, "{id}");
+    }
+    assert_eq!(charges.len(), CARTS);
 }
