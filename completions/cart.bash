@@ -125,7 +125,7 @@ _cart() {
 
     case "${cmd}" in
         cart)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -155,6 +155,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -175,7 +179,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__add)
-            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -221,6 +225,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -241,7 +249,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__checkout)
-            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,6 +287,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -299,7 +311,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__codec__subcmd__key)
-            opts="-h -V --id --file --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --id --file --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -337,6 +349,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -357,7 +373,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__codec__subcmd__server)
-            opts="-h -V --listen --token --token-file --ui-origin --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --listen --token --token-file --ui-origin --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -403,6 +419,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -423,7 +443,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__completions)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version bash elvish fish powershell zsh"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,6 +473,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -473,7 +497,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__demo)
-            opts="-h -V --remind-after --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --remind-after --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -507,6 +531,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -527,7 +555,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__email)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -555,6 +583,10 @@ _cart() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --wait)
@@ -829,7 +861,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__list)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -857,6 +889,10 @@ _cart() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --wait)
@@ -879,7 +915,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__man)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -909,6 +945,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -929,7 +969,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__new)
-            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -975,6 +1015,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -995,7 +1039,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__products)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1025,6 +1069,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1045,7 +1093,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__remove)
-            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1083,6 +1131,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1103,7 +1155,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__serve)
-            opts="-h -V --listen --token --token-file --allow-no-token --allow-origin --allow-host --remind-after --expire-after --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --listen --token --token-file --allow-no-token --allow-origin --allow-host --metrics --remind-after --expire-after --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1126,6 +1178,10 @@ _cart() {
                     return 0
                     ;;
                 --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1161,6 +1217,10 @@ _cart() {
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1181,7 +1241,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__shell)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1209,6 +1269,10 @@ _cart() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --wait)
@@ -1231,7 +1295,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__show)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1259,6 +1323,10 @@ _cart() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --wait)
@@ -1281,7 +1349,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__worker)
-            opts="-h -V --data-dir --catalog --max-cached-carts --address --namespace --profile --task-queue --output --color --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --data-dir --catalog --max-cached-carts --metrics --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1296,6 +1364,10 @@ _cart() {
                     return 0
                     ;;
                 --max-cached-carts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1321,6 +1393,10 @@ _cart() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 --wait)

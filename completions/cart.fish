@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cart_global_optspecs
-    string join \n address= namespace= profile= task-queue= output= color= wait= ui-url= codec-key-file= h/help V/version
+    string join \n address= namespace= profile= task-queue= output= color= log-format= wait= ui-url= codec-key-file= h/help V/version
 end
 
 function __fish_cart_needs_command
@@ -34,6 +34,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_needs_command" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_needs_command" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_needs_command" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_needs_command" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_needs_command" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -59,6 +61,7 @@ complete -c cart -n "__fish_cart_needs_command" -f -a "help" -d 'Print this mess
 complete -c cart -n "__fish_cart_using_subcommand worker" -l data-dir -d 'Where the ledger and outbox live [default: the user\'s data directory, e.g. ~/.local/share/cart]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand worker" -l catalog -d 'The catalog that prices the carts: a TOML or JSON file [default: built in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand worker" -l max-cached-carts -d 'How many carts to keep in memory between their changes (Temporal\'s sticky cache). A cart that is not is rebuilt from its history when next touched: fewer cost replays, more cost memory (see README.md, "Performance")' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l metrics -d 'Serve Prometheus metrics (the carts\' counters and the Temporal SDK\'s worker metrics) at /metrics, liveness at /healthz and readiness at /readyz on this address' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -69,6 +72,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand worker" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand worker" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand worker" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -88,6 +93,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand new" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand new" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand new" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -107,6 +114,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand add" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand add" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand add" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -124,6 +133,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand remove" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand remove" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand remove" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -139,6 +150,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand email" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand email" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand email" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -156,6 +169,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -171,6 +186,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand show" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand show" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand show" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -186,6 +203,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand products" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand products" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand products" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -201,6 +220,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand list" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand list" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand list" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -216,6 +237,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand shell" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand shell" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand shell" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand shell" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand shell" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -232,6 +255,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand demo" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand demo" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand demo" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand demo" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand demo" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -242,6 +267,7 @@ complete -c cart -n "__fish_cart_using_subcommand serve" -l token -d 'Require `A
 complete -c cart -n "__fish_cart_using_subcommand serve" -l token-file -d 'Read the token from this file (its first line)' -r -F
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-origin -d 'Another origin browsers may call from, besides pages on this machine (repeat for several); `*` allows any page on any site' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-host -d 'Another name the server answers to, such as its public name behind a proxy (repeat for several)' -r
+complete -c cart -n "__fish_cart_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics of the requests at /metrics, liveness at /healthz and readiness at /readyz on this address (apart from the API, and without its token)' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l remind-after -d 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l expire-after -d 'Expire a cart that sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -254,6 +280,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand serve" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand serve" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand serve" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -274,6 +302,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -291,6 +321,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -306,6 +338,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand completions" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand completions" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand completions" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
@@ -321,6 +355,8 @@ jsonl\t'One compact JSON value per line; a list prints one line per element'"
 complete -c cart -n "__fish_cart_using_subcommand man" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c cart -n "__fish_cart_using_subcommand man" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand man" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F

@@ -12,7 +12,8 @@
 //! - [`cli`]: everything a person sees: arguments, commands, output and errors.
 //!
 //! Beside them: [`codec`] encrypts payloads (and serves the remote codec for the `temporal`
-//! CLI and UI); [`redact`] decides what logs may say of a customer.
+//! CLI and UI); [`metrics`] serves what operators' tools read; [`redact`] decides what logs may
+//! say of a customer.
 
 pub mod activities;
 pub mod api;
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod domain;
+pub mod metrics;
 pub mod redact;
 pub mod worker;
 pub mod workflow;

@@ -5,6 +5,7 @@ use crate::activities::{
 };
 use crate::domain::Catalog;
 use crate::workflow::admission::admission_interceptor;
+use crate::workflow::metrics::{CartCounters, counters_interceptor};
 use crate::workflow::{CartWorkflow, ShopWorkflow, catalog_interceptor};
 use std::path::Path;
 use std::sync::Arc;
@@ -40,12 +41,14 @@ pub fn activities(
 pub const MAX_CACHED_CARTS: usize = 1000;
 
 /// How a worker hosts its carts.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Hosting {
     /// The fingerprints of its encryption keys, the encrypting one first.
     pub keys: Vec<String>,
     /// How many carts it keeps in memory between their changes.
     pub max_cached_carts: usize,
+    /// Where its carts count what they do, when the worker has metrics.
+    pub counters: Option<Arc<dyn CartCounters>>,
 }
 
 impl Default for Hosting {
@@ -53,6 +56,7 @@ impl Default for Hosting {
         Self {
             keys: Vec::new(),
             max_cached_carts: MAX_CACHED_CARTS,
+            counters: None,
         }
     }
 }
@@ -71,14 +75,16 @@ pub fn build(
     let keys = &hosting.keys;
     let catalog = activities.catalog();
     let shop = catalog.clone();
+    let mut interceptors = vec![
+        admission_interceptor(keys.first().cloned()),
+        catalog_interceptor(catalog),
+    ];
+    interceptors.extend(hosting.counters.clone().map(counters_interceptor));
     let options = WorkerOptions::new(task_queue)
         .register_activities(activities)
         .register_workflow::<CartWorkflow>()?
         .register_workflow_with_factory(move || ShopWorkflow::new(shop.clone()))?
-        .register_workflow_interceptors(vec![
-            admission_interceptor(keys.first().cloned()),
-            catalog_interceptor(catalog),
-        ])
+        .register_workflow_interceptors(interceptors)
         .client_identity_override(crate::codec::identity(keys))
         .max_cached_workflows(hosting.max_cached_carts)
         .build();

@@ -5,6 +5,7 @@ mod cli;
 mod codec;
 mod layout;
 mod mail;
+mod metrics;
 mod stripe;
 mod support;
 mod workflow;

@@ -21,6 +21,7 @@ pub use error::ApiError;
 pub use guard::{Hosts, MAX_BODY_BYTES, Origins, token_matches};
 
 use crate::domain::CartId;
+use crate::metrics::HttpMetrics;
 use crate::workflow::{CartInput, CartSettings};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -41,6 +42,8 @@ pub struct Api {
     pub origins: Origins,
     /// The names the server answers to (the Host header).
     pub hosts: Hosts,
+    /// Where answered requests are counted, when `cart serve` has `--metrics`.
+    pub metrics: Option<Arc<HttpMetrics>>,
 }
 
 impl Api {
@@ -127,10 +130,12 @@ pub fn router(api: Api) -> Router {
             origins => AllowOrigin::predicate(move |origin, _| origins.allows(origin)),
         });
     let hosts = Arc::new(api.hosts.clone());
+    let metrics = api.metrics.clone();
     let api = Arc::new(api);
-    Router::new()
+    let router = Router::new()
         .merge(tutorial::routes())
         .nest("/api/v1", v1::routes())
+        .route_layer(axum::middleware::from_fn(tag_route))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::new(
@@ -144,14 +149,54 @@ pub fn router(api: Api) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             hosts,
             guard::check_host,
-        ))
-        // One log line per request (method, path, status, time) at the worker's level.
+        ));
+    let router = match metrics {
+        Some(metrics) => router.layer(axum::middleware::from_fn_with_state(metrics, measure)),
+        None => router,
+    };
+    // One log line per request (method, path, status, time) at the worker's level.
+    router
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO))
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .with_state(api)
+}
+
+/// The template of the route that answered (`/cart/{id}`), carried on the response to
+/// [`measure`]: a label that never holds a cart id.
+#[derive(Clone)]
+struct RouteTemplate(String);
+
+async fn tag_route(matched: axum::extract::MatchedPath, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .extensions_mut()
+        .insert(RouteTemplate(matched.as_str().to_owned()));
+    response
+}
+
+/// Counts every answered request, refusals before routing included (as route `unmatched`).
+async fn measure(
+    State(metrics): State<Arc<HttpMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<RouteTemplate>()
+        .map_or("unmatched", |r| r.0.as_str());
+    metrics.observe(
+        route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// With a token configured, a request without the right bearer token gets 401. CORS

@@ -97,6 +97,7 @@ fn app(carts: Arc<Scripted>, token: Option<&str>) -> Router {
         token: token.map(str::to_owned),
         origins: Origins::from_flags(&[]).unwrap(),
         hosts: Hosts::new("127.0.0.1:3001".parse().unwrap(), Vec::new()),
+        metrics: None,
     })
 }
 

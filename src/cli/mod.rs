@@ -64,6 +64,17 @@ pub struct GlobalArgs {
     /// When to use colour: auto means only on a terminal and never when NO_COLOR is set
     #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
     pub color: ColorChoice,
+    /// How logs are written to stderr: text for people, json (one object per line) for a log
+    /// pipeline
+    #[arg(
+        long,
+        global = true,
+        env = "CART_LOG_FORMAT",
+        value_enum,
+        default_value_t,
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
     /// How long to wait for a worker to answer
     #[arg(long, global = true, env = "CART_WAIT", default_value = "30s", value_parser = wait_duration)]
     pub wait: Duration,
@@ -116,6 +127,7 @@ impl GlobalArgs {
             ("task-queue", self.task_queue.clone()),
             ("output", value(&self.output)),
             ("color", value(&self.color)),
+            ("log-format", value(&self.log_format)),
             ("wait", humantime::format_duration(self.wait).to_string()),
         ];
         optional
@@ -241,7 +253,11 @@ pub fn main() -> ExitCode {
         Some(Command::Worker(_) | Command::Serve(_) | Command::CodecServer(_))
     );
     let color = cli.global.color;
-    init_logging(if is_worker { "info" } else { "warn" }, color);
+    init_logging(
+        if is_worker { "info" } else { "warn" },
+        color,
+        cli.global.log_format,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -271,15 +287,28 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// How logs are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    /// One JSON object per line: time, level, target, message and fields.
+    Json,
+}
+
 /// Logs go to stderr; `CART_LOG` takes a tracing filter such as `debug` or `cart=debug`.
-fn init_logging(default: &str, color: ColorChoice) {
+fn init_logging(default: &str, color: ColorChoice, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CART_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(color.enabled(std::io::IsTerminal::is_terminal(&std::io::stderr())))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => logs
+            .with_ansi(color.enabled(std::io::IsTerminal::is_terminal(&std::io::stderr())))
+            .try_init(),
+        LogFormat::Json => logs.json().flatten_event(true).try_init(),
+    };
 }
 
 #[cfg(test)]

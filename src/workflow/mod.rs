@@ -12,6 +12,7 @@
 
 pub mod admission;
 pub mod messages;
+pub mod metrics;
 mod shop;
 mod state;
 mod tutorial;
@@ -24,6 +25,7 @@ use crate::activities::{CartActivities, ChargeState, SettleRequest};
 use crate::domain::{Cart, CartError, CartId, Catalog, Product, ProductId, Status};
 use crate::redact::redact;
 use jiff::Timestamp;
+use metrics::{CartEvent, Counters};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +67,10 @@ pub struct CartWorkflow {
     looking_up: std::collections::BTreeSet<i64>,
     /// The status last written to the memo (a run starts without one, which reads as open).
     published: Status,
+    /// The status last seen by the run loop, whose changes are counted (see [`metrics`]).
+    seen: Status,
+    /// Whether this run starts a new cart (rather than taking one over by continue-as-new).
+    new_cart: bool,
     /// Warnings about the start input, logged when the run begins (`init` cannot tell a
     /// replay from a first run).
     start_notes: Vec<String>,
@@ -231,18 +237,23 @@ impl<'a> IdleTimer<'a> {
 impl CartWorkflow {
     #[init]
     pub fn new(ctx: &WorkflowContextView, input: CartInput) -> Self {
-        let fresh = |state| Self {
-            state,
+        let fresh = |state: CartState| Self {
             start_items: Vec::new(),
             pricing: Pricing::Undecided,
             looking_up: Default::default(),
             published: Status::Open,
+            seen: state.cart.status(),
+            new_cart: true,
             start_notes: Vec::new(),
+            state,
         };
         let mut start_notes = Vec::new();
         if let Some(state) = input.resume {
             if is_own_resume(ctx, &state) {
-                return fresh(*state);
+                return Self {
+                    new_cart: false,
+                    ..fresh(*state)
+                };
             }
             start_notes.push(
                 "ignoring a `resume` state: only the cart's own continue-as-new may resume it"
@@ -281,11 +292,15 @@ impl CartWorkflow {
         for note in notes {
             ctx.warn_once(note);
         }
+        if ctx.state(|w| w.new_cart) {
+            ctx.count(CartEvent::Started);
+        }
         Self::add_start_items(ctx).await;
         // A second handle on the context owns the timer, so the loop can lend `ctx` mutably.
         let timers = ctx.clone();
         let mut idle = IdleTimer::default();
         loop {
+            Self::count_status(ctx);
             Self::publish_status(ctx);
             let (status, revision) = ctx.state(|w| (w.state.cart.status(), w.state.revision));
             if matches!(status, Status::CheckedOut | Status::Expired) {
@@ -380,6 +395,25 @@ impl CartWorkflow {
             Some(_) => Err(temporalio_sdk::WorkflowTermination::cancelled()),
             None => Ok(None),
         }
+    }
+
+    /// Counts what a change of status means: a checkout attempted, paid, declined (the cart
+    /// open again) or not known yet, a cart expired.
+    fn count_status(ctx: &mut WorkflowContext<Self>) {
+        let (status, seen) = ctx.state(|w| (w.state.cart.status(), w.seen));
+        if status == seen {
+            return;
+        }
+        ctx.state_mut(|w| w.seen = status);
+        let event = match (seen, status) {
+            (_, Status::CheckingOut) => CartEvent::CheckoutAttempted,
+            (_, Status::PaymentPending) => CartEvent::PaymentPending,
+            (_, Status::CheckedOut) => CartEvent::Paid,
+            (_, Status::Expired) => CartEvent::Expired,
+            (Status::CheckingOut | Status::PaymentPending, Status::Open) => CartEvent::Declined,
+            (_, Status::Open) => return,
+        };
+        ctx.count(event);
     }
 
     /// Keeps the cart's status in its memo, where `cart list` reads it without asking each
@@ -488,11 +522,12 @@ impl CartWorkflow {
                     let sent = ctx
                         .execute_activity(CartActivities::send_reminder, request, mail_options())
                         .await;
-                    if let Err(e) = sent {
-                        ctx.warn_once(format_args!(
+                    match sent {
+                        Ok(_) => ctx.count(CartEvent::ReminderSent),
+                        Err(e) => ctx.warn_once(format_args!(
                             "the reminder could not be sent: {}",
                             failure_message(&e)
-                        ));
+                        )),
                     }
                 }
                 // One reminder per idle period, sent or given up on.
@@ -632,11 +667,15 @@ impl CartWorkflow {
         ctx.state_mut(|w| w.looking_up.insert(product));
         let found = Self::priced(ctx, product).await;
         let now = clock(ctx.workflow_time());
-        ctx.state_mut(|w| {
+        let added = ctx.state_mut(|w| {
             w.looking_up.remove(&product);
             let found = found?;
             w.apply(now, |c| c.add_product(&found, quantity))
-        })
+        });
+        if added.is_ok() {
+            ctx.count(CartEvent::ItemAdded);
+        }
+        added
     }
 
     #[update_validator(add_item)]
@@ -811,27 +850,42 @@ fn find(catalog: &Catalog, product: i64) -> Result<&Product, UpdateError> {
 }
 
 /// Logs a tutorial signal that was not applied: signals cannot answer.
-fn ignored_signal<T>(ctx: &impl WarnOnce, signal: &str, outcome: Result<T, String>) {
+fn ignored_signal<T>(ctx: &impl FirstRun, signal: &str, outcome: Result<T, String>) {
     if let Err(e) = outcome {
         ctx.warn_once(format_args!("ignoring the tutorial signal {signal}: {e}"));
     }
 }
 
-/// Logging that a replay does not repeat: a warning about this cart is written when the
-/// workflow code first runs it, not again each time a worker replays the history.
-trait WarnOnce {
+/// What workflow code does only when it first runs, not again each time a worker replays the
+/// history: warn about the cart, and count what it did.
+trait FirstRun {
     fn warn_once(&self, message: impl std::fmt::Display);
+    fn count(&self, event: CartEvent);
 }
 
-impl<W> WarnOnce for WorkflowContext<W> {
+impl<W> FirstRun for WorkflowContext<W> {
     fn warn_once(&self, message: impl std::fmt::Display) {
         warn_unless(self.is_replaying(), self.workflow_id(), message);
     }
+    fn count(&self, event: CartEvent) {
+        if let Some(counters) = self.context_value::<Counters>()
+            && !self.is_replaying()
+        {
+            counters.count(event);
+        }
+    }
 }
 
-impl<W> WarnOnce for SyncWorkflowContext<W> {
+impl<W> FirstRun for SyncWorkflowContext<W> {
     fn warn_once(&self, message: impl std::fmt::Display) {
         warn_unless(self.is_replaying(), self.workflow_id(), message);
+    }
+    fn count(&self, event: CartEvent) {
+        if let Some(counters) = self.context_value::<Counters>()
+            && !self.is_replaying()
+        {
+            counters.count(event);
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 /// A `cart serve` process; killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     base: String,
     http: reqwest::Client,
@@ -22,7 +22,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(setup: &Setup, args: &[&str]) -> Server {
+    pub(crate) async fn start(setup: &Setup, args: &[&str]) -> Server {
         let port = free_port();
         let log = setup.data().join(format!("serve-{port}.log"));
         let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cart"))
@@ -52,7 +52,12 @@ impl Server {
     }
 
     /// Sends a request with an optional JSON body; returns the status and the JSON answer.
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, self.url(path));
         if let Some(body) = body {
             request = request.json(&body);

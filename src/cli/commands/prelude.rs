@@ -5,6 +5,7 @@
 pub(crate) use super::completions::open_carts;
 pub(crate) use crate::cli::{CartDefaults, CliError, Context, OutputFormat, output};
 pub(crate) use crate::domain::CartId;
+use std::sync::Arc;
 
 /// The cart a command acts on, its first argument. The prompt fills in its current cart for
 /// every command that has this argument ([`crate::cli::takes_cart`]).
@@ -65,6 +66,43 @@ pub(crate) fn token(
         return Ok(Some(token.to_owned()).filter(|t| !t.is_empty()));
     }
     Ok(std::env::var(var).ok().filter(|t| !t.is_empty()))
+}
+
+/// Binds the `--metrics` address, with a message that says what to do when it is taken.
+pub(crate) async fn bind_metrics(
+    address: std::net::SocketAddr,
+) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(address).await.map_err(|e| {
+        CliError::chain(format!("cannot serve metrics on {address}"), &e)
+            .hint("is another program using that port? pick another with --metrics")
+    })
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` for as long as the process runs.
+pub(crate) fn serve_metrics(listener: tokio::net::TcpListener, endpoint: crate::metrics::Endpoint) {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!("metrics on http://{address}/metrics, /healthz, /readyz");
+    }
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, crate::metrics::router(endpoint)).await {
+            tracing::error!("the metrics endpoint stopped: {e}");
+        }
+    });
+}
+
+/// Ready: Temporal answers and a worker polls the carts' task queue.
+pub(crate) async fn readiness(ctx: &Context) -> Result<crate::metrics::Readiness, CliError> {
+    let carts = ctx.carts().await?;
+    Ok(Arc::new(move || {
+        let carts = carts.clone();
+        Box::pin(async move {
+            match carts.worker_polling().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("no worker polls the carts' task queue".to_owned()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }))
 }
 
 /// Resolves when the process is asked to stop: Ctrl-C, or SIGTERM where there is one (the

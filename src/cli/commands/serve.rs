@@ -1,6 +1,6 @@
 //! `cart serve`: the HTTP API.
 
-use crate::cli::{CartDefaults, CliError, Context};
+use super::prelude::*;
 use std::net::SocketAddr;
 
 /// Serve the carts over HTTP: the tutorial's API (its web front end works unchanged) and
@@ -34,6 +34,10 @@ pub struct Args {
     /// several)
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
+    /// Serve Prometheus metrics of the requests at /metrics, liveness at /healthz and
+    /// readiness at /readyz on this address (apart from the API, and without its token)
+    #[arg(long, env = "CART_METRICS", value_name = "HOST:PORT")]
+    pub metrics: Option<SocketAddr>,
     #[command(flatten)]
     pub defaults: CartDefaults,
 }
@@ -75,7 +79,18 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let local = listener
         .local_addr()
         .map_err(|e| CliError::chain("cannot read the listening address", &e))?;
+    let metrics = match args.metrics {
+        Some(address) => {
+            let listener = bind_metrics(address).await?;
+            let metrics = std::sync::Arc::new(crate::metrics::HttpMetrics::new());
+            let endpoint = crate::metrics::Endpoint::http(&metrics, readiness(ctx).await?);
+            serve_metrics(listener, endpoint);
+            Some(metrics)
+        }
+        None => None,
+    };
     let api = crate::api::Api {
+        metrics,
         carts: std::sync::Arc::new(ctx.carts().await?),
         new_carts: ctx.cart_settings(&args.defaults)?,
         token,

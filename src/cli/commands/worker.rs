@@ -1,10 +1,17 @@
 //! `cart worker`: host the carts, their payments and e-mail.
 
+use super::prelude::*;
 use crate::activities::ProviderSettings;
-use crate::cli::{CliError, Context};
 use crate::domain::{Catalog, CatalogFormat};
+use crate::metrics::Endpoint;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use temporalio_common::telemetry::metrics::CoreMeter;
+use temporalio_common::telemetry::{
+    PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
+};
 use temporalio_sdk::Runtime;
+use temporalio_sdk::runtime::RuntimeOptions;
 
 /// Run the worker that hosts the carts and their payments and e-mail.
 ///
@@ -26,6 +33,10 @@ pub struct Args {
     /// more cost memory (see README.md, "Performance")
     #[arg(long, env = "CART_MAX_CACHED_CARTS", value_name = "N", default_value_t = crate::worker::MAX_CACHED_CARTS)]
     pub max_cached_carts: usize,
+    /// Serve Prometheus metrics (the carts' counters and the Temporal SDK's worker metrics) at
+    /// /metrics, liveness at /healthz and readiness at /readyz on this address
+    #[arg(long, env = "CART_METRICS", value_name = "HOST:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// The catalog from a file (JSON by its `.json` extension, TOML otherwise), or the built-in one.
@@ -81,19 +92,41 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         )
     })?;
     let client = ctx.temporal().await?;
-    let runtime = Runtime::from_current_tokio(Default::default())
+    let mut options = RuntimeOptions::default();
+    let mut counters = None;
+    if let Some(address) = args.metrics {
+        let listener = bind_metrics(address).await?;
+        // The SDK exports its own metrics on a loopback port that /metrics reads.
+        let sdk = start_prometheus_metric_exporter(
+            PrometheusExporterOptions::builder()
+                .socket_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+                .build(),
+        )
+        .map_err(|e| CliError::new(format!("cannot start the SDK's metrics: {e:#}")))?;
+        let meter: Arc<dyn CoreMeter> = sdk.meter.clone();
+        options = RuntimeOptions::builder()
+            .telemetry_options(TelemetryOptions::builder().metrics(meter).build())
+            .build()
+            .map_err(CliError::new)?;
+        let metrics = Arc::new(crate::metrics::WorkerMetrics::new());
+        let endpoint = Endpoint::worker(&metrics, sdk.bound_addr, readiness(ctx).await?);
+        serve_metrics(listener, endpoint);
+        counters = Some(metrics as Arc<dyn crate::workflow::metrics::CartCounters>);
+    }
+    let runtime = Runtime::from_current_tokio(options)
         .map_err(|e| CliError::chain("cannot start the Temporal runtime", &e))?;
     let queue = &ctx.global.task_queue;
     let codec = ctx.codec()?;
     let hosting = crate::worker::Hosting {
         keys: codec.fingerprints(),
         max_cached_carts: args.max_cached_carts,
+        counters,
     };
     let mut worker = crate::worker::build(&runtime, client, queue, activities, &hosting)
         .map_err(|e| CliError::new(format!("cannot start the worker: {e:#}")))?;
     let shutdown = worker.shutdown_handle();
     tokio::spawn(async move {
-        super::prelude::stop_signal().await;
+        stop_signal().await;
         tracing::info!("stopping: finishing the tasks in hand");
         shutdown();
     });
