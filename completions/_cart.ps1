@@ -43,7 +43,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('checkout', 'checkout', [CompletionResultType]::ParameterValue, 'Pay for a cart. On success the cart is closed and its receipt shown')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a cart: its items, total, status and e-mail')
             [CompletionResult]::new('products', 'products', [CompletionResultType]::ParameterValue, 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the open carts on this task queue, newest first')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List carts on this task queue, newest first: the open ones, or those the filters choose')
             [CompletionResult]::new('shell', 'shell', [CompletionResultType]::ParameterValue, 'Open an interactive prompt that keeps a current cart')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a scripted shopping session against the configured Temporal server')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the carts over HTTP: the tutorial''s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json')
@@ -207,6 +207,9 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             break
         }
         'cart;list' {
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only carts with this status')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only carts changed within this long (e.g. 24h) or since this moment (e.g. 2026-11-27T00:00:00Z)')
+            [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'More conditions in Temporal''s list-filter syntax, e.g. "CartTotal > 100000" (minor units) or "CartItems >= 3"')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
@@ -367,7 +370,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('checkout', 'checkout', [CompletionResultType]::ParameterValue, 'Pay for a cart. On success the cart is closed and its receipt shown')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a cart: its items, total, status and e-mail')
             [CompletionResult]::new('products', 'products', [CompletionResultType]::ParameterValue, 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the open carts on this task queue, newest first')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List carts on this task queue, newest first: the open ones, or those the filters choose')
             [CompletionResult]::new('shell', 'shell', [CompletionResultType]::ParameterValue, 'Open an interactive prompt that keeps a current cart')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a scripted shopping session against the configured Temporal server')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the carts over HTTP: the tutorial''s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json')

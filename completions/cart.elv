@@ -40,7 +40,7 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand checkout 'Pay for a cart. On success the cart is closed and its receipt shown'
             cand show 'Show a cart: its items, total, status and e-mail'
             cand products 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
-            cand list 'List the open carts on this task queue, newest first'
+            cand list 'List carts on this task queue, newest first: the open ones, or those the filters choose'
             cand shell 'Open an interactive prompt that keeps a current cart'
             cand demo 'Run a scripted shopping session against the configured Temporal server'
             cand serve 'Serve the carts over HTTP: the tutorial''s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
@@ -195,6 +195,9 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand --version 'Print version'
         }
         &'cart;list'= {
+            cand --status 'Only carts with this status'
+            cand --since 'Only carts changed within this long (e.g. 24h) or since this moment (e.g. 2026-11-27T00:00:00Z)'
+            cand --query 'More conditions in Temporal''s list-filter syntax, e.g. "CartTotal > 100000" (minor units) or "CartItems >= 3"'
             cand --address 'Temporal frontend address [default: localhost:7233]'
             cand --namespace 'Temporal namespace [default: default]'
             cand --profile 'Profile in temporal.toml to connect with'
@@ -347,7 +350,7 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand checkout 'Pay for a cart. On success the cart is closed and its receipt shown'
             cand show 'Show a cart: its items, total, status and e-mail'
             cand products 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
-            cand list 'List the open carts on this task queue, newest first'
+            cand list 'List carts on this task queue, newest first: the open ones, or those the filters choose'
             cand shell 'Open an interactive prompt that keeps a current cart'
             cand demo 'Run a scripted shopping session against the configured Temporal server'
             cand serve 'Serve the carts over HTTP: the tutorial''s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'

@@ -49,7 +49,7 @@ complete -c cart -n "__fish_cart_needs_command" -f -a "email" -d 'Set the e-mail
 complete -c cart -n "__fish_cart_needs_command" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
 complete -c cart -n "__fish_cart_needs_command" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
 complete -c cart -n "__fish_cart_needs_command" -f -a "products" -d 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
-complete -c cart -n "__fish_cart_needs_command" -f -a "list" -d 'List the open carts on this task queue, newest first'
+complete -c cart -n "__fish_cart_needs_command" -f -a "list" -d 'List carts on this task queue, newest first: the open ones, or those the filters choose'
 complete -c cart -n "__fish_cart_needs_command" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
 complete -c cart -n "__fish_cart_needs_command" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'
 complete -c cart -n "__fish_cart_needs_command" -f -a "serve" -d 'Serve the carts over HTTP: the tutorial\'s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
@@ -210,6 +210,13 @@ complete -c cart -n "__fish_cart_using_subcommand products" -l ui-url -d 'Tempor
 complete -c cart -n "__fish_cart_using_subcommand products" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
 complete -c cart -n "__fish_cart_using_subcommand products" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand products" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand list" -l status -d 'Only carts with this status' -r -f -a "open\t''
+checking_out\t''
+payment_pending\t''
+checked_out\t''
+expired\t''"
+complete -c cart -n "__fish_cart_using_subcommand list" -l since -d 'Only carts changed within this long (e.g. 24h) or since this moment (e.g. 2026-11-27T00:00:00Z)' -r
+complete -c cart -n "__fish_cart_using_subcommand list" -l query -d 'More conditions in Temporal\'s list-filter syntax, e.g. "CartTotal > 100000" (minor units) or "CartItems >= 3"' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -370,7 +377,7 @@ complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subc
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "products" -d 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "list" -d 'List the open carts on this task queue, newest first'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "list" -d 'List carts on this task queue, newest first: the open ones, or those the filters choose'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "serve" -d 'Serve the carts over HTTP: the tutorial\'s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'

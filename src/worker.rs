@@ -5,7 +5,8 @@ use crate::activities::{
 };
 use crate::domain::Catalog;
 use crate::workflow::admission::admission_interceptor;
-use crate::workflow::metrics::{CartCounters, counters_interceptor};
+use crate::workflow::hosted::{Hosted, hosted_interceptor};
+use crate::workflow::metrics::CartCounters;
 use crate::workflow::{CartWorkflow, ShopWorkflow, catalog_interceptor};
 use std::path::Path;
 use std::sync::Arc;
@@ -49,6 +50,9 @@ pub struct Hosting {
     pub max_cached_carts: usize,
     /// Where its carts count what they do, when the worker has metrics.
     pub counters: Option<Arc<dyn CartCounters>>,
+    /// Whether its namespace has the carts' search attributes (see
+    /// [`crate::workflow::search`]).
+    pub search_attributes: bool,
 }
 
 impl Default for Hosting {
@@ -57,6 +61,7 @@ impl Default for Hosting {
             keys: Vec::new(),
             max_cached_carts: MAX_CACHED_CARTS,
             counters: None,
+            search_attributes: false,
         }
     }
 }
@@ -75,11 +80,14 @@ pub fn build(
     let keys = &hosting.keys;
     let catalog = activities.catalog();
     let shop = catalog.clone();
-    let mut interceptors = vec![
+    let interceptors = vec![
         admission_interceptor(keys.first().cloned()),
         catalog_interceptor(catalog),
+        hosted_interceptor(Hosted {
+            counters: hosting.counters.clone(),
+            search_attributes: hosting.search_attributes,
+        }),
     ];
-    interceptors.extend(hosting.counters.clone().map(counters_interceptor));
     let options = WorkerOptions::new(task_queue)
         .register_activities(activities)
         .register_workflow::<CartWorkflow>()?

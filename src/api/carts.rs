@@ -2,7 +2,7 @@
 //! the router's own tests put a scripted stand-in behind it, so that every route, rejection
 //! and status code is checked in-process in milliseconds.
 
-use crate::client::{CartClient, CartSummary, ClientError};
+use crate::client::{CartClient, CartFilter, CartSummary, ClientError};
 use crate::domain::{CartId, Catalog};
 use crate::workflow::{AddItem, CartInput, CartView, Checkout, RemoveItem, SetEmail};
 use async_trait::async_trait;
@@ -10,7 +10,8 @@ use async_trait::async_trait;
 #[async_trait]
 pub trait Carts: Send + Sync {
     async fn catalog(&self) -> Result<Catalog, ClientError>;
-    async fn list_open(&self) -> Result<Vec<CartSummary>, ClientError>;
+    /// The open carts, or those `filter` chooses.
+    async fn list(&self, filter: &CartFilter) -> Result<Vec<CartSummary>, ClientError>;
     async fn create(&self, id: &CartId, input: CartInput) -> Result<CartView, ClientError>;
     async fn get(&self, id: &CartId) -> Result<CartView, ClientError>;
     /// Adds to a cart, starting it with `start` if it does not exist yet.
@@ -32,8 +33,8 @@ impl Carts for CartClient {
     async fn catalog(&self) -> Result<Catalog, ClientError> {
         CartClient::catalog(self).await
     }
-    async fn list_open(&self) -> Result<Vec<CartSummary>, ClientError> {
-        CartClient::list_open(self).await
+    async fn list(&self, filter: &CartFilter) -> Result<Vec<CartSummary>, ClientError> {
+        CartClient::list(self, filter).await
     }
     async fn create(&self, id: &CartId, input: CartInput) -> Result<CartView, ClientError> {
         CartClient::create(self, id, input).await

@@ -94,6 +94,25 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     }
 }
 
+/// A query string's parameters, whose rejections are answered like every other error (400).
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for Params<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Params(value))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
 /// A request body as bytes, its rejections (a body over [`MAX_BODY_BYTES`]: 413) answered like
 /// every other error.
 pub struct RawBody(pub axum::body::Bytes);

@@ -3,7 +3,7 @@
 //! carts answer is tested end to end in `tests/api`.
 
 use super::*;
-use crate::client::{CartSummary, ClientError};
+use crate::client::{CartFilter, CartSummary, ClientError};
 use crate::domain::{Catalog, Status};
 use crate::workflow::{AddItem, CartView, Checkout, RemoveItem, SetEmail};
 use axum::body::Body as HttpBody;
@@ -43,7 +43,8 @@ impl Carts for Scripted {
     async fn catalog(&self) -> Result<Catalog, ClientError> {
         Ok(Catalog::builtin())
     }
-    async fn list_open(&self) -> Result<Vec<CartSummary>, ClientError> {
+    async fn list(&self, _: &CartFilter) -> Result<Vec<CartSummary>, ClientError> {
+        self.calls.lock().unwrap().push("list".to_owned());
         Ok(Vec::new())
     }
     async fn create(&self, id: &CartId, _: CartInput) -> Result<CartView, ClientError> {
@@ -180,6 +181,9 @@ async fn requests_refused_at_the_door_never_reach_the_carts() {
         ),
         ("POST", "/api/v1/carts", r#"{"id": "nope"}"#, JSON, 400),
         ("DELETE", "/api/v1/carts/CART-1", "", JSON, 405),
+        ("GET", "/api/v1/carts?status=lost", "", JSON, 400),
+        ("GET", "/api/v1/carts?since=soon", "", JSON, 400),
+        ("GET", "/api/v1/carts?sort=newest", "", JSON, 400),
     ];
     for (method, path, body, content_type, expected) in cases {
         let carts = Scripted::new(open);

@@ -3,9 +3,9 @@
 //! `/api/v1/openapi.json`. Amounts are integers in minor units, as in `cart --output json`.
 
 use super::error::ErrorBody;
-use super::{ApiError, Body, CartPath, RawBody, Shared, cart_id};
-use crate::client::CartSummary;
-use crate::domain::CartId;
+use super::{ApiError, Body, CartPath, Params, RawBody, Shared, cart_id};
+use crate::client::{CartFilter, CartSummary};
+use crate::domain::{CartId, Status};
 use crate::workflow::{AddItem, CartView, Checkout, LineView, Receipt, RemoveItem, SetEmail};
 use axum::Json;
 use axum::Router;
@@ -109,11 +109,42 @@ async fn products(State(api): Shared) -> Answer<Vec<Product>> {
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/carts", responses(
-    (status = 200, description = "Open carts, newest first", body = Vec<CartSummary>),
+/// Which carts `GET /api/v1/carts` lists; without any, the open ones.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListFilter {
+    /// Only carts with this status (checked-out and expired carts included)
+    status: Option<String>,
+    /// Only carts changed within this long (`24h`) or since this moment (RFC 3339)
+    since: Option<String>,
+    /// More conditions in Temporal's list-filter syntax, e.g. `CartTotal > 100000`
+    query: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/carts", params(ListFilter), responses(
+    (status = 200, description = "Carts, newest first: the open ones, or those the filters choose", body = Vec<CartSummary>),
+    (status = 400, body = ErrorBody),
+    (status = 422, description = "Temporal cannot filter on that", body = ErrorBody),
     (status = 503, body = ErrorBody)))]
-async fn list(State(api): Shared) -> Answer<Vec<CartSummary>> {
-    Ok(Json(api.carts.list_open().await?))
+async fn list(State(api): Shared, Params(filter): Params<ListFilter>) -> Answer<Vec<CartSummary>> {
+    let status = match filter.status {
+        Some(text) => Some(Status::parse(&text).ok_or_else(|| {
+            let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::bad_request(format!("status {text:?} is not one of {}", all.join(", ")))
+        })?),
+        None => None,
+    };
+    let since = filter
+        .since
+        .map(|text| crate::client::since(&text).map_err(ApiError::bad_request))
+        .transpose()?;
+    let filter = CartFilter {
+        status,
+        since,
+        query: filter.query,
+    };
+    Ok(Json(api.carts.list(&filter).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/carts", request_body = NewCart, responses(

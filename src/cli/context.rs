@@ -136,10 +136,29 @@ impl Context {
         };
         // The transport's own messages nest debug output; the innermost cause says it best
         // ("Connection refused (os error 111)").
+        // A server that wants a client certificate and gets none closes the connection right
+        // after the TLS handshake, which the transport reports only as a connection closed (or
+        // a broken pipe, or a reset, depending on who notices first).
+        let tls_without_client_cert = conn
+            .tls_options
+            .as_ref()
+            .is_some_and(|tls| tls.client_tls_options.is_none());
         let unreachable = |e: &(dyn std::error::Error + 'static)| {
-            CliError::unavailable(format!("cannot reach Temporal at {address}: {}", root_cause(e))).hint(
-                "start a local server with `scripts/dev-server`, or point cart at yours with --address or TEMPORAL_ADDRESS",
-            )
+            let cause = root_cause(e).to_string();
+            let closed = [
+                "connection closed",
+                "broken pipe",
+                "connection reset",
+                "error after connection",
+            ]
+            .iter()
+            .any(|how| cause.to_ascii_lowercase().contains(how));
+            let hint = if closed && tls_without_client_cert {
+                CLIENT_CERT_HINT
+            } else {
+                connection_hint(&cause)
+            };
+            CliError::unavailable(format!("cannot reach Temporal at {address}: {cause}")).hint(hint)
         };
         let connection = tokio::time::timeout(Duration::from_secs(10), Connection::connect(conn))
             .await
@@ -156,6 +175,24 @@ impl Context {
             self.global.wait,
         )
         .with_keys(self.codec()?.fingerprints()))
+    }
+}
+
+const CLIENT_CERT_HINT: &str = "the server refused this client's certificate, or wants one (mutual TLS): set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH to a certificate its CA signed (Temporal Cloud also takes TEMPORAL_API_KEY)";
+
+/// What to do about a connection that failed, by what failed: TLS settings when the TLS
+/// handshake did, else where the server is.
+fn connection_hint(cause: &str) -> &'static str {
+    let cause = cause.to_ascii_lowercase();
+    if cause.contains("unknownissuer") || cause.contains("invalid peer certificate") {
+        "the server's certificate is not signed by a CA this client trusts: set TEMPORAL_TLS_SERVER_CA_CERT_PATH to the CA that signed it (and TEMPORAL_TLS_SERVER_NAME when the address is not a name in the certificate)"
+    } else if cause.contains("certificaterequired")
+        || cause.contains("handshakefailure")
+        || cause.contains("badcertificate")
+    {
+        CLIENT_CERT_HINT
+    } else {
+        "start a local server with `scripts/dev-server`, or point cart at yours with --address or TEMPORAL_ADDRESS"
     }
 }
 

@@ -69,6 +69,11 @@ impl Status {
         }
     }
 
+    /// The status `as_str` names.
+    pub fn parse(text: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     /// Whether a checkout is under way whose outcome is not known yet.
     pub fn is_paying(self) -> bool {
         matches!(self, Status::CheckingOut | Status::PaymentPending)

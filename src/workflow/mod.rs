@@ -11,8 +11,10 @@
 //! histories in `tests/fixtures` keep replaying.
 
 pub mod admission;
+pub mod hosted;
 pub mod messages;
 pub mod metrics;
+pub mod search;
 mod shop;
 mod state;
 mod tutorial;
@@ -24,8 +26,9 @@ pub use state::{CartState, IdleAction};
 use crate::activities::{CartActivities, ChargeState, SettleRequest};
 use crate::domain::{Cart, CartError, CartId, Catalog, Product, ProductId, Status};
 use crate::redact::redact;
+use hosted::HostedKey;
 use jiff::Timestamp;
-use metrics::{CartEvent, Counters};
+use metrics::CartEvent;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,10 +74,17 @@ pub struct CartWorkflow {
     seen: Status,
     /// Whether this run starts a new cart (rather than taking one over by continue-as-new).
     new_cart: bool,
+    /// Whether this run keeps the cart's search attributes (decided when it starts), and the
+    /// status and revision they were last set for.
+    indexed: Option<Option<(Status, u64)>>,
     /// Warnings about the start input, logged when the run begins (`init` cannot tell a
     /// replay from a first run).
     start_notes: Vec<String>,
 }
+
+/// The patch after which a cart keeps search attributes, where its namespace has them (see
+/// `decide_search_attributes`).
+const SEARCH_ATTRIBUTES: &str = "search-attributes";
 
 /// The patch after which a cart keeps its status in its memo (see `publish_status`).
 const STATUS_MEMO: &str = "status-memo";
@@ -244,6 +254,7 @@ impl CartWorkflow {
             published: Status::Open,
             seen: state.cart.status(),
             new_cart: true,
+            indexed: None,
             start_notes: Vec::new(),
             state,
         };
@@ -295,6 +306,7 @@ impl CartWorkflow {
         if ctx.state(|w| w.new_cart) {
             ctx.count(CartEvent::Started);
         }
+        Self::decide_search_attributes(ctx);
         Self::add_start_items(ctx).await;
         // A second handle on the context owns the timer, so the loop can lend `ctx` mutably.
         let timers = ctx.clone();
@@ -302,6 +314,7 @@ impl CartWorkflow {
         loop {
             Self::count_status(ctx);
             Self::publish_status(ctx);
+            Self::index(ctx);
             let (status, revision) = ctx.state(|w| (w.state.cart.status(), w.state.revision));
             if matches!(status, Status::CheckedOut | Status::Expired) {
                 idle.disarm();
@@ -395,6 +408,51 @@ impl CartWorkflow {
             Some(_) => Err(temporalio_sdk::WorkflowTermination::cancelled()),
             None => Ok(None),
         }
+    }
+
+    /// Whether this run keeps search attributes: where the worker's namespace has them, and
+    /// always as its history says once it has decided (the `search-attributes` patch), so a
+    /// replay on any worker does the same. Decided once, as the run starts.
+    fn decide_search_attributes(ctx: &mut WorkflowContext<Self>) {
+        let registered = ctx
+            .context_value::<HostedKey>()
+            .is_some_and(|h| h.search_attributes);
+        let keep = (registered || ctx.is_replaying()) && ctx.patched(SEARCH_ATTRIBUTES);
+        ctx.state_mut(|w| w.indexed = keep.then_some(None));
+    }
+
+    /// Sets the cart's search attributes when its status or contents changed since they were
+    /// last set (never its e-mail address).
+    fn index(ctx: &mut WorkflowContext<Self>) {
+        let Some(last) = ctx.state(|w| w.indexed) else {
+            return;
+        };
+        let (status, revision, items, total, updated_at) = ctx.state(|w| {
+            let cart = &w.state.cart;
+            let items: i64 = cart.items().iter().map(|l| i64::from(l.quantity)).sum();
+            let total = i64::try_from(cart.total_minor()).unwrap_or(i64::MAX);
+            (
+                cart.status(),
+                w.state.revision,
+                items,
+                total,
+                w.state.updated_at,
+            )
+        });
+        if last == Some((status, revision)) {
+            return;
+        }
+        let updated_at = temporalio_common::search_attributes::Timestamp::new(
+            updated_at.as_second(),
+            updated_at.subsec_nanosecond(),
+        );
+        ctx.upsert_search_attributes([
+            search::STATUS.value_set(status.as_str().to_owned()),
+            search::ITEMS.value_set(items),
+            search::TOTAL.value_set(total),
+            search::UPDATED_AT.value_set(updated_at),
+        ]);
+        ctx.state_mut(|w| w.indexed = Some(Some((status, revision))));
     }
 
     /// Counts what a change of status means: a checkout attempted, paid, declined (the cart
@@ -868,7 +926,8 @@ impl<W> FirstRun for WorkflowContext<W> {
         warn_unless(self.is_replaying(), self.workflow_id(), message);
     }
     fn count(&self, event: CartEvent) {
-        if let Some(counters) = self.context_value::<Counters>()
+        if let Some(hosted) = self.context_value::<HostedKey>()
+            && let Some(counters) = &hosted.counters
             && !self.is_replaying()
         {
             counters.count(event);
@@ -881,7 +940,8 @@ impl<W> FirstRun for SyncWorkflowContext<W> {
         warn_unless(self.is_replaying(), self.workflow_id(), message);
     }
     fn count(&self, event: CartEvent) {
-        if let Some(counters) = self.context_value::<Counters>()
+        if let Some(hosted) = self.context_value::<HostedKey>()
+            && let Some(counters) = &hosted.counters
             && !self.is_replaying()
         {
             counters.count(event);

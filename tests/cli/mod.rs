@@ -2,12 +2,15 @@
 //! a real `cart worker` process.
 
 mod completion;
+mod deploy;
 mod errors;
 mod processes;
 mod prompt;
 mod readme;
 mod round_trips;
+mod search;
 mod session;
+mod tls;
 mod transcripts;
 
 use crate::support::*;
@@ -69,17 +72,19 @@ impl Setup {
         self.spawn_worker_with(&[]).await
     }
 
-    /// `spawn_worker` with extra environment variables (provider settings).
+    /// `spawn_worker` with extra environment variables (provider settings, or others that
+    /// replace the defaults).
     pub async fn spawn_worker_with(&self, vars: &[(&str, &str)]) -> WorkerProcess {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cart"))
             .arg("worker")
             .env_clear()
-            .envs(vars.iter().copied())
             .env("TEMPORAL_ADDRESS", &self.address)
             .env("CART_TASK_QUEUE", &self.queue)
             .env("CART_DATA_DIR", self.data.path())
             .env("HOME", self.data.path())
             .env("NO_COLOR", "1")
+            // The test's own settings last: they may replace the ones above.
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

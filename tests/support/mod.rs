@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod tls;
+
 use cart::activities::CartActivities;
 use cart::client::CartClient;
 use cart::domain::{CartId, Catalog};
@@ -35,6 +37,18 @@ pub fn temporal_bin() -> PathBuf {
 /// The SDK gives the server a fixed five seconds to answer; on a busy two-core machine a start
 /// can take longer, so a timed-out start is tried again (on a fresh port) twice.
 pub async fn start_server(extra_args: &[&str]) -> (WorkflowEnvironment<LocalServer>, String) {
+    let mut args: Vec<String> = cart::workflow::search::ALL
+        .iter()
+        .flat_map(|(name, kind)| ["--search-attribute".to_owned(), format!("{name}={kind}")])
+        .collect();
+    args.extend(extra_args.iter().map(|a| a.to_string()));
+    start_bare_server(&args).await
+}
+
+/// A dev server without the carts' search attributes, as a namespace nobody set up.
+pub async fn start_bare_server(
+    extra_args: &[String],
+) -> (WorkflowEnvironment<LocalServer>, String) {
     let mut attempt = 1;
     loop {
         let port = free_port();
@@ -43,7 +57,7 @@ pub async fn start_server(extra_args: &[&str]) -> (WorkflowEnvironment<LocalServ
                 temporal_bin().to_string_lossy().into_owned(),
             ))
             .port(port)
-            .extra_args(extra_args.iter().map(|s| s.to_string()).collect())
+            .extra_args(extra_args.to_vec())
             .log_level(DevServerLogLevel::Error)
             .build();
         match WorkflowEnvironment::start_local(options).await {
@@ -115,14 +129,13 @@ pub fn start_worker(
             .unwrap();
         rt.block_on(async move {
             let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
-            let mut worker = cart::worker::build(
-                &runtime,
-                client,
-                &task_queue,
-                activities,
-                &Default::default(),
-            )
-            .unwrap();
+            // Every test server has the carts' search attributes (`start_server`).
+            let hosting = cart::worker::Hosting {
+                search_attributes: true,
+                ..Default::default()
+            };
+            let mut worker =
+                cart::worker::build(&runtime, client, &task_queue, activities, &hosting).unwrap();
             tx.send(worker.shutdown_handle()).unwrap();
             worker.run().await.expect("worker run");
         });
@@ -149,6 +162,17 @@ pub struct Setup {
 impl Setup {
     pub async fn new() -> Self {
         Self::with_server_args(&[]).await
+    }
+
+    /// On a server without the carts' search attributes, as a namespace nobody set up.
+    pub async fn without_search_attributes() -> Self {
+        let (env, address) = start_bare_server(&[]).await;
+        Self {
+            env,
+            address,
+            queue: unique("q"),
+            data: tempfile::tempdir().unwrap(),
+        }
     }
 
     /// With extra `temporal server start-dev` arguments.

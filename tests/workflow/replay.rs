@@ -7,8 +7,8 @@
 //! `before-order-confirmation.json` predates the order confirmation e-mail,
 //! `with-order-confirmation.json` predates prices from the worker's catalog,
 //! `worker-prices.json` predates charges run and settled by the main loop,
-//! `settled-payments.json` predates the status kept in the memo, and `status-memo.json` is the
-//! current code's.
+//! `settled-payments.json` predates the status kept in the memo, `status-memo.json` predates
+//! search attributes, and `search-attributes.json` is the current code's.
 
 use crate::support::*;
 use cart::workflow::CartWorkflow;

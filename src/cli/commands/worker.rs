@@ -67,6 +67,43 @@ pub fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
         })
 }
 
+/// Whether the namespace has the carts' search attributes. Where it does not (or cannot say),
+/// the worker says what to run and its carts keep none: a cart never fails for a missing
+/// attribute, it only cannot be found by state.
+async fn search_attributes_registered(ctx: &Context) -> bool {
+    let missing = match ctx.carts().await {
+        Ok(carts) => carts.missing_search_attributes().await,
+        Err(_) => return false,
+    };
+    match missing {
+        Ok(missing) if missing.is_empty() => true,
+        Ok(missing) => {
+            let commands: Vec<String> = missing
+                .iter()
+                .map(|(name, kind)| {
+                    format!("temporal operator search-attribute create --name {name} --type {kind}")
+                })
+                .collect();
+            tracing::warn!(
+                "the namespace has no search attribute {}: carts work, but `cart list --status/--since/--query` cannot find them by state; register them with: {}",
+                missing
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                commands.join(" && ")
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!(
+                "cannot tell whether the namespace has the carts' search attributes ({e}); carts keep none: see README.md, \"Finding carts\""
+            );
+            false
+        }
+    }
+}
+
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let refuse = |e: crate::activities::SettingsError| {
         CliError::new(format!("cannot start the worker: {e}"))
@@ -117,10 +154,12 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::chain("cannot start the Temporal runtime", &e))?;
     let queue = &ctx.global.task_queue;
     let codec = ctx.codec()?;
+    let search_attributes = search_attributes_registered(ctx).await;
     let hosting = crate::worker::Hosting {
         keys: codec.fingerprints(),
         max_cached_carts: args.max_cached_carts,
         counters,
+        search_attributes,
     };
     let mut worker = crate::worker::build(&runtime, client, queue, activities, &hosting)
         .map_err(|e| CliError::new(format!("cannot start the worker: {e:#}")))?;
