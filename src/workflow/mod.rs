@@ -915,43 +915,44 @@ fn ignored_signal<T>(ctx: &impl FirstRun, signal: &str, outcome: Result<T, Strin
 }
 
 /// What workflow code does only when it first runs, not again each time a worker replays the
-/// history: warn about the cart, and count what it did.
+/// history: warn about the cart (redacted: the message may quote what a customer or a
+/// provider sent), and count what it did.
 trait FirstRun {
-    fn warn_once(&self, message: impl std::fmt::Display);
-    fn count(&self, event: CartEvent);
-}
+    fn replaying(&self) -> bool;
+    fn cart(&self) -> &str;
+    fn hosted(&self) -> Option<Arc<hosted::Hosted>>;
 
-impl<W> FirstRun for WorkflowContext<W> {
     fn warn_once(&self, message: impl std::fmt::Display) {
-        warn_unless(self.is_replaying(), self.workflow_id(), message);
+        if !self.replaying() {
+            tracing::warn!(cart = self.cart(), "{}", redact(&message.to_string()));
+        }
     }
+
     fn count(&self, event: CartEvent) {
-        if let Some(hosted) = self.context_value::<HostedKey>()
+        if !self.replaying()
+            && let Some(hosted) = self.hosted()
             && let Some(counters) = &hosted.counters
-            && !self.is_replaying()
         {
             counters.count(event);
         }
     }
 }
 
-impl<W> FirstRun for SyncWorkflowContext<W> {
-    fn warn_once(&self, message: impl std::fmt::Display) {
-        warn_unless(self.is_replaying(), self.workflow_id(), message);
-    }
-    fn count(&self, event: CartEvent) {
-        if let Some(hosted) = self.context_value::<HostedKey>()
-            && let Some(counters) = &hosted.counters
-            && !self.is_replaying()
-        {
-            counters.count(event);
+/// Both of the SDK's workflow contexts offer what [`FirstRun`] needs under the same names.
+macro_rules! first_run {
+    ($($context:ident),+) => {$(
+        impl<W> FirstRun for $context<W> {
+            fn replaying(&self) -> bool {
+                self.is_replaying()
+            }
+            fn cart(&self) -> &str {
+                self.workflow_id()
+            }
+            fn hosted(&self) -> Option<Arc<hosted::Hosted>> {
+                self.context_value::<HostedKey>().map(|h| (*h).clone())
+            }
         }
-    }
+    )+};
 }
 
-/// The message is redacted: it may quote what a customer or a provider sent.
-fn warn_unless(replaying: bool, cart: &str, message: impl std::fmt::Display) {
-    if !replaying {
-        tracing::warn!(cart, "{}", redact(&message.to_string()));
-    }
-}
+first_run!(WorkflowContext, SyncWorkflowContext);
