@@ -104,7 +104,11 @@ def main():
     address = f"127.0.0.1:{port}"
     server = subprocess.Popen(
         [args.temporal, "server", "start-dev", "--headless", "--port", str(port),
-         "--log-level", "error", "--db-filename", ""],
+         "--log-level", "error", "--db-filename", "",
+         # The carts' search attributes, as scripts/dev-server and a set-up cluster have them:
+         # every change then also updates them, as in production.
+         "--search-attribute", "CartStatus=Keyword", "--search-attribute", "CartItems=Int",
+         "--search-attribute", "CartTotal=Int", "--search-attribute", "CartUpdatedAt=Datetime"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []
     try:
