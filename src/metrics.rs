@@ -27,7 +27,7 @@ pub struct WorkerMetrics {
     carts_expired: IntCounter,
 }
 
-/// Registers a metric built with `make`; names and labels here are constant, so it cannot fail.
+/// Registers `metric`; the names and labels here are constant, so neither step can fail.
 fn registered<M: prometheus::core::Collector + Clone + 'static>(
     registry: &Registry,
     metric: prometheus::Result<M>,

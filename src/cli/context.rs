@@ -145,6 +145,7 @@ impl Context {
             .is_some_and(|tls| tls.client_tls_options.is_none());
         let unreachable = |e: &(dyn std::error::Error + 'static)| {
             let cause = root_cause(e).to_string();
+            let lower = cause.to_ascii_lowercase();
             let closed = [
                 "connection closed",
                 "broken pipe",
@@ -152,7 +153,7 @@ impl Context {
                 "error after connection",
             ]
             .iter()
-            .any(|how| cause.to_ascii_lowercase().contains(how));
+            .any(|how| lower.contains(how));
             let hint = if closed && tls_without_client_cert {
                 CLIENT_CERT_HINT
             } else {
@@ -169,12 +170,15 @@ impl Context {
     }
 
     pub async fn carts(&self) -> Result<CartClient, CliError> {
-        Ok(CartClient::new(
-            self.temporal().await?,
-            self.global.task_queue.clone(),
-            self.global.wait,
+        self.carts_on(self.temporal().await?)
+    }
+
+    /// The carts through a Temporal client this process already has.
+    pub fn carts_on(&self, client: Client) -> Result<CartClient, CliError> {
+        Ok(
+            CartClient::new(client, self.global.task_queue.clone(), self.global.wait)
+                .with_keys(self.codec()?.fingerprints()),
         )
-        .with_keys(self.codec()?.fingerprints()))
     }
 }
 

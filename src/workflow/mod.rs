@@ -68,15 +68,15 @@ pub struct CartWorkflow {
     pricing: Pricing,
     /// Products whose price is being looked up by a change under way.
     looking_up: std::collections::BTreeSet<i64>,
-    /// The status last written to the memo (a run starts without one, which reads as open).
-    published: Status,
-    /// The status last seen by the run loop, whose changes are counted (see [`metrics`]).
+    /// The status last seen by the run loop: its changes are counted (see [`metrics`]) and kept
+    /// in the memo.
     seen: Status,
     /// Whether this run starts a new cart (rather than taking one over by continue-as-new).
     new_cart: bool,
-    /// Whether this run keeps the cart's search attributes (decided when it starts), and the
-    /// status and revision they were last set for.
-    indexed: Option<Option<(Status, u64)>>,
+    /// Whether this run keeps the cart's search attributes (decided when it starts).
+    search_attributes: bool,
+    /// The status and revision the search attributes were last set for.
+    indexed: Option<(Status, u64)>,
     /// Warnings about the start input, logged when the run begins (`init` cannot tell a
     /// replay from a first run).
     start_notes: Vec<String>,
@@ -86,7 +86,7 @@ pub struct CartWorkflow {
 /// `decide_search_attributes`).
 const SEARCH_ATTRIBUTES: &str = "search-attributes";
 
-/// The patch after which a cart keeps its status in its memo (see `publish_status`).
+/// The patch after which a cart keeps its status in its memo (see `status_changed`).
 const STATUS_MEMO: &str = "status-memo";
 /// The memo key of the cart's status; clients read it from listings.
 pub const STATUS_KEY: &str = "status";
@@ -251,9 +251,9 @@ impl CartWorkflow {
             start_items: Vec::new(),
             pricing: Pricing::Undecided,
             looking_up: Default::default(),
-            published: Status::Open,
             seen: state.cart.status(),
             new_cart: true,
+            search_attributes: false,
             indexed: None,
             start_notes: Vec::new(),
             state,
@@ -312,8 +312,7 @@ impl CartWorkflow {
         let timers = ctx.clone();
         let mut idle = IdleTimer::default();
         loop {
-            Self::count_status(ctx);
-            Self::publish_status(ctx);
+            Self::status_changed(ctx);
             Self::index(ctx);
             let (status, revision) = ctx.state(|w| (w.state.cart.status(), w.state.revision));
             if matches!(status, Status::CheckedOut | Status::Expired) {
@@ -418,15 +417,16 @@ impl CartWorkflow {
             .context_value::<HostedKey>()
             .is_some_and(|h| h.search_attributes);
         let keep = (registered || ctx.is_replaying()) && ctx.patched(SEARCH_ATTRIBUTES);
-        ctx.state_mut(|w| w.indexed = keep.then_some(None));
+        ctx.state_mut(|w| w.search_attributes = keep);
     }
 
     /// Sets the cart's search attributes when its status or contents changed since they were
     /// last set (never its e-mail address).
     fn index(ctx: &mut WorkflowContext<Self>) {
-        let Some(last) = ctx.state(|w| w.indexed) else {
+        let (keep, last) = ctx.state(|w| (w.search_attributes, w.indexed));
+        if !keep {
             return;
-        };
+        }
         let (status, revision, items, total, updated_at) = ctx.state(|w| {
             let cart = &w.state.cart;
             let items: i64 = cart.items().iter().map(|l| i64::from(l.quantity)).sum();
@@ -452,40 +452,36 @@ impl CartWorkflow {
             search::TOTAL.value_set(total),
             search::UPDATED_AT.value_set(updated_at),
         ]);
-        ctx.state_mut(|w| w.indexed = Some(Some((status, revision))));
+        ctx.state_mut(|w| w.indexed = Some((status, revision)));
     }
 
-    /// Counts what a change of status means: a checkout attempted, paid, declined (the cart
-    /// open again) or not known yet, a cart expired.
-    fn count_status(ctx: &mut WorkflowContext<Self>) {
+    /// On a change of status: counts what it means (a checkout attempted, paid, declined (the
+    /// cart open again) or not known yet, a cart expired), and keeps the status in the cart's
+    /// memo, where `cart list` reads it without asking each cart. Runs from before
+    /// [`STATUS_MEMO`] keep no memo (and list as open).
+    fn status_changed(ctx: &mut WorkflowContext<Self>) {
         let (status, seen) = ctx.state(|w| (w.state.cart.status(), w.seen));
         if status == seen {
             return;
         }
         ctx.state_mut(|w| w.seen = status);
         let event = match (seen, status) {
-            (_, Status::CheckingOut) => CartEvent::CheckoutAttempted,
-            (_, Status::PaymentPending) => CartEvent::PaymentPending,
-            (_, Status::CheckedOut) => CartEvent::Paid,
-            (_, Status::Expired) => CartEvent::Expired,
-            (Status::CheckingOut | Status::PaymentPending, Status::Open) => CartEvent::Declined,
-            (_, Status::Open) => return,
+            (_, Status::CheckingOut) => Some(CartEvent::CheckoutAttempted),
+            (_, Status::PaymentPending) => Some(CartEvent::PaymentPending),
+            (_, Status::CheckedOut) => Some(CartEvent::Paid),
+            (_, Status::Expired) => Some(CartEvent::Expired),
+            (Status::CheckingOut | Status::PaymentPending, Status::Open) => {
+                Some(CartEvent::Declined)
+            }
+            (_, Status::Open) => None,
         };
-        ctx.count(event);
-    }
-
-    /// Keeps the cart's status in its memo, where `cart list` reads it without asking each
-    /// cart. Only when it changes; runs from before [`STATUS_MEMO`] keep no memo (and list as
-    /// open).
-    fn publish_status(ctx: &mut WorkflowContext<Self>) {
-        let (status, published) = ctx.state(|w| (w.state.cart.status(), w.published));
-        if status == published || !ctx.patched(STATUS_MEMO) {
-            return;
+        if let Some(event) = event {
+            ctx.count(event);
         }
-        let memo = [(STATUS_KEY, Some(MemoValue::new(status)))];
-        match ctx.upsert_memo(memo) {
-            Ok(()) => ctx.state_mut(|w| w.published = status),
-            Err(e) => ctx.warn_once(format!("cannot keep the status in the memo: {e}")),
+        if ctx.patched(STATUS_MEMO)
+            && let Err(e) = ctx.upsert_memo([(STATUS_KEY, Some(MemoValue::new(status)))])
+        {
+            ctx.warn_once(format!("cannot keep the status in the memo: {e}"));
         }
     }
 

@@ -91,9 +91,8 @@ pub(crate) fn serve_metrics(listener: tokio::net::TcpListener, endpoint: crate::
 }
 
 /// Ready: Temporal answers and a worker polls the carts' task queue.
-pub(crate) async fn readiness(ctx: &Context) -> Result<crate::metrics::Readiness, CliError> {
-    let carts = ctx.carts().await?;
-    Ok(Arc::new(move || {
+pub(crate) fn readiness(carts: crate::client::CartClient) -> crate::metrics::Readiness {
+    Arc::new(move || {
         let carts = carts.clone();
         Box::pin(async move {
             match carts.worker_polling().await {
@@ -102,7 +101,7 @@ pub(crate) async fn readiness(ctx: &Context) -> Result<crate::metrics::Readiness
                 Err(e) => Err(e.to_string()),
             }
         })
-    }))
+    })
 }
 
 /// Resolves when the process is asked to stop: Ctrl-C, or SIGTERM where there is one (the

@@ -79,11 +79,12 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let local = listener
         .local_addr()
         .map_err(|e| CliError::chain("cannot read the listening address", &e))?;
+    let carts = ctx.carts().await?;
     let metrics = match args.metrics {
         Some(address) => {
             let listener = bind_metrics(address).await?;
             let metrics = std::sync::Arc::new(crate::metrics::HttpMetrics::new());
-            let endpoint = crate::metrics::Endpoint::http(&metrics, readiness(ctx).await?);
+            let endpoint = crate::metrics::Endpoint::http(&metrics, readiness(carts.clone()));
             serve_metrics(listener, endpoint);
             Some(metrics)
         }
@@ -91,7 +92,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     };
     let api = crate::api::Api {
         metrics,
-        carts: std::sync::Arc::new(ctx.carts().await?),
+        carts: std::sync::Arc::new(carts),
         new_carts: ctx.cart_settings(&args.defaults)?,
         token,
         origins,

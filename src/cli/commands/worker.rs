@@ -70,12 +70,8 @@ pub fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
 /// Whether the namespace has the carts' search attributes. Where it does not (or cannot say),
 /// the worker says what to run and its carts keep none: a cart never fails for a missing
 /// attribute, it only cannot be found by state.
-async fn search_attributes_registered(ctx: &Context) -> bool {
-    let missing = match ctx.carts().await {
-        Ok(carts) => carts.missing_search_attributes().await,
-        Err(_) => return false,
-    };
-    match missing {
+async fn search_attributes_registered(carts: &crate::client::CartClient) -> bool {
+    match carts.missing_search_attributes().await {
         Ok(missing) if missing.is_empty() => true,
         Ok(missing) => {
             let commands: Vec<String> = missing
@@ -129,6 +125,8 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         )
     })?;
     let client = ctx.temporal().await?;
+    // One connection serves the worker and its own questions (readiness, search attributes).
+    let carts = ctx.carts_on(client.clone())?;
     let mut options = RuntimeOptions::default();
     let mut counters = None;
     if let Some(address) = args.metrics {
@@ -146,7 +144,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             .build()
             .map_err(CliError::new)?;
         let metrics = Arc::new(crate::metrics::WorkerMetrics::new());
-        let endpoint = Endpoint::worker(&metrics, sdk.bound_addr, readiness(ctx).await?);
+        let endpoint = Endpoint::worker(&metrics, sdk.bound_addr, readiness(carts.clone()));
         serve_metrics(listener, endpoint);
         counters = Some(metrics as Arc<dyn crate::workflow::metrics::CartCounters>);
     }
@@ -154,7 +152,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::chain("cannot start the Temporal runtime", &e))?;
     let queue = &ctx.global.task_queue;
     let codec = ctx.codec()?;
-    let search_attributes = search_attributes_registered(ctx).await;
+    let search_attributes = search_attributes_registered(&carts).await;
     let hosting = crate::worker::Hosting {
         keys: codec.fingerprints(),
         max_cached_carts: args.max_cached_carts,
