@@ -179,7 +179,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__add)
-            opts="-h -V --product --qty --remind-after --expire-after --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --product --qty --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -198,6 +198,10 @@ _cart() {
                     return 0
                     ;;
                 --expire-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reminders-per-day)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -981,7 +985,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__new)
-            opts="-h -V --id --email --remind-after --expire-after --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --id --email --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1000,6 +1004,10 @@ _cart() {
                     return 0
                     ;;
                 --expire-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reminders-per-day)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1167,7 +1175,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__serve)
-            opts="-h -V --listen --token --token-file --allow-no-token --allow-origin --allow-host --metrics --remind-after --expire-after --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --listen --token --token-file --allow-no-token --allow-origin --allow-host --metrics --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1202,6 +1210,10 @@ _cart() {
                     return 0
                     ;;
                 --expire-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reminders-per-day)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

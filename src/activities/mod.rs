@@ -232,7 +232,16 @@ fn mail_failure(e: &MailError) -> Box<dyn std::error::Error + Send + Sync> {
     bounded(&crate::redact::redact(&e.to_string()), MAX_REASON_CHARS).into()
 }
 
-impl CartActivities {}
+/// Heartbeats once a second (the worker passes them on at the pace the heartbeat timeout
+/// asks), so that the cart's cancel reaches an attempt under way. Never returns.
+async fn keep_alive(ctx: &ActivityContext) -> std::convert::Infallible {
+    loop {
+        if let Err(e) = ctx.record_heartbeat(()).await {
+            tracing::warn!("cannot record a heartbeat: {e}");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
 
 #[activities]
 impl CartActivities {
@@ -291,13 +300,20 @@ impl CartActivities {
         }
     }
 
+    /// Sends the abandoned-cart reminder. It heartbeats while it works, and stops if the cart
+    /// cancels it (the cart changed): a send that has not gone through by then never does.
     #[activity]
     pub async fn send_reminder(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         request: ReminderRequest,
     ) -> Result<(), ActivityError> {
-        self.send(&reminder_message(&request)).await
+        let message = reminder_message(&request);
+        tokio::select! {
+            sent = self.send(&message) => sent,
+            never = keep_alive(&ctx) => match never {},
+            () = ctx.cancelled() => Err(ActivityError::cancelled()),
+        }
     }
 
     #[activity]

@@ -26,6 +26,14 @@ pub struct CartDefaults {
     /// Expire a cart that sits unchanged this long
     #[arg(long, env = "CART_EXPIRE_AFTER", default_value = "30d", value_parser = super::cart_period)]
     pub expire_after: Duration,
+    /// Send a cart at most this many reminders in any 24 hours (0: none)
+    #[arg(
+        long,
+        env = "CART_REMINDERS_PER_DAY",
+        default_value_t = 1,
+        value_name = "N"
+    )]
+    pub reminders_per_day: u32,
 }
 
 impl Context {
@@ -44,10 +52,10 @@ impl Context {
 
     /// The settings of carts this client creates.
     pub fn cart_settings(&self, defaults: &CartDefaults) -> Result<CartSettings, CliError> {
-        Ok(CartSettings::new(
-            defaults.remind_after,
-            defaults.expire_after,
-        ))
+        Ok(
+            CartSettings::new(defaults.remind_after, defaults.expire_after)
+                .with_reminders_per_day(defaults.reminders_per_day),
+        )
     }
 
     /// The start input for a new cart.

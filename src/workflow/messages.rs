@@ -18,6 +18,11 @@ pub struct CartSettings {
     /// How long a cart may sit unchanged before it expires.
     #[serde(with = "millis")]
     pub expire_after: Duration,
+    /// At most this many reminders in any 24 hours; a reminder that falls due past the cap
+    /// waits until the oldest of them is a day old. `None` (carts started without it, such as
+    /// the tutorial's) has no cap; `Some(0)` sends none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminders_per_day: Option<u32>,
     /// The catalog that priced carts started before the worker set the prices. Carts of that
     /// time keep it, so their histories replay; any other cart ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,12 +33,22 @@ pub struct CartSettings {
 pub const MAX_PERIOD: Duration = Duration::from_secs(31_557_600);
 
 impl CartSettings {
-    /// New settings: the client chooses the periods, never the prices.
+    /// New settings: the client chooses the periods, never the prices. No reminder cap
+    /// ([`CartSettings::reminders_per_day`]) unless one is set.
     pub fn new(reminder_delay: Duration, expire_after: Duration) -> Self {
         Self {
             reminder_delay,
             expire_after,
+            reminders_per_day: None,
             catalog: None,
+        }
+    }
+
+    /// These settings with at most `cap` reminders in any 24 hours.
+    pub fn with_reminders_per_day(self, cap: u32) -> Self {
+        Self {
+            reminders_per_day: Some(cap),
+            ..self
         }
     }
 
@@ -63,6 +78,7 @@ impl CartSettings {
         Self {
             reminder_delay: Duration::from_secs(60 * 60),
             expire_after: Duration::from_secs(30 * 24 * 60 * 60),
+            reminders_per_day: None,
             catalog: None,
         }
     }

@@ -77,6 +77,9 @@ pub struct CartWorkflow {
     search_attributes: bool,
     /// The status and revision the search attributes were last set for.
     indexed: Option<(Status, u64)>,
+    /// Whether this run follows the reminder rules of [`REMINDER_RULES`] (decided when it
+    /// starts).
+    reminder_rules: bool,
     /// Warnings about the start input, logged when the run begins (`init` cannot tell a
     /// replay from a first run).
     start_notes: Vec<String>,
@@ -85,6 +88,12 @@ pub struct CartWorkflow {
 /// The patch after which a cart keeps search attributes, where its namespace has them (see
 /// `decide_search_attributes`).
 const SEARCH_ATTRIBUTES: &str = "search-attributes";
+
+/// The patch after which a pending reminder gives way to any change of the cart (its send is
+/// cancelled), retries until the cart would expire, and counts against the cart's cap of
+/// reminders per day. Before it, a reminder was retried ten times, whatever the cart did
+/// meanwhile, and there was no cap.
+const REMINDER_RULES: &str = "reminder-rules";
 
 /// The patch after which a cart keeps its status in its memo (see `status_changed`).
 const STATUS_MEMO: &str = "status-memo";
@@ -173,11 +182,42 @@ fn refused(err: &ActivityExecutionError) -> bool {
 /// The patch that added the order confirmation e-mail after checkout.
 const ORDER_CONFIRMATION: &str = "order-confirmation";
 
+/// A reminder of a run from before [`REMINDER_RULES`]: ten attempts, at most a minute apart.
 fn mail_options() -> ActivityOptions {
     let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(30));
     opts.retry_policy = Some(retry(10, Duration::from_secs(60)));
     opts
 }
+
+/// E-mail is tried until `deadline` has passed: a second after the first attempt, then twice
+/// as long after each, and at least every [`MAIL_RETRY_MAX`]. An attempt may take 30 s.
+fn mail_options_until(deadline: Duration) -> ActivityOptions {
+    let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(30));
+    opts.close_timeouts = ActivityCloseTimeouts::ScheduleAndStartToClose {
+        schedule_to_close: deadline.max(Duration::from_secs(1)),
+        start_to_close: Duration::from_secs(30),
+    };
+    opts.retry_policy = Some(retry(0, MAIL_RETRY_MAX));
+    opts
+}
+
+/// A reminder is tried until the cart would expire, and heartbeats, so that a change cancels
+/// even an attempt under way.
+fn reminder_options(until_expiry: Duration) -> ActivityOptions {
+    let mut opts = mail_options_until(until_expiry);
+    opts.heartbeat_timeout = Some(REMINDER_HEARTBEAT);
+    opts
+}
+
+/// How long an order confirmation is tried for.
+pub const CONFIRMATION_TRIED_FOR: Duration = Duration::from_secs(3 * 24 * 60 * 60);
+
+/// The longest wait between two attempts at an e-mail: once a provider is back, a pending
+/// reminder or confirmation goes out within this.
+pub const MAIL_RETRY_MAX: Duration = Duration::from_secs(10 * 60);
+
+/// How often a reminder attempt under way must show it is alive (and learns of a cancel).
+const REMINDER_HEARTBEAT: Duration = Duration::from_secs(5);
 
 fn retry(attempts: u32, max_interval: Duration) -> RetryPolicy {
     RetryPolicy::builder()
@@ -255,6 +295,7 @@ impl CartWorkflow {
             new_cart: true,
             search_attributes: false,
             indexed: None,
+            reminder_rules: false,
             start_notes: Vec::new(),
             state,
         };
@@ -307,6 +348,8 @@ impl CartWorkflow {
             ctx.count(CartEvent::Started);
         }
         Self::decide_search_attributes(ctx);
+        let rules = ctx.patched(REMINDER_RULES);
+        ctx.state_mut(|w| w.reminder_rules = rules);
         Self::add_start_items(ctx).await;
         // A second handle on the context owns the timer, so the loop can lend `ctx` mutably.
         let timers = ctx.clone();
@@ -328,13 +371,13 @@ impl CartWorkflow {
                 Self::continue_as_new(ctx, &mut idle).await?;
                 continue;
             }
-            let next = ctx.state(|w| w.state.next_idle_action());
+            let next = ctx.state(|w| w.state.next_idle_action(w.reminder_cap()));
             if let Some(due) = idle.rearm(next, || clock(ctx.workflow_time()), &timers) {
-                Self::idle_action(ctx, due).await;
+                Self::idle_action(ctx, due).await?;
                 continue;
             }
             if let Some(fired) = Self::wait_for_change(ctx, &mut idle, status, revision).await? {
-                Self::idle_action(ctx, fired).await;
+                Self::idle_action(ctx, fired).await?;
             }
         }
     }
@@ -553,7 +596,11 @@ impl CartWorkflow {
             return;
         };
         let sent = ctx
-            .execute_activity(CartActivities::send_confirmation, request, mail_options())
+            .execute_activity(
+                CartActivities::send_confirmation,
+                request,
+                mail_options_until(CONFIRMATION_TRIED_FOR),
+            )
             .await;
         if let Err(e) = sent {
             ctx.warn_once(format_args!(
@@ -563,35 +610,102 @@ impl CartWorkflow {
         }
     }
 
-    async fn idle_action(ctx: &mut WorkflowContext<Self>, action: IdleAction) {
+    async fn idle_action(
+        ctx: &mut WorkflowContext<Self>,
+        action: IdleAction,
+    ) -> WorkflowResult<()> {
         match action {
             IdleAction::Expire => {
                 let now = clock(ctx.workflow_time());
                 ctx.state_mut(|w| w.state.expire(now));
             }
-            IdleAction::Remind => {
-                let (request, revision) =
-                    ctx.state(|w| (w.state.reminder_request(), w.state.revision));
-                if let Some(request) = request {
-                    let sent = ctx
-                        .execute_activity(CartActivities::send_reminder, request, mail_options())
-                        .await;
-                    match sent {
-                        Ok(_) => ctx.count(CartEvent::ReminderSent),
-                        Err(e) => ctx.warn_once(format_args!(
-                            "the reminder could not be sent: {}",
-                            failure_message(&e)
-                        )),
-                    }
-                }
-                // One reminder per idle period, sent or given up on.
+            IdleAction::Remind if ctx.state(|w| w.reminder_rules) => Self::remind(ctx).await?,
+            IdleAction::Remind => Self::remind_once(ctx).await,
+        }
+        Ok(())
+    }
+
+    /// Sends the reminder of the current idle period, showing the cart as it is, and keeps
+    /// trying (`reminder_options`) until it goes out, the provider refuses it for good, the
+    /// cart would expire, or the cart changes: a change (an edit, a checkout) ends the idle
+    /// period, and its pending send is cancelled, so it is never delivered late.
+    async fn remind(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
+        let (request, status, revision, expires_at) = ctx.state(|w| {
+            let s = &w.state;
+            (
+                s.reminder_request(),
+                s.cart.status(),
+                s.revision,
+                s.expires_at(),
+            )
+        });
+        let Some(request) = request else {
+            ctx.state_mut(|w| w.state.reminder_done(revision));
+            return Ok(());
+        };
+        let now = clock(ctx.workflow_time());
+        let until_expiry = now.duration_until(expires_at).unsigned_abs();
+        let changed = |w: &Self| w.state.revision != revision || w.state.cart.status() != status;
+        let c = &*ctx;
+        let send = c.execute_activity(
+            CartActivities::send_reminder,
+            request,
+            reminder_options(until_expiry),
+        );
+        let mut send = std::pin::pin!(send);
+        let sent = temporalio_sdk::workflows::select! {
+            sent = send.as_mut() => Some(sent),
+            woke = c.wait_condition(changed) => { woke?; None }
+        };
+        let Some(sent) = sent else {
+            send.cancel();
+            return Ok(());
+        };
+        let now = clock(ctx.workflow_time());
+        match sent {
+            Ok(_) => {
+                ctx.count(CartEvent::ReminderSent);
                 ctx.state_mut(|w| {
-                    if w.state.reminded_revision.is_none_or(|r| r < revision) {
-                        w.state.reminded_revision = Some(revision);
-                    }
+                    let cap = w.reminder_cap();
+                    w.state.reminder_sent(revision, now, cap);
                 });
             }
+            Err(e) => {
+                ctx.warn_once(format_args!(
+                    "the reminder could not be sent: {}",
+                    failure_message(&e)
+                ));
+                ctx.state_mut(|w| w.state.reminder_done(revision));
+            }
         }
+        Ok(())
+    }
+
+    /// The reminder as runs from before [`REMINDER_RULES`] send it: ten attempts, whatever the
+    /// cart does meanwhile. Kept so their histories replay.
+    async fn remind_once(ctx: &mut WorkflowContext<Self>) {
+        let (request, revision) = ctx.state(|w| (w.state.reminder_request(), w.state.revision));
+        if let Some(request) = request {
+            let sent = ctx
+                .execute_activity(CartActivities::send_reminder, request, mail_options())
+                .await;
+            match sent {
+                Ok(_) => ctx.count(CartEvent::ReminderSent),
+                Err(e) => ctx.warn_once(format_args!(
+                    "the reminder could not be sent: {}",
+                    failure_message(&e)
+                )),
+            }
+        }
+        // One reminder per idle period, sent or given up on.
+        ctx.state_mut(|w| w.state.reminder_done(revision));
+    }
+
+    /// The cap on reminders per day this run follows: the cart's, from [`REMINDER_RULES`] on.
+    fn reminder_cap(&self) -> Option<u32> {
+        self.reminder_rules
+            .then_some(self.state.settings.reminders_per_day)
+            .flatten()
     }
 
     /// Begins a checkout, which the main loop then charges: the `checkout` update and the

@@ -20,8 +20,12 @@ pub struct CartState {
     pub updated_at: Timestamp,
     /// Bumped by every change; the run loop re-arms its timer whenever it moves.
     pub revision: u64,
-    /// The revision for which a reminder went out: at most one per idle period.
+    /// The revision for which a reminder went out (or was given up on): at most one per idle
+    /// period.
     pub reminded_revision: Option<u64>,
+    /// When the latest reminders went out, oldest first: as many as the cap per day counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders_sent: Vec<Timestamp>,
     pub receipt: Option<Receipt>,
     /// The charge of the checkout under way, kept until its outcome is known: every attempt
     /// and every follow-up sends this same request, idempotency key included.
@@ -30,6 +34,15 @@ pub struct CartState {
     /// The provider's id for that charge once it named one (a payment still processing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_reference: Option<String>,
+}
+
+/// The window of the reminder cap.
+const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// `from` plus `d`, saturating at the end of time.
+fn after(from: Timestamp, d: std::time::Duration) -> Timestamp {
+    let d = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
+    from.checked_add(d).unwrap_or(Timestamp::MAX)
 }
 
 /// What the single idle timer is waiting for.
@@ -49,6 +62,7 @@ impl CartState {
             updated_at: now,
             revision: 0,
             reminded_revision: None,
+            reminders_sent: Vec::new(),
             receipt: None,
             charge: None,
             payment_reference: None,
@@ -72,24 +86,62 @@ impl CartState {
     }
 
     /// The one thing the idle timer should fire for next, and when; `None` when nothing is
-    /// pending (a cart that is not open waits only for messages).
-    pub fn next_idle_action(&self) -> Option<(Timestamp, IdleAction)> {
+    /// pending (a cart that is not open waits only for messages). `cap` is the most reminders
+    /// in any 24 hours (`None`: no cap): a reminder due past it waits for a free slot, or
+    /// gives way to the expiry.
+    pub fn next_idle_action(&self, cap: Option<u32>) -> Option<(Timestamp, IdleAction)> {
         if self.cart.status() != Status::Open {
             return None;
         }
-        let after = |d: std::time::Duration| {
-            let d = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
-            self.updated_at.checked_add(d).unwrap_or(Timestamp::MAX)
-        };
-        let expire_at = after(self.settings.expire_after);
+        let expire_at = self.expires_at();
         let wants_reminder = !self.cart.is_empty()
             && self.cart.email().is_some()
             && self.reminded_revision != Some(self.revision);
-        let remind_at = after(self.settings.reminder_delay);
-        if wants_reminder && remind_at < expire_at {
-            Some((remind_at, IdleAction::Remind))
-        } else {
-            Some((expire_at, IdleAction::Expire))
+        let remind_at = self
+            .next_reminder_slot(cap)
+            .map(|slot| slot.max(after(self.updated_at, self.settings.reminder_delay)));
+        match remind_at {
+            Some(at) if wants_reminder && at < expire_at => Some((at, IdleAction::Remind)),
+            _ => Some((expire_at, IdleAction::Expire)),
+        }
+    }
+
+    /// When the cart expires unless it changes first.
+    pub fn expires_at(&self) -> Timestamp {
+        after(self.updated_at, self.settings.expire_after)
+    }
+
+    /// The earliest time the cap lets another reminder go out; `None` when it never does.
+    fn next_reminder_slot(&self, cap: Option<u32>) -> Option<Timestamp> {
+        let Some(cap) = cap else {
+            return Some(Timestamp::MIN);
+        };
+        if cap == 0 {
+            return None;
+        }
+        let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+        // The oldest of the last `cap` reminders leaves the window a day after it went out.
+        Some(match self.reminders_sent.len().checked_sub(cap) {
+            Some(i) => after(self.reminders_sent[i], DAY),
+            None => Timestamp::MIN,
+        })
+    }
+
+    /// The reminder of idle period `revision` went out at `now`.
+    pub fn reminder_sent(&mut self, revision: u64, now: Timestamp, cap: Option<u32>) {
+        self.reminder_done(revision);
+        if let Some(cap) = cap {
+            self.reminders_sent.push(now);
+            let keep = usize::try_from(cap).unwrap_or(usize::MAX);
+            let extra = self.reminders_sent.len().saturating_sub(keep);
+            self.reminders_sent.drain(..extra);
+        }
+    }
+
+    /// No more reminder for idle period `revision`: it went out, or it was given up on.
+    pub fn reminder_done(&mut self, revision: u64) {
+        if self.reminded_revision.is_none_or(|r| r < revision) {
+            self.reminded_revision = Some(revision);
         }
     }
 
@@ -220,6 +272,7 @@ mod tests {
         let settings = CartSettings {
             reminder_delay: Duration::from_secs(10),
             expire_after: Duration::from_secs(100),
+            reminders_per_day: None,
             catalog: None,
         };
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
@@ -239,13 +292,13 @@ mod tests {
     fn an_empty_or_anonymous_cart_only_expires() {
         let mut s = state();
         assert_eq!(
-            s.next_idle_action(),
+            s.next_idle_action(None),
             Some((at(&s, 100), IdleAction::Expire))
         );
         s.cart.add(&Catalog::builtin(), 0, 1).unwrap();
         s.touch(at(&s, 5));
         assert_eq!(
-            s.next_idle_action(),
+            s.next_idle_action(None),
             Some((at(&s, 105), IdleAction::Expire))
         );
     }
@@ -256,17 +309,115 @@ mod tests {
         s.cart.add(&Catalog::builtin(), 0, 1).unwrap();
         s.cart.set_email("a@example.com").unwrap();
         s.touch(at(&s, 1));
-        assert_eq!(s.next_idle_action(), Some((at(&s, 11), IdleAction::Remind)));
-        s.reminded_revision = Some(s.revision);
-        assert!(s.view().reminder_sent);
         assert_eq!(
-            s.next_idle_action(),
+            s.next_idle_action(None),
+            Some((at(&s, 11), IdleAction::Remind))
+        );
+        s.reminder_sent(s.revision, at(&s, 11), None);
+        assert!(s.view().reminder_sent);
+        assert!(
+            s.reminders_sent.is_empty(),
+            "nothing to count without a cap"
+        );
+        assert_eq!(
+            s.next_idle_action(None),
             Some((at(&s, 101), IdleAction::Expire))
         );
         // A change starts a new idle period, which earns a new reminder.
         s.touch(at(&s, 50));
-        assert_eq!(s.next_idle_action(), Some((at(&s, 60), IdleAction::Remind)));
+        assert_eq!(
+            s.next_idle_action(None),
+            Some((at(&s, 60), IdleAction::Remind))
+        );
         assert!(!s.view().reminder_sent);
+    }
+
+    /// A cart with items and an e-mail, changed a second in, that expires after `expire_hours`.
+    fn remindable(expire_hours: u64) -> CartState {
+        let mut s = state();
+        s.settings.expire_after = Duration::from_secs(expire_hours * 3_600);
+        s.cart.add(&Catalog::builtin(), 0, 1).unwrap();
+        s.cart.set_email("a@example.com").unwrap();
+        s.touch(at(&s, 1));
+        s
+    }
+
+    const DAY_SECS: i64 = 86_400;
+
+    #[test]
+    fn past_the_cap_a_reminder_waits_until_the_oldest_is_a_day_old() {
+        let mut s = remindable(240);
+        let cap = Some(1);
+        assert_eq!(
+            s.next_idle_action(cap),
+            Some((at(&s, 11), IdleAction::Remind))
+        );
+        s.reminder_sent(s.revision, at(&s, 11), cap);
+        // The customer comes back and leaves again: the next reminder waits for the day.
+        s.touch(at(&s, 50));
+        assert_eq!(
+            s.next_idle_action(cap),
+            Some((at(&s, 11 + DAY_SECS), IdleAction::Remind))
+        );
+        // Without a cap it would go out after the usual delay.
+        assert_eq!(
+            s.next_idle_action(None),
+            Some((at(&s, 60), IdleAction::Remind))
+        );
+        // A change after the day is over is reminded after the usual delay again.
+        s.touch(at(&s, 2 * DAY_SECS));
+        assert_eq!(
+            s.next_idle_action(cap),
+            Some((at(&s, 2 * DAY_SECS + 10), IdleAction::Remind))
+        );
+    }
+
+    #[test]
+    fn the_cap_counts_the_last_day_only_and_keeps_no_more_than_it_counts() {
+        let mut s = remindable(240);
+        let cap = Some(2);
+        for sent_at in [11, 100, 200] {
+            s.reminder_sent(s.revision, at(&s, sent_at), cap);
+            s.touch(at(&s, sent_at + 1));
+        }
+        assert_eq!(s.reminders_sent, vec![at(&s, 100), at(&s, 200)]);
+        assert_eq!(
+            s.next_idle_action(cap),
+            Some((at(&s, 100 + DAY_SECS), IdleAction::Remind))
+        );
+    }
+
+    #[test]
+    fn a_cap_of_zero_sends_none_and_a_slot_after_expiry_gives_way_to_it() {
+        let s = remindable(240);
+        assert_eq!(
+            s.next_idle_action(Some(0)),
+            Some((s.expires_at(), IdleAction::Expire))
+        );
+        let mut s = remindable(12);
+        s.reminder_sent(s.revision, at(&s, 11), Some(1));
+        s.touch(at(&s, 20));
+        assert_eq!(
+            s.next_idle_action(Some(1)),
+            Some((at(&s, 20 + DAY_SECS / 2), IdleAction::Expire)),
+            "the cart expires before the cap lets another reminder out"
+        );
+    }
+
+    #[test]
+    fn a_reminder_given_up_on_ends_its_idle_period_but_is_not_counted() {
+        let mut s = remindable(240);
+        s.reminder_done(s.revision);
+        assert!(s.reminders_sent.is_empty());
+        assert_eq!(
+            s.next_idle_action(Some(1)),
+            Some((s.expires_at(), IdleAction::Expire))
+        );
+        s.touch(at(&s, 30));
+        assert_eq!(
+            s.next_idle_action(Some(1)),
+            Some((at(&s, 40), IdleAction::Remind))
+        );
     }
 
     #[test]
@@ -281,7 +432,11 @@ mod tests {
         assert_eq!(first.idempotency_key, "CART-1-run1-checkout-1");
         assert_eq!(first.payment, None, "the provider picks its default");
         assert_eq!(first.description, "1 x iPhone SE");
-        assert_eq!(s.next_idle_action(), None, "no timer while checking out");
+        assert_eq!(
+            s.next_idle_action(None),
+            None,
+            "no timer while checking out"
+        );
         s.checkout_failed("card declined", at(&s, 2));
         let second = s.begin_checkout(&req, at(&s, 3)).unwrap();
         assert_eq!(second.idempotency_key, "CART-1-run1-checkout-2");

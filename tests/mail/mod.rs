@@ -1,4 +1,7 @@
-//! E-mail through a real SMTP server (aiosmtpd, started per test on a free port).
+//! E-mail through a real SMTP server (aiosmtpd, started per test on a free port) and the
+//! Mailgun HTTP contract (wiremock); [`outages`]: reminders through providers that fail.
+
+mod outages;
 
 use crate::support::*;
 use cart::activities::{EmailMessage, MailError, Mailer, Smtp};
@@ -7,24 +10,46 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// The user and password the test SMTP server requires.
+pub const SMTP_USER: (&str, &str) = ("cart", "s3cret");
+
+/// A real SMTP server (aiosmtpd, `smtp_server.py`) on a port of its own, requiring
+/// [`SMTP_USER`]. It can be down (nothing listens on its port, so connections are refused) and
+/// come up again on the same port, with the messages it accepted kept.
 pub struct SmtpServer {
-    child: Child,
+    child: Option<Child>,
     pub port: u16,
     pub dir: tempfile::TempDir,
 }
 
 impl SmtpServer {
-    /// Starts the server, requiring `user` / `password`, and waits until it listens.
-    pub fn start(user: &str, password: &str) -> Self {
+    /// A server that is up.
+    pub fn start() -> Self {
+        let mut server = Self::down();
+        server.up();
+        server
+    }
+
+    /// A server that is down, until [`SmtpServer::up`].
+    pub fn down() -> Self {
+        Self {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Starts the server and waits until it listens.
+    pub fn up(&mut self) {
+        assert!(self.child.is_none(), "the SMTP server is up already");
         let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/python");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mail/smtp_server.py");
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let mut child = Command::new(python)
             .arg(script)
-            .arg(port.to_string())
-            .arg(dir.path())
-            .args([user, password])
+            .arg(self.port.to_string())
+            .arg(self.dir.path())
+            .args([SMTP_USER.0, SMTP_USER.1])
+            .arg(self.control())
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the SMTP server (run scripts/install-tools)");
@@ -33,28 +58,105 @@ impl SmtpServer {
             .read_line(&mut line)
             .unwrap();
         assert_eq!(line.trim(), "ready", "the SMTP server did not start");
-        Self { child, port, dir }
+        self.child = Some(child);
     }
 
-    pub fn url(&self, user: &str, password: &str) -> String {
-        format!("smtp://{user}:{password}@127.0.0.1:{}", self.port)
+    /// The URL a worker sends through, with `password`.
+    pub fn url_with(&self, password: &str) -> String {
+        format!("smtp://{}:{password}@127.0.0.1:{}", SMTP_USER.0, self.port)
     }
 
-    /// The messages it accepted, oldest first.
-    pub fn messages(&self) -> Vec<String> {
+    pub fn url(&self) -> String {
+        self.url_with(SMTP_USER.1)
+    }
+
+    /// Where a test says how the server answers MAIL FROM (see `smtp_server.py`).
+    fn control(&self) -> PathBuf {
+        self.dir.path().join("control")
+    }
+
+    /// Answers MAIL FROM as `mode` says ("451", "slow N"), until [`SmtpServer::normal`].
+    pub fn answer(&self, mode: &str) {
+        std::fs::write(self.control(), mode).unwrap();
+    }
+
+    pub fn normal(&self) {
+        let _ = std::fs::remove_file(self.control());
+    }
+
+    /// What the server did at each MAIL FROM so far ("451", "slow", "slow done", "mail").
+    pub fn log(&self) -> Vec<String> {
+        let log = self.dir.path().join("control.log");
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// The messages it accepted, oldest first, as files.
+    fn files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
             .collect();
         files.sort();
-        files.iter().map(|p| read_eml(p)).collect()
+        files
+    }
+
+    /// The messages it accepted, oldest first, as text.
+    pub fn messages(&self) -> Vec<String> {
+        self.files().iter().map(|p| read_eml(p)).collect()
+    }
+
+    /// The messages it accepted, oldest first, as their reader sees them.
+    pub fn delivered(&self) -> Vec<Delivered> {
+        let read = |p: &PathBuf| Delivered::parse(&std::fs::read(p).unwrap());
+        self.files().iter().map(read).collect()
     }
 }
 
 impl Drop for SmtpServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An e-mail as its reader sees it: who it is to, its subject and its plain text.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Delivered {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+impl Delivered {
+    /// Line ends and trailing white space as a reader sees them, whatever the transport did.
+    pub fn new(to: &str, subject: &str, text: &str) -> Self {
+        let text = text.replace("\r\n", "\n");
+        Self {
+            to: to.to_owned(),
+            subject: subject.to_owned(),
+            text: text.trim_end().to_owned(),
+        }
+    }
+
+    /// An RFC 5322 message, read by a real MIME parser.
+    fn parse(raw: &[u8]) -> Self {
+        let message = mail_parser::MessageParser::default()
+            .parse(raw)
+            .expect("an RFC 5322 message");
+        let to = message
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default();
+        Self::new(
+            to,
+            message.subject().unwrap_or_default(),
+            &message.body_text(0).unwrap_or_default(),
+        )
     }
 }
 
@@ -71,12 +173,8 @@ fn message() -> EmailMessage {
 
 #[tokio::test]
 async fn a_message_is_delivered_with_auth() {
-    let server = SmtpServer::start("cart", "s3cret");
-    let smtp = Smtp::new(
-        &server.url("cart", "s3cret"),
-        "Shop <shop@example.com>".parse().unwrap(),
-    )
-    .unwrap();
+    let server = SmtpServer::start();
+    let smtp = Smtp::new(&server.url(), "Shop <shop@example.com>".parse().unwrap()).unwrap();
     smtp.send(&message()).await.unwrap();
     let delivered = server.messages();
     assert_eq!(delivered.len(), 1);
@@ -102,9 +200,9 @@ async fn a_message_is_delivered_with_auth() {
 
 #[tokio::test]
 async fn a_wrong_password_is_a_final_rejection_without_the_password() {
-    let server = SmtpServer::start("cart", "s3cret");
+    let server = SmtpServer::start();
     let smtp = Smtp::new(
-        &server.url("cart", "wrong-password"),
+        &server.url_with("wrong-password"),
         "shop@example.com".parse().unwrap(),
     )
     .unwrap();
@@ -126,7 +224,7 @@ async fn an_unreachable_server_is_worth_retrying() {
 /// A `cart worker` that sends through `smtp` as shop@example.com.
 async fn smtp_worker(s: &Setup, smtp: &SmtpServer) -> crate::cli::WorkerProcess {
     s.spawn_worker_with(&[
-        ("SMTP_URL", smtp.url("cart", "s3cret").as_str()),
+        ("SMTP_URL", smtp.url().as_str()),
         ("CART_MAIL_FROM", "Shop <shop@example.com>"),
     ])
     .await
@@ -134,7 +232,7 @@ async fn smtp_worker(s: &Setup, smtp: &SmtpServer) -> crate::cli::WorkerProcess 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_sends_the_reminder_through_smtp() {
-    let smtp = SmtpServer::start("cart", "s3cret");
+    let smtp = SmtpServer::start();
     let s = Setup::new().await;
     let worker = smtp_worker(&s, &smtp).await;
     let id = unique("CART-smtp");
@@ -235,9 +333,9 @@ async fn a_half_configured_provider_stops_the_worker_with_what_is_missing() {
 /// mail systems that deduplicate by it drop it).
 #[tokio::test]
 async fn a_message_sent_again_keeps_its_message_id() {
-    let server = SmtpServer::start("cart", "s3cret");
+    let server = SmtpServer::start();
     let from: lettre::message::Mailbox = "Shop <shop@example.com>".parse().unwrap();
-    let smtp = Smtp::new(&server.url("cart", "s3cret"), from.clone()).unwrap();
+    let smtp = Smtp::new(&server.url(), from.clone()).unwrap();
     smtp.send(&message()).await.unwrap();
     smtp.send(&message()).await.unwrap();
     let ids: Vec<String> = server
@@ -285,7 +383,7 @@ async fn a_message_sent_again_keeps_its_message_id() {
 /// A refused address is logged by the worker, masked: no log line carries a customer's address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_logs_a_refused_address_masked() {
-    let smtp = SmtpServer::start("cart", "s3cret");
+    let smtp = SmtpServer::start();
     let s = Setup::new().await;
     let worker = smtp_worker(&s, &smtp).await;
     let id = unique("CART-refused");

@@ -112,3 +112,43 @@ async fn an_idle_cart_expires_and_completes() {
         .unwrap_err();
     assert_eq!(err.to_string(), format!("cart {id} has expired"));
 }
+
+/// `--reminders-per-day` travels with the cart: with a cap of one, a customer who comes back
+/// and leaves again the same day gets no second reminder, while a cart capped at two does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cart_is_reminded_at_most_as_often_a_day_as_it_was_created_with() {
+    let h = Harness::start().await;
+    let (once, twice) = (unique("CART-once"), unique("CART-twice"));
+    let of = |id: &str| {
+        reminders(h.data())
+            .iter()
+            .filter(|f| f.display().to_string().contains(&format!("{id}-")))
+            .count()
+    };
+    for (id, cap) in [(&once, "1"), (&twice, "2")] {
+        let add = ["add", id, "--product", "2", "--remind-after", "1s"];
+        h.ok(&[&add[..], &["--reminders-per-day", cap]].concat());
+        h.ok(&["email", id, "ann@example.com"]);
+    }
+    eventually(Duration::from_secs(20), "the first reminders", || async {
+        (of(&once) == 1 && of(&twice) == 1).then_some(())
+    })
+    .await;
+
+    // Both customers come back and leave again at once.
+    for id in [&once, &twice] {
+        h.ok(&["add", id, "--product", "3"]);
+    }
+    eventually(Duration::from_secs(20), "the second reminder", || async {
+        (of(&twice) == 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        of(&once),
+        1,
+        "the cap of one holds the second reminder back"
+    );
+    let cart = h.ok_json(&["show", &once]);
+    assert_eq!(cart["reminder_sent"], false, "{cart}");
+}

@@ -29,9 +29,15 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     match ctx.output() {
         OutputFormat::Json | OutputFormat::Jsonl => printed(ctx.printer().cart(&view)),
         OutputFormat::Text => {
+            let reminders = match args.defaults.reminders_per_day {
+                0 => "it sends no reminders".to_owned(),
+                n => format!(
+                    "a reminder goes out after {} idle (at most {n} a day)",
+                    output::duration(args.defaults.remind_after)
+                ),
+            };
             eprintln!(
-                "Created cart {id}; a reminder goes out after {} idle, it expires after {}.",
-                output::duration(args.defaults.remind_after),
+                "Created cart {id}; {reminders}, it expires after {}.",
                 output::duration(args.defaults.expire_after)
             );
             printed(ctx.printer().line(id.as_str()))
