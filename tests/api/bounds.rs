@@ -93,9 +93,9 @@ async fn what_a_caller_sends_cannot_bloat_a_cart() {
         assert!(error.len() < 400, "the error is {} bytes", error.len());
     }
     // The server answers 413 without reading the rest, and closes the connection: a client
-    // still sending gets the 413 or, when the close overtakes it, a broken connection.
-    let answer = api
-        .http
+    // still sending gets the 413 or, when the close overtakes it, a broken connection. (A
+    // client of its own, so that no later request goes out on the closed connection.)
+    let answer = reqwest::Client::new()
         .post(api.url(&path("checkout")))
         .json(&json!({"email": "ann@example.com", "payment": "x".repeat(1_500_000)}))
         .send()

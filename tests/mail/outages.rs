@@ -1,5 +1,6 @@
 //! Reminders through providers that fail the way real ones do: an SMTP server that is down while
-//! a reminder falls due, down across two idle periods, down while the customer checks out, one
+//! a reminder falls due, down across two idle periods, down while the customer checks out or
+//! until the cart expires, one
 //! that refuses for a while (a 451, as greylisting does; Mailgun's 429), Mailgun failing with
 //! 503s, and an SMTP server that answers late while the cart changes. Each test runs the real
 //! `cart worker` and `cart` against a real dev server and ends with exactly the e-mails the
@@ -198,6 +199,37 @@ async fn smtp_down_then_checked_out_then_up_sends_only_the_confirmation() {
         vec![confirmation(&id, &items, &receipt.charge_id)],
         "no reminder after the checkout, and the confirmation once"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_down_until_the_cart_expires_sends_nothing_after() {
+    let mut smtp = SmtpServer::down();
+    let s = Setup::new().await;
+    let _worker = smtp_worker(&s, &smtp).await;
+    let id = unique("CART-expiry");
+    s.ok(&[
+        "add",
+        &id,
+        "--product",
+        "2",
+        "--remind-after",
+        "1s",
+        "--expire-after",
+        "6s",
+    ]);
+    s.ok(&["email", &id, CUSTOMER]);
+    failing_reminder(&s, &id, None).await;
+
+    let result = s.result(&CartId::parse(&id).unwrap()).await;
+    assert_eq!(result.status, cart::domain::Status::Expired);
+    smtp.up();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        smtp.delivered(),
+        vec![],
+        "the expiry ended the reminder's tries"
+    );
+    assert!(smtp.log().is_empty(), "nobody even tried: {:?}", smtp.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
