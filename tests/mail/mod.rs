@@ -222,10 +222,21 @@ async fn an_unreachable_server_is_worth_retrying() {
 }
 
 /// A `cart worker` that sends through `smtp` as shop@example.com.
-async fn smtp_worker(s: &Setup, smtp: &SmtpServer) -> crate::cli::WorkerProcess {
+pub(super) async fn smtp_worker(s: &Setup, smtp: &SmtpServer) -> crate::cli::WorkerProcess {
     s.spawn_worker_with(&[
         ("SMTP_URL", smtp.url().as_str()),
         ("CART_MAIL_FROM", "Shop <shop@example.com>"),
+    ])
+    .await
+}
+
+/// A `cart worker` that sends through a Mailgun API at `base`, for the domain mg.example.com
+/// with the key key-0123456789abcdef.
+pub(super) async fn mailgun_worker(s: &Setup, base: &str) -> crate::cli::WorkerProcess {
+    s.spawn_worker_with(&[
+        ("MAILGUN_DOMAIN", "mg.example.com"),
+        ("MAILGUN_API_KEY", "key-0123456789abcdef"),
+        ("MAILGUN_API_BASE", base),
     ])
     .await
 }
@@ -278,14 +289,7 @@ async fn the_worker_sends_the_reminder_through_mailgun() {
         .mount(&mailgun)
         .await;
     let s = Setup::new().await;
-    let base = mailgun.uri();
-    let worker = s
-        .spawn_worker_with(&[
-            ("MAILGUN_DOMAIN", "mg.example.com"),
-            ("MAILGUN_API_KEY", "key-0123456789abcdef"),
-            ("MAILGUN_API_BASE", base.as_str()),
-        ])
-        .await;
+    let worker = mailgun_worker(&s, &mailgun.uri()).await;
     let id = unique("CART-mg");
     s.ok(&["add", &id, "--product", "1", "--remind-after", "1s"]);
     s.ok(&["email", &id, "bob@example.com"]);

@@ -6,7 +6,7 @@
 //! `cart worker` and `cart` against a real dev server and ends with exactly the e-mails the
 //! customer should get, read back by a MIME parser and compared in full.
 
-use super::{Delivered, SmtpServer};
+use super::{Delivered, SmtpServer, mailgun_worker, smtp_worker};
 use crate::support::*;
 use cart::activities::{ConfirmationRequest, ReminderRequest, confirmation_message};
 use cart::domain::{Cart, CartId, Catalog, Email};
@@ -127,14 +127,6 @@ fn idle_cart(s: &Setup, prefix: &str, items: &[(i64, i64)]) -> String {
     }
     s.ok(&["email", &id, CUSTOMER]);
     id
-}
-
-async fn smtp_worker(s: &Setup, smtp: &SmtpServer) -> crate::cli::WorkerProcess {
-    s.spawn_worker_with(&[
-        ("SMTP_URL", smtp.url().as_str()),
-        ("CART_MAIL_FROM", "Shop <shop@example.com>"),
-    ])
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,16 +270,6 @@ async fn a_send_under_way_when_the_cart_changes_is_cancelled() {
         smtp.delivered(),
         vec![reminder(&id, &[(IPHONE_SE, 1), (IPHONE_11, 1)])]
     );
-}
-
-/// A `cart worker` that sends through a Mailgun API at `base`.
-async fn mailgun_worker(s: &Setup, base: &str) -> crate::cli::WorkerProcess {
-    s.spawn_worker_with(&[
-        ("MAILGUN_DOMAIN", "mg.example.com"),
-        ("MAILGUN_API_KEY", "key-0123456789abcdef"),
-        ("MAILGUN_API_BASE", base),
-    ])
-    .await
 }
 
 /// The messages a Mailgun API accepted (answered 200), as their reader sees them.
