@@ -129,17 +129,20 @@ fn idle_cart(s: &Setup, prefix: &str, items: &[(i64, i64)]) -> String {
     id
 }
 
+/// The worker that was trying is killed during the outage, and another takes over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_down_while_the_reminder_falls_due_then_up_sends_it_once() {
     let mut smtp = SmtpServer::down();
     let s = Setup::new().await;
-    let _worker = smtp_worker(&s, &smtp).await;
+    let worker = smtp_worker(&s, &smtp).await;
     let id = idle_cart(&s, "CART-down", &[(IPHONE_SE, 1)]);
     let failing = failing_reminder(&s, &id, None).await;
     assert!(
         failing.last_failure.contains("Connection refused"),
         "{failing:?}"
     );
+    worker.kill();
+    let _worker = smtp_worker(&s, &smtp).await;
 
     smtp.up();
     reminder_settled(&s, &id).await;
