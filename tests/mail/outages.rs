@@ -210,7 +210,7 @@ async fn smtp_down_until_the_cart_expires_sends_nothing_after() {
         "--remind-after",
         "1s",
         "--expire-after",
-        "6s",
+        "12s",
     ]);
     s.ok(&["email", &id, CUSTOMER]);
     failing_reminder(&s, &id, None).await;
@@ -244,12 +244,12 @@ async fn a_451_that_clears_ends_in_one_reminder() {
 }
 
 /// A send under way when the cart changes is cancelled, not finished late: the server holds
-/// MAIL FROM for 12 s, the customer comes back meanwhile, and that connection never gets to
-/// send its message.
+/// MAIL FROM for 15 s (less than the client's 20 s timeout, so only a cancel stops it), the
+/// customer comes back meanwhile, and that connection never gets to send its message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_under_way_when_the_cart_changes_is_cancelled() {
     let smtp = SmtpServer::start();
-    smtp.answer("slow 12");
+    smtp.answer("slow 15");
     let s = Setup::new().await;
     let _worker = smtp_worker(&s, &smtp).await;
     let id = idle_cart(&s, "CART-slow", &[(IPHONE_SE, 1)]);
