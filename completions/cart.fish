@@ -81,9 +81,9 @@ complete -c cart -n "__fish_cart_using_subcommand worker" -s h -l help -d 'Print
 complete -c cart -n "__fish_cart_using_subcommand worker" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand new" -l id -d 'The id for the new cart' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l email -d 'E-mail address for the receipt and the reminder' -r
-complete -c cart -n "__fish_cart_using_subcommand new" -l remind-after -d 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l remind-after -d 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l expire-after -d 'Expire a cart that sits unchanged this long' -r
-complete -c cart -n "__fish_cart_using_subcommand new" -l reminders-per-day -d 'Send a cart at most this many reminders in any 24 hours (0: none)' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l reminders-per-day -d 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -103,9 +103,9 @@ complete -c cart -n "__fish_cart_using_subcommand new" -s h -l help -d 'Print he
 complete -c cart -n "__fish_cart_using_subcommand new" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand add" -l product -d 'Product id (see `cart products`)' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l qty -d 'How many' -r
-complete -c cart -n "__fish_cart_using_subcommand add" -l remind-after -d 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l remind-after -d 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l expire-after -d 'Expire a cart that sits unchanged this long' -r
-complete -c cart -n "__fish_cart_using_subcommand add" -l reminders-per-day -d 'Send a cart at most this many reminders in any 24 hours (0: none)' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l reminders-per-day -d 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -277,9 +277,9 @@ complete -c cart -n "__fish_cart_using_subcommand serve" -l token-file -d 'Read 
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-origin -d 'Another origin browsers may call from, besides pages on this machine (repeat for several); `*` allows any page on any site' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-host -d 'Another name the server answers to, such as its public name behind a proxy (repeat for several)' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics of the requests at /metrics, liveness at /healthz and readiness at /readyz on this address (apart from the API, and without its token)' -r
-complete -c cart -n "__fish_cart_using_subcommand serve" -l remind-after -d 'Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
+complete -c cart -n "__fish_cart_using_subcommand serve" -l remind-after -d 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l expire-after -d 'Expire a cart that sits unchanged this long' -r
-complete -c cart -n "__fish_cart_using_subcommand serve" -l reminders-per-day -d 'Send a cart at most this many reminders in any 24 hours (0: none)' -r
+complete -c cart -n "__fish_cart_using_subcommand serve" -l reminders-per-day -d 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l profile -d 'Profile in temporal.toml to connect with' -r

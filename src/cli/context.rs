@@ -5,7 +5,7 @@ use super::{CliError, GlobalArgs, OutputFormat, Printer};
 use crate::client::CartClient;
 use crate::codec::{EncryptionCodec, Keyring};
 use crate::domain::CartId;
-use crate::workflow::{CartInput, CartSettings};
+use crate::workflow::{CartInput, CartSettings, MAX_REMINDERS_PER_DAY};
 use std::time::Duration;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
@@ -20,18 +20,20 @@ pub struct Context {
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Settings for a new cart")]
 pub struct CartDefaults {
-    /// Send one reminder e-mail after a cart with items and an e-mail sits unchanged this long
+    /// Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long
     #[arg(long, env = "CART_REMIND_AFTER", default_value = "1h", value_parser = super::cart_period)]
     pub remind_after: Duration,
     /// Expire a cart that sits unchanged this long
     #[arg(long, env = "CART_EXPIRE_AFTER", default_value = "30d", value_parser = super::cart_period)]
     pub expire_after: Duration,
-    /// Send a cart at most this many reminders in any 24 hours (0: none)
+    /// Send a cart at most this many reminders in any 24 hours (0: none; at most 100)
     #[arg(
         long,
         env = "CART_REMINDERS_PER_DAY",
         default_value_t = 1,
-        value_name = "N"
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_REMINDERS_PER_DAY))
     )]
     pub reminders_per_day: u32,
 }

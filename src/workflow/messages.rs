@@ -29,6 +29,10 @@ pub struct CartSettings {
     pub catalog: Option<Catalog>,
 }
 
+/// The highest cap of reminders per day a cart takes (the cart keeps one time per reminder it
+/// counts).
+pub const MAX_REMINDERS_PER_DAY: u32 = 100;
+
 /// The longest reminder delay or expiry a cart takes: a year (of 365.25 days).
 pub const MAX_PERIOD: Duration = Duration::from_secs(31_557_600);
 
@@ -58,12 +62,14 @@ impl CartSettings {
         self.catalog.clone().unwrap_or_else(Catalog::builtin)
     }
 
-    /// These settings with every period between a second and [`MAX_PERIOD`]: a start input
-    /// comes from any caller, and the cart's timers must stay sane whatever it says.
+    /// These settings with every period between a second and [`MAX_PERIOD`], and a cap of at
+    /// most [`MAX_REMINDERS_PER_DAY`]: a start input comes from any caller, and the cart's
+    /// timers and state must stay sane whatever it says.
     pub fn within_limits(mut self) -> Self {
         let clamp = |d: Duration| d.clamp(Duration::from_secs(1), MAX_PERIOD);
         self.reminder_delay = clamp(self.reminder_delay);
         self.expire_after = clamp(self.expire_after);
+        self.reminders_per_day = self.reminders_per_day.map(|n| n.min(MAX_REMINDERS_PER_DAY));
         self
     }
 
@@ -259,5 +265,22 @@ impl CartView {
             reminder_sent,
             receipt,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_from_any_caller_are_kept_within_limits() {
+        let wild = CartSettings::new(Duration::ZERO, Duration::from_secs(u64::MAX))
+            .with_reminders_per_day(u32::MAX)
+            .within_limits();
+        assert_eq!(wild.reminder_delay, Duration::from_secs(1));
+        assert_eq!(wild.expire_after, MAX_PERIOD);
+        assert_eq!(wild.reminders_per_day, Some(MAX_REMINDERS_PER_DAY));
+        let uncapped = CartSettings::frozen_default().within_limits();
+        assert_eq!(uncapped, CartSettings::frozen_default());
     }
 }

@@ -18,6 +18,11 @@ async fn usage_errors_exit_2() {
         (&["new", "--remind-after", "0s"], "must be longer than zero"),
         (&["new", "--remind-after", "soon"], "write it like 10s"),
         (&["new", "--email", "nope"], "not a valid e-mail address"),
+        (
+            &["new", "--reminders-per-day", "101"],
+            "101 is not in 0..=100",
+        ),
+        (&["new", "--reminders-per-day", "-1"], "invalid value '-1'"),
         (&["frobnicate"], "unrecognized subcommand"),
         (
             &["show", "CART-1", "--output", "xml"],
