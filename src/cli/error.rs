@@ -16,6 +16,8 @@ pub mod exit {
     pub const UNAVAILABLE: u8 = 4;
     /// Accepted, but the outcome is not known yet (a payment the provider has not settled).
     pub const PENDING: u8 = 5;
+    /// Interrupted by Ctrl-C, as shells report a command SIGINT ended.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// An error for a person: what went wrong, the chain of causes, maybe a hint, an exit code.
@@ -48,6 +50,11 @@ impl CliError {
     /// Temporal or the worker could not be reached in time: worth trying again later.
     pub fn unavailable(message: impl fmt::Display) -> Self {
         Self::new(message).code(exit::UNAVAILABLE)
+    }
+
+    /// Interrupted by Ctrl-C: exit code 130.
+    pub fn interrupted(message: impl fmt::Display) -> Self {
+        Self::new(message).code(exit::INTERRUPTED)
     }
 
     fn code(mut self, code: u8) -> Self {

@@ -277,7 +277,9 @@ impl CartClient {
     /// When no answer has come by then, the client looks for workers: with none, it says so,
     /// and the change can no longer be applied by one that starts later. A change that
     /// reached a worker after its deadline (this machine's clock behind the server's, or a
-    /// worker busy for seconds) is sent again without one: a worker has just answered.
+    /// worker busy for seconds) is sent again without one: a worker has just answered. A cart
+    /// this change started that no worker took within the wait is ended (see `abandon`), and
+    /// the answer is that no worker serves it.
     async fn change<T: TemporalSerializable + 'static>(
         &self,
         id: &CartId,
@@ -285,8 +287,27 @@ impl CartClient {
         name: &str,
         arg: &T,
     ) -> Result<CartView, ClientError> {
-        let began = tokio::time::Instant::now();
         let sent_at = jiff::Timestamp::now();
+        let creates = start.is_some();
+        let result = self.change_sent_at(id, start, name, arg, sent_at).await;
+        if let Err(ClientError::Timeout { queue, .. }) = &result
+            && creates
+            && self.abandon(id, sent_at).await
+        {
+            return Err(ClientError::NoWorker(queue.clone()));
+        }
+        result
+    }
+
+    async fn change_sent_at<T: TemporalSerializable + 'static>(
+        &self,
+        id: &CartId,
+        start: Option<Start<'_, CartInput>>,
+        name: &str,
+        arg: &T,
+        sent_at: jiff::Timestamp,
+    ) -> Result<CartView, ClientError> {
+        let began = tokio::time::Instant::now();
         let take_within = TAKE_WITHIN.min(self.wait);
         let mut admission = Admission {
             not_after: sent_at.checked_add(take_within).ok(),
@@ -409,14 +430,15 @@ impl CartClient {
     }
 
     /// Ends the cart `id` if a change of this client started it (at `sent_at` or later) and no
-    /// worker ever took it, so that a change that failed leaves no cart behind that nobody
-    /// serves. A cart that a worker has served, or that someone started before, is left alone.
-    async fn abandon(&self, id: &CartId, sent_at: jiff::Timestamp) {
+    /// worker ever took it, so that a change that failed, timed out or was interrupted leaves
+    /// no cart behind that nobody serves. A cart that a worker has served, or that someone
+    /// started before, is left alone. Whether it ended the cart.
+    pub async fn abandon(&self, id: &CartId, sent_at: jiff::Timestamp) -> bool {
         let events = match self.stored_history(id).await {
             Ok(events) => events,
             Err(e) => {
                 tracing::warn!("could not check whether cart {id} was left behind: {e}");
-                return;
+                return false;
             }
         };
         let served = events
@@ -430,15 +452,19 @@ impl CartClient {
             .and_then(|t| jiff::Timestamp::try_from(t).ok())
             .is_some_and(|t| t >= since);
         if served || !ours {
-            return;
+            return false;
         }
         let options = temporalio_client::WorkflowTerminateOptions::builder()
             .reason("no worker took the change that started this cart".to_owned())
             .build();
-        if let Err(e) = self.handle(id).terminate(options).await {
-            tracing::warn!(
-                "cart {id} was started and no worker serves it; it could not be ended: {e}"
-            );
+        match self.handle(id).terminate(options).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(
+                    "cart {id} was started and no worker serves it; it could not be ended: {e}"
+                );
+                false
+            }
         }
     }
 

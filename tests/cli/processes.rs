@@ -307,3 +307,50 @@ async fn three_workers_two_killed_part_way_every_change_lands_once() {
     }
     assert_eq!(charges.len(), CARTS);
 }
+
+/// Ctrl-C on a first `cart add` that no worker has taken (its worker was killed a moment ago,
+/// and the server still lists it, so the client waits) ends the cart the add started: exit
+/// 130, and no cart is left behind for a worker to find empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_on_a_first_add_nobody_took_leaves_no_cart() {
+    use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus as Run;
+    let s = Setup::new().await;
+    s.spawn_worker().await.kill();
+    let id = unique("CART-ctrlc");
+    let child = Command::new(assert_cmd::cargo::cargo_bin("cart"))
+        .args(["add", &id, "--product", "1"])
+        .env_clear()
+        .envs(s.vars())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let handle = s
+        .env
+        .client()
+        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id);
+    let status = || async {
+        let description = handle.describe(Default::default()).await.ok()?;
+        Some(description.raw_description.workflow_execution_info?.status)
+    };
+    // Once the cart exists, the person gives up.
+    eventually(Duration::from_secs(20), "the cart to start", || async {
+        status().await.filter(|s| *s == Run::Running as i32)
+    })
+    .await;
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "interrupted; no worker had taken the change, so cart {id} was not kept"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(status().await, Some(Run::Terminated as i32));
+}

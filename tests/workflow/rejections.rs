@@ -200,6 +200,15 @@ async fn without_a_worker_a_change_fails_and_is_never_applied() {
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
+    // A first change in that time is not answered either; the cart it started is ended, not
+    // left for a worker that would find it empty.
+    let unserved = unique_cart();
+    let err = impatient
+        .add(&unserved, add(0, 1), input(LONG, LONG))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), no_worker);
+    assert_eq!(status(unserved.clone()).await, Run::Terminated as i32);
 
     // When a worker comes, the refused changes stay refused: they waited in the server, and
     // the cart turns them away as too late.

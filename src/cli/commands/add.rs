@@ -27,11 +27,10 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         quantity: args.qty,
     };
     let carts = ctx.carts().await?;
-    let view = output::waiting(
-        "waiting for the worker",
-        carts.add(&args.cart.id, item, start),
-    )
-    .await
-    .map_err(|e| CliError::from(e).refused_hint(look_hint(&args.cart.id)))?;
+    let id = &args.cart.id;
+    let change = carts.add(id, item, start);
+    let view = starting(&carts, id, "waiting for the worker", change)
+        .await
+        .map_err(|e| e.refused_hint(look_hint(id)))?;
     printed(ctx.printer().cart(&view))
 }

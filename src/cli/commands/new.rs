@@ -25,7 +25,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let input = ctx.cart_input(&args.defaults, args.email)?;
     let id = args.id.unwrap_or_else(CartId::generate);
     let carts = ctx.carts().await?;
-    let view = output::waiting("starting the cart", carts.create(&id, input)).await?;
+    let view = starting(&carts, &id, "starting the cart", carts.create(&id, input)).await?;
     match ctx.output() {
         OutputFormat::Json | OutputFormat::Jsonl => printed(ctx.printer().cart(&view)),
         OutputFormat::Text => {

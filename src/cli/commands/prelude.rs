@@ -34,6 +34,29 @@ pub(crate) fn quantity() -> clap::builder::RangedI64ValueParser<i64> {
     clap::value_parser!(i64).range(1..=i64::from(crate::domain::MAX_QUANTITY_PER_LINE))
 }
 
+/// Runs a change that may start the cart `id` (`cart add`, `cart new`), with a spinner saying
+/// `message`. Ctrl-C ends the cart if this change started it and no worker has taken the
+/// change yet, so an interrupted first change leaves no cart behind that nobody serves.
+/// (In the prompt, the prompt's own Ctrl-C comes first and cancels the command as it is.)
+pub(crate) async fn starting<T>(
+    carts: &crate::client::CartClient,
+    id: &CartId,
+    message: &str,
+    change: impl std::future::Future<Output = Result<T, crate::client::ClientError>>,
+) -> Result<T, CliError> {
+    let since = jiff::Timestamp::now();
+    tokio::select! {
+        out = output::waiting(message, change) => out.map_err(CliError::from),
+        // A Ctrl-C that cannot be caught leaves this branch off.
+        Ok(()) = tokio::signal::ctrl_c() => Err(if carts.abandon(id, since).await {
+            CliError::interrupted(format!("interrupted; no worker had taken the change, so cart {id} was not kept"))
+        } else {
+            CliError::interrupted("interrupted; a change already sent may still be applied")
+                .hint(format!("`cart show {id}` tells"))
+        }),
+    }
+}
+
 /// What to look at when a change to a cart's items is refused.
 pub(crate) fn look_hint(cart: &CartId) -> String {
     format!("`cart show {cart}` shows the cart, `cart products` the product ids")
