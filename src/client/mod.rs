@@ -277,9 +277,7 @@ impl CartClient {
     /// When no answer has come by then, the client looks for workers: with none, it says so,
     /// and the change can no longer be applied by one that starts later. A change that
     /// reached a worker after its deadline (this machine's clock behind the server's, or a
-    /// worker busy for seconds) is sent again without one: a worker has just answered. A cart
-    /// this change started that no worker took within the wait is ended (see `abandon`), and
-    /// the answer is that no worker serves it.
+    /// worker busy for seconds) is sent again without one: a worker has just answered.
     async fn change<T: TemporalSerializable + 'static>(
         &self,
         id: &CartId,
@@ -287,27 +285,8 @@ impl CartClient {
         name: &str,
         arg: &T,
     ) -> Result<CartView, ClientError> {
-        let sent_at = jiff::Timestamp::now();
-        let creates = start.is_some();
-        let result = self.change_sent_at(id, start, name, arg, sent_at).await;
-        if let Err(ClientError::Timeout { queue, .. }) = &result
-            && creates
-            && self.abandon(id, sent_at).await
-        {
-            return Err(ClientError::NoWorker(queue.clone()));
-        }
-        result
-    }
-
-    async fn change_sent_at<T: TemporalSerializable + 'static>(
-        &self,
-        id: &CartId,
-        start: Option<Start<'_, CartInput>>,
-        name: &str,
-        arg: &T,
-        sent_at: jiff::Timestamp,
-    ) -> Result<CartView, ClientError> {
         let began = tokio::time::Instant::now();
+        let sent_at = jiff::Timestamp::now();
         let take_within = TAKE_WITHIN.min(self.wait);
         let mut admission = Admission {
             not_after: sent_at.checked_add(take_within).ok(),
@@ -357,8 +336,9 @@ impl CartClient {
 
     /// Waits for a change's outcome. If none has come after `decide_after`, looks whether any
     /// worker is there: with none, the change can no longer be applied, and the answer is that
-    /// no worker serves the cart (a cart this change created is ended, see `abandon`).
-    /// Otherwise waits out the rest of the wait.
+    /// no worker serves the cart. Otherwise waits out the rest of the wait. Either way, a cart
+    /// this change created that no worker took is ended (see `abandon`), and then the answer is
+    /// that no worker serves it.
     async fn waited(
         &self,
         call: impl Future<Output = Result<CartView, Sent>>,
@@ -373,13 +353,18 @@ impl CartClient {
             out = &mut call => return Ok(out),
             _ = tokio::time::sleep_until(began + decide_after) => {}
         }
-        if let Some(none @ ClientError::NoWorker(_)) = self.workers_problem().await {
-            if creates {
-                self.abandon(id, sent_at).await;
+        let answer = match self.workers_problem().await {
+            Some(none @ ClientError::NoWorker(_)) => Err(none),
+            _ => self.within_wait(began, call).await,
+        };
+        match answer {
+            Err(ClientError::NoWorker(queue) | ClientError::Timeout { queue, .. })
+                if creates && self.abandon(id, sent_at).await =>
+            {
+                Err(ClientError::NoWorker(queue))
             }
-            return Err(none);
+            other => other,
         }
-        self.within_wait(began, call).await
     }
 
     /// What a change's outcome means to the person who sent it.

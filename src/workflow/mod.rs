@@ -662,23 +662,30 @@ impl CartWorkflow {
             return Ok(());
         };
         let now = clock(ctx.workflow_time());
-        match sent {
-            Ok(_) => {
-                ctx.count(CartEvent::ReminderSent);
-                ctx.state_mut(|w| {
-                    let cap = w.reminder_cap();
-                    w.state.reminder_sent(revision, now, cap);
-                });
-            }
-            Err(e) => {
-                ctx.warn_once(format_args!(
-                    "the reminder could not be sent: {}",
-                    failure_message(&e)
-                ));
-                ctx.state_mut(|w| w.state.reminder_done(revision));
-            }
+        if Self::reminder_answered(ctx, &sent) {
+            ctx.state_mut(|w| {
+                let cap = w.reminder_cap();
+                w.state.reminder_sent(revision, now, cap);
+            });
+        } else {
+            ctx.state_mut(|w| w.state.reminder_done(revision));
         }
         Ok(())
+    }
+
+    /// Counts a reminder that went out, or logs why it could not; whether it went out.
+    fn reminder_answered<T>(
+        ctx: &WorkflowContext<Self>,
+        sent: &Result<T, ActivityExecutionError>,
+    ) -> bool {
+        match sent {
+            Ok(_) => ctx.count(CartEvent::ReminderSent),
+            Err(e) => ctx.warn_once(format_args!(
+                "the reminder could not be sent: {}",
+                failure_message(e)
+            )),
+        }
+        sent.is_ok()
     }
 
     /// The reminder as runs from before [`REMINDER_RULES`] send it: ten attempts, whatever the
@@ -689,13 +696,7 @@ impl CartWorkflow {
             let sent = ctx
                 .execute_activity(CartActivities::send_reminder, request, mail_options())
                 .await;
-            match sent {
-                Ok(_) => ctx.count(CartEvent::ReminderSent),
-                Err(e) => ctx.warn_once(format_args!(
-                    "the reminder could not be sent: {}",
-                    failure_message(&e)
-                )),
-            }
+            Self::reminder_answered(ctx, &sent);
         }
         // One reminder per idle period, sent or given up on.
         ctx.state_mut(|w| w.state.reminder_done(revision));

@@ -325,14 +325,8 @@ async fn ctrl_c_on_a_first_add_nobody_took_leaves_no_cart() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let handle = s
-        .env
-        .client()
-        .get_workflow_handle::<cart::workflow::CartWorkflow>(&id);
-    let status = || async {
-        let description = handle.describe(Default::default()).await.ok()?;
-        Some(description.raw_description.workflow_execution_info?.status)
-    };
+    let cart = cart::domain::CartId::parse(&id).unwrap();
+    let status = || run_status(&s.env, &cart);
     // Once the cart exists, the person gives up.
     eventually(Duration::from_secs(20), "the cart to start", || async {
         status().await.filter(|s| *s == Run::Running as i32)

@@ -62,24 +62,20 @@ struct Pending {
     last_failure: String,
 }
 
-/// The cart's pending reminder send, if any (`temporal workflow describe`).
-fn pending_reminder(s: &Setup, id: &str) -> Option<Pending> {
-    let temporal = Temporal {
-        address: s.address.clone(),
-    };
-    let out = temporal.run(&["workflow", "describe", "--workflow-id", id, "-o", "json"]);
-    let described: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let pending = described["pendingActivities"].as_array()?;
-    pending
-        .iter()
-        .find(|a| a["activityType"]["name"].as_str() == Some("CartActivities::send_reminder"))
+/// The cart's pending reminder send, if any.
+async fn pending_reminder(s: &Setup, id: &str) -> Option<Pending> {
+    let described = describe(&s.env, &CartId::parse(id).unwrap()).await?;
+    described
+        .pending_activities
+        .into_iter()
+        .find(|a| {
+            a.activity_type.as_ref().map(|t| t.name.as_str())
+                == Some("CartActivities::send_reminder")
+        })
         .map(|a| Pending {
-            activity_id: a["activityId"].as_str().unwrap_or_default().to_owned(),
-            attempt: a["attempt"].as_u64().unwrap_or(1),
-            last_failure: a["lastFailure"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            activity_id: a.activity_id,
+            attempt: u64::try_from(a.attempt).unwrap_or(0),
+            last_failure: a.last_failure.map(|f| f.message).unwrap_or_default(),
         })
 }
 
@@ -90,6 +86,7 @@ async fn failing_reminder(s: &Setup, id: &str, not: Option<&str>) -> Pending {
         "a reminder send failing",
         || async {
             pending_reminder(s, id)
+                .await
                 .filter(|p| p.attempt >= 3 && Some(p.activity_id.as_str()) != not)
         },
     )
@@ -103,7 +100,7 @@ async fn reminder_settled(s: &Setup, id: &str) {
         "the reminder to go out",
         || async {
             let cart = s.ok_json(&["show", id]);
-            (cart["reminder_sent"] == true && pending_reminder(s, id).is_none()).then_some(())
+            (cart["reminder_sent"] == true && pending_reminder(s, id).await.is_none()).then_some(())
         },
     )
     .await;

@@ -391,6 +391,31 @@ pub async fn history(
         .unwrap()
 }
 
+/// What the server says of a cart's latest run (its status, the activities it is still
+/// trying), or `None` when there is no such cart.
+pub async fn describe(
+    env: &WorkflowEnvironment<LocalServer>,
+    id: &CartId,
+) -> Option<
+    temporalio_common::protos::temporal::api::workflowservice::v1::DescribeWorkflowExecutionResponse,
+>{
+    let handle = env
+        .client()
+        .get_workflow_handle::<cart::workflow::CartWorkflow>(id.as_str());
+    Some(
+        handle
+            .describe(Default::default())
+            .await
+            .ok()?
+            .raw_description,
+    )
+}
+
+/// The status of a cart's latest run (a `WorkflowExecutionStatus`), if the cart exists.
+pub async fn run_status(env: &WorkflowEnvironment<LocalServer>, id: &CartId) -> Option<i32> {
+    Some(describe(env, id).await?.workflow_execution_info?.status)
+}
+
 /// The event types of a history, for asserting on what the workflow did.
 pub fn event_types(
     events: &[temporalio_common::protos::temporal::api::history::v1::HistoryEvent],

@@ -151,17 +151,8 @@ async fn without_a_worker_a_change_fails_and_is_never_applied() {
     let carts = client(&env, &queue);
     let no_worker = format!("no worker is serving {queue}: run `cart worker`");
     let status = |id: cart::domain::CartId| {
-        let handle = env
-            .client()
-            .get_workflow_handle::<cart::workflow::CartWorkflow>(id.as_str());
-        async move {
-            let description = handle.describe(Default::default()).await.unwrap();
-            description
-                .raw_description
-                .workflow_execution_info
-                .unwrap()
-                .status
-        }
+        let env = &env;
+        async move { run_status(env, &id).await.expect("the cart exists") }
     };
     use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus as Run;
 
