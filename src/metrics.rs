@@ -23,6 +23,7 @@ pub struct WorkerMetrics {
     carts_started: IntCounter,
     items_added: IntCounter,
     checkouts: IntCounterVec,
+    unsettled: IntCounterVec,
     reminders_sent: IntCounter,
     carts_expired: IntCounter,
 }
@@ -56,6 +57,16 @@ impl WorkerMetrics {
                     &["outcome"],
                 ),
             ),
+            unsettled: registered(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "cart_payment_unsettled_answers_total",
+                        "Answers of the payment provider that left a payment unsettled, by cause: unknown (a timeout, 5xx, 409, 429) or not_about_the_payment (401, 403, another refusal of the request: an operator must look)",
+                    ),
+                    &["cause"],
+                ),
+            ),
             reminders_sent: counter("cart_reminders_sent_total", "Reminder e-mails sent"),
             carts_expired: counter("cart_carts_expired_total", "Carts that expired unpaid"),
             registry,
@@ -79,6 +90,14 @@ impl CartCounters for WorkerMetrics {
             CartEvent::Paid => checkout("paid"),
             CartEvent::Declined => checkout("declined"),
             CartEvent::PaymentPending => checkout("pending"),
+            CartEvent::PaymentUnsettled { unrelated } => {
+                let cause = if unrelated {
+                    "not_about_the_payment"
+                } else {
+                    "unknown"
+                };
+                self.unsettled.with_label_values(&[cause]).inc();
+            }
             CartEvent::ReminderSent => self.reminders_sent.inc(),
             CartEvent::Expired => self.carts_expired.inc(),
         }

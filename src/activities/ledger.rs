@@ -9,9 +9,10 @@
 //! `tok_mastercard` and `tok_amex` succeed; `tok_chargeDeclined` and its variants decline.
 
 use super::files::{create_private_dir, keep_private, private_options};
-use super::{Charge, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
-use crate::domain::{CartId, Currency, Money};
+use super::{ChargeRequest, PaymentGateway};
+use crate::domain::{CartId, Observation, PaymentTiming};
 use async_trait::async_trait;
+use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::File;
@@ -148,8 +149,9 @@ impl Index {
 /// The token charged when a checkout names none.
 pub const DEFAULT_TOKEN: &str = "tok_visa";
 
-/// What a test token does.
-fn decline_reason(token: &str) -> Result<Option<&'static str>, PaymentError> {
+/// What a test token does: `Ok(None)` charges, `Ok(Some(reason))` declines, `Err` is a token
+/// the ledger does not take.
+fn decline_reason(token: &str) -> Result<Option<&'static str>, &'static str> {
     match token {
         "tok_visa" | "tok_mastercard" | "tok_amex" | "tok_discover" => Ok(None),
         "tok_chargeDeclined" => Ok(Some("your card was declined")),
@@ -157,22 +159,33 @@ fn decline_reason(token: &str) -> Result<Option<&'static str>, PaymentError> {
         "tok_chargeDeclinedExpiredCard" => Ok(Some("your card has expired")),
         "tok_chargeDeclinedIncorrectCvc" => Ok(Some("your card's security code is incorrect")),
         // The token is not repeated: the message is kept in the cart's history.
-        _ => Err(PaymentError::Invalid(
-            "unknown payment token; the local ledger accepts tok_visa, tok_mastercard, tok_amex and tok_chargeDeclined".into(),
-        )),
+        _ => Err(
+            "payment rejected: unknown payment token; the local ledger accepts tok_visa, tok_mastercard, tok_amex and tok_chargeDeclined",
+        ),
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> PaymentError {
-    PaymentError::Unknown(format!("local ledger: {e}"))
+fn unavailable(e: impl std::fmt::Display) -> Observation {
+    Observation::Unknown {
+        reason: format!("local ledger: {e}"),
+    }
 }
 
+/// The ledger's clock: it never forgets a key, and a charge it wrote is found at once.
+const TIMING: PaymentTiming = PaymentTiming {
+    key_window: SignedDuration::MAX,
+    search_lag: SignedDuration::ZERO,
+    follow_up_max: SignedDuration::from_secs(5 * 60),
+    request_timeout: SignedDuration::from_secs(5),
+};
+
 impl LocalLedger {
-    fn charge_blocking(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
-        let token = request.payment.as_deref().unwrap_or(DEFAULT_TOKEN);
-        if let Some(reason) = decline_reason(token)? {
-            return Err(PaymentError::Declined(reason.to_owned()));
-        }
+    /// Runs `f` on the index caught up with the file, under the file's lock (across
+    /// processes) and the index's (within this one); `f` may append to the file.
+    fn locked<T>(
+        &self,
+        f: impl FnOnce(&mut Index, &mut File) -> Result<T, Observation>,
+    ) -> Result<T, Observation> {
         if let Some(dir) = self.path.parent() {
             create_private_dir(dir).map_err(unavailable)?;
         }
@@ -183,67 +196,141 @@ impl LocalLedger {
             .open(&self.path)
             .map_err(unavailable)?;
         keep_private(&file).map_err(unavailable)?;
-        // One lock for the file across processes, one for the index within this one.
         file.lock().map_err(unavailable)?;
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
         index.catch_up(&mut file).map_err(unavailable)?;
-        if let Some(found) = index.charges.get(&request.idempotency_key) {
-            if found.amount != request.amount.minor
-                || found.currency != request.amount.currency.code()
-            {
-                return Err(PaymentError::Invalid(format!(
-                    "idempotency key {} was already used for a different amount",
-                    request.idempotency_key
-                )));
+        f(&mut index, &mut file)
+    }
+
+    fn charge_blocking(&self, request: &ChargeRequest) -> Observation {
+        let token = request.payment.as_deref().unwrap_or(DEFAULT_TOKEN);
+        match decline_reason(token) {
+            Err(reason) => {
+                return Observation::Refused {
+                    reason: reason.into(),
+                };
             }
-            let currency = Currency::try_from(found.currency.clone()).map_err(unavailable)?;
-            return Ok(Charge {
-                id: found.charge_id.clone(),
-                amount: Money::new(found.amount, currency),
-                idempotency_key: request.idempotency_key.clone(),
-                state: ChargeState::Paid,
-            });
+            Ok(Some(reason)) => {
+                return Observation::Refused {
+                    reason: format!("card declined: {reason}"),
+                };
+            }
+            Ok(None) => {}
         }
-        let entry = LedgerEntry {
-            charge_id: format!("ch_local_{}", uuid::Uuid::new_v4().simple()),
-            cart_id: request.cart_id.clone(),
-            amount: request.amount.minor,
-            currency: request.amount.currency.code().to_owned(),
-            email: request.email.to_string(),
-            idempotency_key: request.idempotency_key.clone(),
-            created_at: jiff::Timestamp::now(),
-        };
-        let mut line = serde_json::to_string(&entry).map_err(unavailable)?;
-        line.push('\n');
-        file.write_all(line.as_bytes()).map_err(unavailable)?;
-        file.sync_data().map_err(unavailable)?;
-        index.read_to += line.len() as u64;
-        let charge = Charge {
-            id: entry.charge_id.clone(),
-            amount: request.amount,
-            idempotency_key: entry.idempotency_key.clone(),
-            state: ChargeState::Paid,
-        };
-        index.insert(entry);
-        Ok(charge)
+        let charged = self.locked(|index, file| {
+            if let Some(found) = index.charges.get(&request.idempotency_key) {
+                if found.amount != request.amount.minor
+                    || found.currency != request.amount.currency.code()
+                {
+                    return Err(Observation::Unrelated {
+                        reason: format!(
+                            "local ledger: idempotency key {} was already used for a different amount",
+                            request.idempotency_key
+                        ),
+                    });
+                }
+                return Ok(found.charge_id.clone());
+            }
+            let entry = LedgerEntry {
+                charge_id: format!("ch_local_{}", uuid::Uuid::new_v4().simple()),
+                cart_id: request.cart_id.clone(),
+                amount: request.amount.minor,
+                currency: request.amount.currency.code().to_owned(),
+                email: request.email.to_string(),
+                idempotency_key: request.idempotency_key.clone(),
+                created_at: jiff::Timestamp::now(),
+            };
+            let mut line = serde_json::to_string(&entry).map_err(unavailable)?;
+            line.push('\n');
+            file.write_all(line.as_bytes()).map_err(unavailable)?;
+            file.sync_data().map_err(unavailable)?;
+            index.read_to += line.len() as u64;
+            let id = entry.charge_id.clone();
+            index.insert(entry);
+            Ok(id)
+        });
+        match charged {
+            Ok(reference) => Observation::Paid { reference },
+            Err(observation) => observation,
+        }
+    }
+
+    /// The charge this ledger holds for the checkout's key, if any.
+    fn find_blocking(&self, request: &ChargeRequest) -> Option<Observation> {
+        let found = self.locked(|index, _| {
+            Ok(index
+                .charges
+                .get(&request.idempotency_key)
+                .map(|c| c.charge_id.clone()))
+        });
+        match found {
+            Ok(found) => found.map(|reference| Observation::Paid { reference }),
+            Err(observation) => Some(observation),
+        }
+    }
+
+    fn retrieve_blocking(&self, reference: &str) -> Observation {
+        let found =
+            self.locked(|index, _| Ok(index.charges.values().any(|c| c.charge_id == reference)));
+        match found {
+            Ok(true) => Observation::Paid {
+                reference: reference.to_owned(),
+            },
+            Ok(false) => Observation::Unrelated {
+                reason: format!("local ledger: there is no charge {reference}"),
+            },
+            Err(observation) => observation,
+        }
+    }
+
+    /// Runs `f` on a clone of this ledger off the async runtime (file locks block).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(LocalLedger) -> T + Send + 'static,
+        failed: impl FnOnce(Observation) -> T,
+    ) -> T {
+        let ledger = self.clone();
+        match tokio::task::spawn_blocking(move || f(ledger)).await {
+            Ok(answer) => answer,
+            Err(e) => failed(unavailable(e)),
+        }
     }
 }
 
 #[async_trait]
 impl PaymentGateway for LocalLedger {
-    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
-        let ledger = self.clone();
+    async fn charge(&self, request: &ChargeRequest) -> Observation {
         let request = request.clone();
-        tokio::task::spawn_blocking(move || ledger.charge_blocking(&request))
+        self.blocking(move |l| l.charge_blocking(&request), |o| o)
             .await
-            .map_err(unavailable)?
+    }
+
+    async fn retrieve(&self, _request: &ChargeRequest, reference: &str) -> Observation {
+        let reference = reference.to_owned();
+        self.blocking(move |l| l.retrieve_blocking(&reference), |o| o)
+            .await
+    }
+
+    async fn find(&self, request: &ChargeRequest) -> Option<Observation> {
+        let request = request.clone();
+        self.blocking(move |l| l.find_blocking(&request), Some)
+            .await
+    }
+
+    /// A ledger charge is paid or was never made: there is nothing to cancel, only to look up.
+    async fn cancel(&self, request: &ChargeRequest, reference: &str) -> Observation {
+        self.retrieve(request, reference).await
+    }
+
+    fn timing(&self) -> PaymentTiming {
+        TIMING
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Email;
+    use crate::domain::{Currency, Email, Money};
 
     fn request(key: &str, token: &str) -> ChargeRequest {
         ChargeRequest {
@@ -253,7 +340,14 @@ mod tests {
             email: Email::parse("a@example.com").unwrap(),
             payment: Some(token.into()),
             description: "1 x iPhone 12 Pro".into(),
-            started_at: None,
+        }
+    }
+
+    /// The charge's id, for a charge that was paid.
+    async fn charged(ledger: &LocalLedger, request: &ChargeRequest) -> String {
+        match ledger.charge(request).await {
+            Observation::Paid { reference } => reference,
+            other => panic!("not paid: {other:?}"),
         }
     }
 
@@ -261,11 +355,11 @@ mod tests {
     async fn same_key_returns_the_original_charge_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = LocalLedger::new(&dir.path().join("data"));
-        let first = ledger.charge(&request("k1", "tok_visa")).await.unwrap();
-        let again = ledger.charge(&request("k1", "tok_visa")).await.unwrap();
+        let first = charged(&ledger, &request("k1", "tok_visa")).await;
+        let again = charged(&ledger, &request("k1", "tok_visa")).await;
         assert_eq!(first, again);
-        let other = ledger.charge(&request("k2", "tok_visa")).await.unwrap();
-        assert_ne!(first.id, other.id);
+        let other = charged(&ledger, &request("k2", "tok_visa")).await;
+        assert_ne!(first, other);
         let entries = ledger.entries().unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].cart_id, "CART-1");
@@ -281,12 +375,12 @@ mod tests {
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let ledger = ledger.clone();
-                tokio::spawn(async move { ledger.charge(&request("same", "tok_visa")).await })
+                tokio::spawn(async move { charged(&ledger, &request("same", "tok_visa")).await })
             })
             .collect();
         let mut ids = Vec::new();
         for t in tasks {
-            ids.push(t.await.unwrap().unwrap().id);
+            ids.push(t.await.unwrap());
         }
         ids.dedup();
         assert_eq!(ids.len(), 1);
@@ -294,25 +388,54 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn declines_and_unknown_tokens_are_business_errors_and_write_nothing() {
+    async fn declines_and_unknown_tokens_are_verdicts_and_write_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = LocalLedger::new(dir.path());
-        let err = ledger
-            .charge(&request("k", "tok_chargeDeclined"))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, PaymentError::Declined(_)));
-        assert_eq!(err.to_string(), "card declined: your card was declined");
-        let err = ledger.charge(&request("k", "tok_bogus")).await.unwrap_err();
-        assert!(matches!(err, PaymentError::Invalid(_)), "{err}");
+        let declined = ledger.charge(&request("k", "tok_chargeDeclined")).await;
+        assert_eq!(
+            declined,
+            Observation::Refused {
+                reason: "card declined: your card was declined".into()
+            }
+        );
+        let bogus = ledger.charge(&request("k", "tok_bogus")).await;
+        assert!(
+            matches!(&bogus, Observation::Refused { reason } if reason.starts_with("payment rejected: unknown payment token")),
+            "{bogus:?}"
+        );
         assert!(ledger.entries().unwrap().is_empty());
+        assert_eq!(ledger.find(&request("k", "tok_visa")).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_charge_is_found_by_its_key_and_by_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = LocalLedger::new(dir.path());
+        let id = charged(&ledger, &request("k", "tok_visa")).await;
+        let paid = Observation::Paid {
+            reference: id.clone(),
+        };
+        // Another process's ledger sees it as well.
+        let other = LocalLedger::new(dir.path());
+        assert_eq!(
+            other.find(&request("k", "tok_visa")).await,
+            Some(paid.clone())
+        );
+        assert_eq!(other.retrieve(&request("k", "tok_visa"), &id).await, paid);
+        assert!(matches!(
+            other
+                .retrieve(&request("k", "tok_visa"), "ch_local_none")
+                .await,
+            Observation::Unrelated { .. }
+        ));
+        assert_eq!(other.find(&request("k2", "tok_visa")).await, None);
     }
 
     #[tokio::test]
     async fn a_torn_last_line_is_cut_off_and_no_completed_charge_is_lost_or_repeated() {
         let dir = tempfile::tempdir().unwrap();
         let first = LocalLedger::new(dir.path());
-        let charged = first.charge(&request("k1", "tok_visa")).await.unwrap();
+        let charged_first = charged(&first, &request("k1", "tok_visa")).await;
         // A crash in the middle of the next write leaves half a line.
         let mut file = std::fs::OpenOptions::new()
             .append(true)
@@ -329,12 +452,12 @@ mod tests {
 
         // A worker started afterwards reads the file from the start and keeps charging.
         let restarted = LocalLedger::new(dir.path());
-        let again = restarted.charge(&request("k1", "tok_visa")).await.unwrap();
+        let again = charged(&restarted, &request("k1", "tok_visa")).await;
         assert_eq!(
-            again, charged,
+            again, charged_first,
             "the completed charge is found, not repeated"
         );
-        let second = restarted.charge(&request("k2", "tok_visa")).await.unwrap();
+        let second = charged(&restarted, &request("k2", "tok_visa")).await;
         let text = std::fs::read_to_string(first.path()).unwrap();
         assert!(!text.contains("torn"), "{text}");
         assert!(text.ends_with('\n'));
@@ -346,11 +469,11 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            vec![("k1".into(), charged.id), ("k2".into(), second.id)]
+            vec![("k1".into(), charged_first), ("k2".into(), second)]
         );
         // The first ledger, which had read up to the torn line, sees the other's charge.
-        let seen = first.charge(&request("k2", "tok_visa")).await.unwrap();
-        assert_eq!(seen.id, keys[1].1);
+        let seen = charged(&first, &request("k2", "tok_visa")).await;
+        assert_eq!(seen, keys[1].1);
     }
 
     #[tokio::test]
@@ -358,15 +481,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ledger = LocalLedger::new(dir.path());
         for i in 0..50 {
-            ledger
-                .charge(&request(&format!("k{i}"), "tok_visa"))
-                .await
-                .unwrap();
+            charged(&ledger, &request(&format!("k{i}"), "tok_visa")).await;
         }
         let read = || ledger.index.lock().unwrap().bytes_read;
         assert_eq!(read(), 0, "its own lines are never read back");
         let other = LocalLedger::new(dir.path());
-        other.charge(&request("other", "tok_visa")).await.unwrap();
+        charged(&other, &request("other", "tok_visa")).await;
         let other_line = std::fs::read_to_string(ledger.path())
             .unwrap()
             .lines()
@@ -374,10 +494,10 @@ mod tests {
             .unwrap()
             .len() as u64
             + 1;
-        ledger.charge(&request("k50", "tok_visa")).await.unwrap();
+        charged(&ledger, &request("k50", "tok_visa")).await;
         assert_eq!(read(), other_line, "only the other process's line was read");
-        let again = ledger.charge(&request("other", "tok_visa")).await.unwrap();
-        assert!(again.id.starts_with("ch_local_"));
+        let again = charged(&ledger, &request("other", "tok_visa")).await;
+        assert!(again.starts_with("ch_local_"));
         assert_eq!(ledger.entries().unwrap().len(), 52);
     }
 
@@ -387,26 +507,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let ledger = LocalLedger::new(&data);
-        ledger.charge(&request("k", "tok_visa")).await.unwrap();
+        charged(&ledger, &request("k", "tok_visa")).await;
         assert_eq!(super::super::files::mode(ledger.path()), 0o600);
         assert_eq!(super::super::files::mode(&data), 0o700);
         // A ledger made with wider permissions before is narrowed on the next charge.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(ledger.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
-        ledger.charge(&request("k2", "tok_visa")).await.unwrap();
+        charged(&ledger, &request("k2", "tok_visa")).await;
         assert_eq!(super::super::files::mode(ledger.path()), 0o600);
     }
 
     #[tokio::test]
-    async fn a_reused_key_with_another_amount_is_refused() {
+    async fn a_reused_key_with_another_amount_is_not_a_verdict() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = LocalLedger::new(dir.path());
-        ledger.charge(&request("k", "tok_visa")).await.unwrap();
+        charged(&ledger, &request("k", "tok_visa")).await;
         let mut changed = request("k", "tok_visa");
         changed.amount.minor += 1;
+        // The key charged: the answer to another request with it is no refusal of that charge.
         assert!(matches!(
             ledger.charge(&changed).await,
-            Err(PaymentError::Invalid(_))
+            Observation::Unrelated { .. }
         ));
     }
 }

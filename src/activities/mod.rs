@@ -5,10 +5,12 @@
 //! providers ([`LocalLedger`], [`Outbox`]) write to the data directory, and real providers plug
 //! in beside them without touching the workflow.
 //!
-//! Failure policy: a business failure (card declined, invalid request) becomes a non-retryable
-//! application failure whose message reaches the person checking out; anything that may be
-//! transient stays retryable and Temporal retries it with backoff. For payments "transient"
-//! means "outcome not known": the same idempotency key is sent until it is known.
+//! Failure policy: a payment activity never fails for what the provider answered; it answers
+//! with an [`Observation`] of what the answer says about the payment, and the workflow decides
+//! what to ask next ([`crate::domain::PaymentRecord`]), so each answer is recorded in the cart's
+//! history and none is lost to a retry. E-mail is retried by Temporal: a refusal for good
+//! (an address rejected) is a non-retryable application failure, anything that may pass is
+//! retryable.
 
 mod files;
 pub use files::write_private;
@@ -35,9 +37,11 @@ pub use smtp::Smtp;
 pub use stripe_gateway::StripeGateway;
 
 use crate::domain::{
-    CartId, Catalog, Email, LineItem, MAX_REASON_CHARS, Money, Product, ProductId, bounded,
+    CartId, Catalog, Email, LineItem, MAX_REASON_CHARS, Money, Observation, PaymentTiming, Product,
+    ProductId, bounded,
 };
 use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use temporalio_macros::activities;
@@ -45,7 +49,7 @@ use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// One request to charge a customer. `idempotency_key` is derived by the workflow from the
-/// cart and the checkout attempt, so every retry of the same attempt carries the same key.
+/// cart and the checkout attempt, so every request for the same attempt carries the same key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChargeRequest {
     pub cart_id: CartId,
@@ -56,85 +60,123 @@ pub struct ChargeRequest {
     /// `None` lets the provider use its test default (refused with live credentials).
     pub payment: Option<String>,
     pub description: String,
-    /// When the checkout began (workflow time): a provider remembers an idempotency key for a
-    /// limited time (Stripe: 24 hours), after which the key must not be sent again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<jiff::Timestamp>,
 }
 
-/// A charge as the provider reports it.
+/// The charge to send, and when the first request with its key may have gone: past the
+/// provider's key window (see [`PaymentTiming`]) the key is not sent again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Charge {
-    pub id: String,
-    pub amount: Money,
-    pub idempotency_key: String,
-    /// Paid, or still being processed by the provider (a PaymentIntent in `processing`).
-    #[serde(default)]
-    pub state: ChargeState,
+pub struct SendCharge {
+    pub charge: ChargeRequest,
+    pub first_sent: Option<Timestamp>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChargeState {
-    #[default]
-    Paid,
-    Processing,
+/// A payment the provider named, to follow up or cancel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRef {
+    pub charge: ChargeRequest,
+    pub reference: String,
 }
 
-/// What becomes of a charge that is not paid. Only `Declined` and `Invalid` say that nothing
-/// was charged; anything else leaves the outcome unknown, and the same idempotency key is used
-/// again until it is known.
-#[derive(Debug, thiserror::Error)]
-pub enum PaymentError {
-    /// The card or account was refused; retrying will not help. Nothing was charged.
-    #[error("card declined: {0}")]
-    Declined(String),
-    /// The request itself was refused (unknown token, bad credentials); nothing was charged.
-    #[error("payment rejected: {0}")]
-    Invalid(String),
-    /// The outcome is not known: the provider could not be reached, failed, timed out, is
-    /// still working on the same key, or still processing the payment.
-    #[error("{0}")]
-    Unknown(String),
-}
-
-impl PaymentError {
-    /// Whether the provider definitely charged nothing.
-    pub fn is_final(&self) -> bool {
-        !matches!(self, PaymentError::Unknown(_))
+impl PaymentRef {
+    pub fn new(charge: ChargeRequest, reference: &str) -> Self {
+        Self {
+            charge,
+            reference: reference.to_owned(),
+        }
     }
 }
 
+/// What a payment activity learnt, and the answering provider's timing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAnswer {
+    pub observation: Observation,
+    pub timing: PaymentTiming,
+}
+
+/// A payment provider. Every method answers with what it learnt about the checkout's payment,
+/// sorted as [`Observation`] documents; none ever retries, which is the workflow's job (see
+/// [`crate::domain::PaymentRecord`]).
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
-    /// Charges once per idempotency key: the same key again answers with the same charge.
-    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError>;
+    /// Sends the charge with its idempotency key: a new payment, or, for a key the provider
+    /// has seen, the answer it kept for it.
+    async fn charge(&self, request: &ChargeRequest) -> Observation;
 
-    /// Finds out what became of an earlier `charge` whose outcome was not known: follows up a
-    /// charge still processing (`reference`), asks again with the same key, or looks the charge
-    /// up by what it carried. `Unknown` while it still cannot tell.
-    async fn settle(
-        &self,
-        request: &ChargeRequest,
-        reference: Option<&str>,
-    ) -> Result<Charge, PaymentError> {
-        let _ = reference;
-        self.charge(request).await
-    }
+    /// The payment the provider named `reference`, as it stands now.
+    async fn retrieve(&self, request: &ChargeRequest, reference: &str) -> Observation;
 
-    /// Whether this provider can charge an amount exactly (a currency's decimals, say). A
-    /// worker checks every catalog price at start-up, so no cart meets the problem at checkout.
-    fn check_amount(&self, _amount: &Money) -> Result<(), PaymentError> {
+    /// Looks the checkout's payment up by the key it carries: `None` when the provider has
+    /// none.
+    async fn find(&self, request: &ChargeRequest) -> Option<Observation>;
+
+    /// Cancels the payment `reference` that the cart gives up on: what it is afterwards
+    /// (`Refused` once cancelled, `Paid` if it succeeded meanwhile).
+    async fn cancel(&self, request: &ChargeRequest, reference: &str) -> Observation;
+
+    /// How long this provider remembers keys, lags in its search, and may take to answer.
+    fn timing(&self) -> PaymentTiming;
+
+    /// Whether this provider can charge an amount exactly (a currency's decimals, say); why
+    /// not. A worker checks every catalog price at start-up, so no cart meets the problem at
+    /// checkout.
+    fn check_amount(&self, _amount: &Money) -> Result<(), String> {
         Ok(())
     }
 }
 
-/// What the settle activity needs: the charge as first requested, and the provider's
-/// reference for it when one is known.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SettleRequest {
-    pub charge: ChargeRequest,
-    pub reference: Option<String>,
+/// An activity attempt's view of the time. It has two readings: the Temporal server's clock
+/// (when the server started the attempt, plus the time since on this machine's monotonic
+/// clock) and this machine's own. Each question takes the reading that errs on the safe side:
+/// whether a request may still go out takes the later one, so neither a clock that runs behind
+/// nor an attempt begun late by a busy worker lets a key out too late; when a lookup began takes
+/// the earlier one, so it never seems to come later than it did.
+struct AttemptClock {
+    started: Timestamp,
+    began: std::time::Instant,
+    deadline: Option<Timestamp>,
+}
+
+impl AttemptClock {
+    fn of(ctx: &ActivityContext) -> Self {
+        let stamp = |t: Option<std::time::SystemTime>| t.and_then(|t| Timestamp::try_from(t).ok());
+        let info = ctx.info();
+        Self {
+            started: stamp(info.started_time).unwrap_or_else(Timestamp::now),
+            began: std::time::Instant::now(),
+            deadline: stamp(info.deadline),
+        }
+    }
+
+    /// The server's time now, as this attempt counts it.
+    fn server_now(&self) -> Timestamp {
+        let elapsed = SignedDuration::try_from(self.began.elapsed()).unwrap_or(SignedDuration::MAX);
+        self.started.checked_add(elapsed).unwrap_or(Timestamp::MAX)
+    }
+
+    /// The later of the two readings.
+    fn latest(&self) -> Timestamp {
+        self.server_now().max(Timestamp::now())
+    }
+
+    /// The earlier of the two readings.
+    fn earliest(&self) -> Timestamp {
+        self.server_now().min(Timestamp::now())
+    }
+
+    /// Whether a request that may take `timeout`, begun now, ends `margin` before `end`.
+    fn ends_before(&self, timeout: SignedDuration, end: Timestamp) -> bool {
+        let margin = SignedDuration::from_secs(1);
+        self.latest()
+            .checked_add(timeout + margin)
+            .is_ok_and(|done| done <= end)
+    }
+
+    /// Whether a request that may take `timeout` ends before this attempt's deadline, so that
+    /// it has surely ended by the time the workflow hears the attempt is over.
+    fn fits(&self, timeout: SignedDuration) -> bool {
+        self.deadline
+            .is_none_or(|deadline| self.ends_before(timeout, deadline))
+    }
 }
 
 /// What the reminder activity needs to write an abandoned-cart e-mail.
@@ -190,13 +232,22 @@ impl CartActivities {
         for p in self.catalog.products() {
             self.payments
                 .check_amount(&p.price)
-                .map_err(|e| SettingsError::Unsellable {
+                .map_err(|reason| SettingsError::Unsellable {
                     id: p.id,
                     name: p.name.clone(),
-                    reason: e.to_string(),
+                    reason,
                 })?;
         }
         Ok(())
+    }
+
+    /// An observation with this provider's timing, its texts bounded: they go into the cart's
+    /// history whatever a provider answered.
+    fn answer(&self, observation: Observation) -> PaymentAnswer {
+        PaymentAnswer {
+            observation: observation.bounded(MAX_REASON_CHARS),
+            timing: self.payments.timing(),
+        }
     }
 
     async fn send(&self, message: &EmailMessage) -> Result<(), ActivityError> {
@@ -208,22 +259,6 @@ impl CartActivities {
             ActivityError::application(failure)
         })
     }
-}
-
-/// A payment error as an activity failure: final refusals are not retried.
-fn payment_failure(e: PaymentError) -> ActivityError {
-    let failure = if e.is_final() {
-        ApplicationFailure::non_retryable(bounded_error(&e))
-    } else {
-        ApplicationFailure::new(bounded_error(&e))
-    };
-    ActivityError::application(failure)
-}
-
-/// An error's text, bounded: it is stored in the cart's history with the activity's failure,
-/// whatever a provider answered.
-fn bounded_error(e: &dyn std::fmt::Display) -> Box<dyn std::error::Error + Send + Sync> {
-    bounded(&e.to_string(), MAX_REASON_CHARS).into()
 }
 
 /// A mail provider's error, its addresses masked: a refused recipient is named in it, and the
@@ -266,38 +301,76 @@ impl CartActivities {
         }))
     }
 
-    /// Charges the customer. A definite refusal is a non-retryable failure; an unknown outcome
-    /// is retryable, and every retry sends the same idempotency key.
+    /// Sends the charge with its idempotency key, unless this attempt began too late to send
+    /// within its time, or the provider may have forgotten the key.
     #[activity]
     pub async fn charge(
         self: Arc<Self>,
-        _ctx: ActivityContext,
-        request: ChargeRequest,
-    ) -> Result<Charge, ActivityError> {
-        self.payments
-            .charge(&request)
-            .await
-            .map_err(payment_failure)
+        ctx: ActivityContext,
+        call: SendCharge,
+    ) -> Result<PaymentAnswer, ActivityError> {
+        let clock = AttemptClock::of(&ctx);
+        let timing = self.payments.timing();
+        let key_forgotten = call.first_sent.is_some_and(|first| {
+            let last_moment = first
+                .checked_add(timing.key_window)
+                .unwrap_or(Timestamp::MAX);
+            !clock.ends_before(timing.request_timeout, last_moment)
+        });
+        let observation = if key_forgotten {
+            Observation::Withheld {
+                key_expired: true,
+                reason: "the payment provider may have forgotten the checkout's key, so it is not sent again".into(),
+            }
+        } else if !clock.fits(timing.request_timeout) {
+            Observation::Withheld {
+                key_expired: false,
+                reason: "the attempt to charge began too late to send within its time".into(),
+            }
+        } else {
+            self.payments.charge(&call.charge).await
+        };
+        Ok(self.answer(observation))
     }
 
-    /// Finds out the outcome of a charge that was not known: paid, refused (non-retryable), or
-    /// still not known (retryable, so Temporal asks again with backoff).
+    /// Follows up a payment by the provider's reference for it.
     #[activity]
-    pub async fn settle(
+    pub async fn retrieve_payment(
         self: Arc<Self>,
         _ctx: ActivityContext,
-        request: SettleRequest,
-    ) -> Result<Charge, ActivityError> {
-        let settled = self
+        call: PaymentRef,
+    ) -> Result<PaymentAnswer, ActivityError> {
+        let observation = self.payments.retrieve(&call.charge, &call.reference).await;
+        Ok(self.answer(observation))
+    }
+
+    /// Looks the checkout's payment up by its key. An empty answer records when the lookup
+    /// began, in the server's clock, so the workflow can tell whether it came late enough to
+    /// count (see [`PaymentTiming::search_lag`]).
+    #[activity]
+    pub async fn find_payment(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        charge: ChargeRequest,
+    ) -> Result<PaymentAnswer, ActivityError> {
+        let searched_at = AttemptClock::of(&ctx).earliest();
+        let observation = self
             .payments
-            .settle(&request.charge, request.reference.as_deref())
-            .await;
-        match settled {
-            Ok(charge) if charge.state == ChargeState::Processing => Err(payment_failure(
-                PaymentError::Unknown("the payment provider is still processing it".into()),
-            )),
-            other => other.map_err(payment_failure),
-        }
+            .find(&charge)
+            .await
+            .unwrap_or(Observation::NoneFound { searched_at });
+        Ok(self.answer(observation))
+    }
+
+    /// Cancels a payment the cart gives up on.
+    #[activity]
+    pub async fn cancel_payment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        call: PaymentRef,
+    ) -> Result<PaymentAnswer, ActivityError> {
+        let observation = self.payments.cancel(&call.charge, &call.reference).await;
+        Ok(self.answer(observation))
     }
 
     /// Sends the abandoned-cart reminder. It heartbeats while it works, and stops if the cart
@@ -323,5 +396,168 @@ impl CartActivities {
         request: ConfirmationRequest,
     ) -> Result<(), ActivityError> {
         self.send(&confirmation_message(&request)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, SystemTime};
+    use temporalio_sdk::testing::{ActivityEnvironment, TestActivityInfoOptions};
+
+    /// A provider that counts the requests it is sent and pays them.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait]
+    impl PaymentGateway for Counting {
+        async fn charge(&self, _: &ChargeRequest) -> Observation {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Observation::Paid {
+                reference: "pi_1".into(),
+            }
+        }
+        async fn retrieve(&self, _: &ChargeRequest, _: &str) -> Observation {
+            unreachable!()
+        }
+        async fn find(&self, _: &ChargeRequest) -> Option<Observation> {
+            None
+        }
+        async fn cancel(&self, _: &ChargeRequest, _: &str) -> Observation {
+            unreachable!()
+        }
+        fn timing(&self) -> PaymentTiming {
+            PaymentTiming {
+                key_window: SignedDuration::from_hours(23),
+                request_timeout: SignedDuration::from_secs(20),
+                ..PaymentTiming::default()
+            }
+        }
+    }
+
+    fn charge() -> ChargeRequest {
+        ChargeRequest {
+            cart_id: CartId::of_workflow("CART-1"),
+            idempotency_key: "CART-1-run-checkout-1".into(),
+            amount: Money::new(99_900, crate::domain::Currency::usd()),
+            email: Email::parse("ann@example.com").unwrap(),
+            payment: None,
+            description: "1 x iPhone 12 Pro".into(),
+        }
+    }
+
+    /// Activities paying through `gateway`, run as an attempt the server started at
+    /// `started`, with `lasts` to run.
+    fn attempt(
+        gateway: Arc<Counting>,
+        started: SystemTime,
+        lasts: Duration,
+    ) -> ActivityEnvironment {
+        let outbox = Outbox::new(
+            std::path::Path::new("/nonexistent"),
+            DEFAULT_SENDER.parse().unwrap(),
+        );
+        let activities =
+            CartActivities::new(Arc::new(Catalog::builtin()), gateway, Arc::new(outbox));
+        let info = TestActivityInfoOptions::builder()
+            .started_time(Some(started))
+            .deadline(Some(started + lasts))
+            .build();
+        ActivityEnvironment::builder_with_default()
+            .register_activities(activities)
+            .info(info)
+            .build()
+    }
+
+    /// Runs `charge` in such an attempt: what it answered, and how many requests it sent.
+    async fn send(
+        first_sent: Option<Timestamp>,
+        started: SystemTime,
+        lasts: Duration,
+    ) -> (Observation, usize) {
+        let gateway = Arc::new(Counting::default());
+        let call = SendCharge {
+            charge: charge(),
+            first_sent,
+        };
+        let env = attempt(gateway.clone(), started, lasts);
+        let answer = env.run(CartActivities::charge, call).await.unwrap();
+        (answer.observation, gateway.0.load(Ordering::SeqCst))
+    }
+
+    fn ago(d: Duration) -> Timestamp {
+        Timestamp::try_from(SystemTime::now() - d).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_key_is_sent_while_the_provider_surely_remembers_it() {
+        let now = SystemTime::now();
+        let (answer, sent) = send(None, now, Duration::from_secs(30)).await;
+        assert!(matches!(answer, Observation::Paid { .. }), "{answer:?}");
+        assert_eq!(sent, 1);
+        // 22 hours after its first request, with 20 s for this one: still inside 23 hours.
+        let (_, sent) = send(
+            Some(ago(Duration::from_secs(22 * 3600))),
+            now,
+            Duration::from_secs(30),
+        )
+        .await;
+        assert_eq!(sent, 1);
+    }
+
+    #[tokio::test]
+    async fn past_its_window_a_key_is_never_sent_again() {
+        let now = SystemTime::now();
+        // The request could still be running when the window closes.
+        let almost = ago(Duration::from_secs(23 * 3600 - 10));
+        let (answer, sent) = send(Some(almost), now, Duration::from_secs(30)).await;
+        assert!(
+            matches!(
+                answer,
+                Observation::Withheld {
+                    key_expired: true,
+                    ..
+                }
+            ),
+            "{answer:?}"
+        );
+        assert_eq!(sent, 0);
+    }
+
+    #[tokio::test]
+    async fn an_attempt_that_cannot_end_its_request_in_time_sends_nothing() {
+        // The server started the attempt 20 s ago and gives it 30 s: a 20 s request would
+        // outlast it, and the workflow could hear the attempt was over while it still ran.
+        let started = SystemTime::now() - Duration::from_secs(20);
+        let (answer, sent) = send(None, started, Duration::from_secs(30)).await;
+        assert!(
+            matches!(
+                answer,
+                Observation::Withheld {
+                    key_expired: false,
+                    ..
+                }
+            ),
+            "{answer:?}"
+        );
+        assert_eq!(sent, 0);
+    }
+
+    #[tokio::test]
+    async fn an_empty_lookup_says_when_it_began_in_the_server_s_clock() {
+        // The server started the attempt an hour "ago" by its clock: the lookup's time comes
+        // from it, not from this machine's.
+        let started = SystemTime::now() - Duration::from_secs(3600);
+        let env = attempt(Arc::default(), started, Duration::from_secs(30));
+        let answer = env
+            .run(CartActivities::find_payment, charge())
+            .await
+            .unwrap();
+        let Observation::NoneFound { searched_at } = answer.observation else {
+            panic!("{answer:?}")
+        };
+        let started = Timestamp::try_from(started).unwrap();
+        assert!(searched_at >= started && searched_at < started + SignedDuration::from_secs(60));
     }
 }

@@ -9,7 +9,8 @@
 
 use super::mail::DEFAULT_SENDER;
 use super::{LocalLedger, Mailer, Mailgun, Outbox, PaymentGateway, Smtp, StripeGateway};
-use crate::domain::ProductId;
+use crate::domain::{PaymentTiming, ProductId};
+use jiff::SignedDuration;
 use lettre::message::Mailbox;
 use std::fmt;
 use std::path::Path;
@@ -49,9 +50,11 @@ pub enum SettingsError {
 pub const STRIPE_API: &str = "https://api.stripe.com";
 /// How long one request to Stripe may take by default (`STRIPE_TIMEOUT`).
 pub const STRIPE_DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
-/// The longest `STRIPE_TIMEOUT`: the charge activity gives an attempt 30 seconds, and a request
-/// must end (answered or abandoned) before its attempt does, so that a retry never overlaps it.
+/// The longest `STRIPE_TIMEOUT`: a payment activity's attempt lasts at most 30 seconds, and a
+/// request must end (answered or abandoned) before its attempt does, so that the next question
+/// never overlaps it.
 pub const STRIPE_MAX_TIMEOUT: Duration = Duration::from_secs(25);
+const ONE_SECOND: Duration = Duration::from_secs(1);
 /// Mailgun's US API; the EU one is `https://api.eu.mailgun.net`.
 pub const MAILGUN_US_API: &str = "https://api.mailgun.net";
 
@@ -81,6 +84,32 @@ impl Vars<'_> {
         (self.0)(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
+    }
+
+    /// A duration such as `20s` from `name`, between `min` and `max`; `default` when unset.
+    fn duration(
+        &self,
+        name: &'static str,
+        default: Duration,
+        min: Duration,
+        max: Duration,
+    ) -> Result<Duration, SettingsError> {
+        let Some(text) = self.get(name) else {
+            return Ok(default);
+        };
+        humantime::parse_duration(&text)
+            .ok()
+            .filter(|d| (min..=max).contains(d))
+            .ok_or_else(|| SettingsError::Invalid {
+                var: name,
+                value: text,
+                expected: format!(
+                    "give a duration from {} to {} such as {}",
+                    humantime::format_duration(min),
+                    humantime::format_duration(max),
+                    humantime::format_duration(default),
+                ),
+            })
     }
 
     /// The first of `names` that is set (a variable and the tutorial's name for it).
@@ -126,6 +155,14 @@ pub struct StripeSettings {
     pub flow: StripeFlow,
     /// How long one request may take (`STRIPE_TIMEOUT`).
     pub timeout: Duration,
+    /// How long after its first request a checkout's key may still be sent
+    /// (`STRIPE_KEY_WINDOW`; Stripe keeps keys 24 hours, so at most 23).
+    pub key_window: Duration,
+    /// How long Stripe's search may take to show a payment (`STRIPE_SEARCH_LAG`).
+    pub search_lag: Duration,
+    /// The longest wait between two follow-ups of a payment not settled
+    /// (`STRIPE_FOLLOW_UP_MAX`).
+    pub follow_up_max: Duration,
 }
 
 impl StripeSettings {
@@ -136,6 +173,20 @@ impl StripeSettings {
             secret_key: secret_key.to_owned(),
             flow: StripeFlow::PaymentIntents,
             timeout: STRIPE_DEFAULT_TIMEOUT,
+            key_window: PaymentTiming::default().key_window.unsigned_abs(),
+            search_lag: PaymentTiming::default().search_lag.unsigned_abs(),
+            follow_up_max: PaymentTiming::default().follow_up_max.unsigned_abs(),
+        }
+    }
+
+    /// What these settings say of Stripe's clock, for the checkout's payment record.
+    pub fn timing(&self) -> PaymentTiming {
+        let signed = |d: Duration| SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
+        PaymentTiming {
+            key_window: signed(self.key_window),
+            search_lag: signed(self.search_lag),
+            follow_up_max: signed(self.follow_up_max),
+            request_timeout: signed(self.timeout),
         }
     }
 }
@@ -172,25 +223,39 @@ impl PaymentSettings {
             Some(base) => http_url("STRIPE_API_BASE", base, "http://localhost:12111")?,
             None => STRIPE_API.to_owned(),
         };
-        let timeout = match vars.get("STRIPE_TIMEOUT") {
-            None => STRIPE_DEFAULT_TIMEOUT,
-            Some(text) => humantime::parse_duration(&text)
-                .ok()
-                .filter(|t| !t.is_zero() && *t <= STRIPE_MAX_TIMEOUT)
-                .ok_or_else(|| SettingsError::Invalid {
-                    var: "STRIPE_TIMEOUT",
-                    value: text,
-                    expected: format!(
-                        "give a duration from 1s to {} such as 20s",
-                        humantime::format_duration(STRIPE_MAX_TIMEOUT)
-                    ),
-                })?,
-        };
+        let timeout = vars.duration(
+            "STRIPE_TIMEOUT",
+            STRIPE_DEFAULT_TIMEOUT,
+            ONE_SECOND,
+            STRIPE_MAX_TIMEOUT,
+        )?;
+        let defaults = PaymentTiming::default();
+        let key_window = vars.duration(
+            "STRIPE_KEY_WINDOW",
+            defaults.key_window.unsigned_abs(),
+            ONE_SECOND,
+            defaults.key_window.unsigned_abs(),
+        )?;
+        let search_lag = vars.duration(
+            "STRIPE_SEARCH_LAG",
+            defaults.search_lag.unsigned_abs(),
+            Duration::ZERO,
+            Duration::from_secs(24 * 60 * 60),
+        )?;
+        let follow_up_max = vars.duration(
+            "STRIPE_FOLLOW_UP_MAX",
+            defaults.follow_up_max.unsigned_abs(),
+            ONE_SECOND,
+            Duration::from_secs(60 * 60),
+        )?;
         Ok(PaymentSettings::Stripe(StripeSettings {
             base,
             secret_key,
             flow,
             timeout,
+            key_window,
+            search_lag,
+            follow_up_max,
         }))
     }
 
@@ -558,6 +623,43 @@ mod tests {
         }
         let p = payments(&[("STRIPE_SECRET_KEY", "k"), ("STRIPE_TIMEOUT", "3s")]).unwrap();
         assert!(matches!(p, PaymentSettings::Stripe(s) if s.timeout == Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn stripe_s_clock_has_safe_defaults_and_bounds() {
+        let PaymentSettings::Stripe(s) = payments(&[("STRIPE_SECRET_KEY", "k")]).unwrap() else {
+            panic!("Stripe")
+        };
+        let timing = s.timing();
+        assert_eq!(timing.key_window, SignedDuration::from_hours(23));
+        assert_eq!(timing.search_lag, SignedDuration::from_mins(10));
+        assert_eq!(timing.follow_up_max, SignedDuration::from_mins(5));
+        assert_eq!(timing.request_timeout, SignedDuration::from_secs(20));
+        // Stripe forgets a key after 24 hours: no window may reach that far.
+        let err =
+            payments(&[("STRIPE_SECRET_KEY", "k"), ("STRIPE_KEY_WINDOW", "24h")]).unwrap_err();
+        assert!(err.contains("from 1s to 23h"), "{err}");
+        let err =
+            payments(&[("STRIPE_SECRET_KEY", "k"), ("STRIPE_FOLLOW_UP_MAX", "0s")]).unwrap_err();
+        assert!(err.contains("STRIPE_FOLLOW_UP_MAX"), "{err}");
+        let PaymentSettings::Stripe(s) = payments(&[
+            ("STRIPE_SECRET_KEY", "k"),
+            ("STRIPE_KEY_WINDOW", "20s"),
+            ("STRIPE_SEARCH_LAG", "2s"),
+            ("STRIPE_FOLLOW_UP_MAX", "3s"),
+        ])
+        .unwrap() else {
+            panic!("Stripe")
+        };
+        let timing = s.timing();
+        assert_eq!(
+            (timing.key_window, timing.search_lag, timing.follow_up_max),
+            (
+                SignedDuration::from_secs(20),
+                SignedDuration::from_secs(2),
+                SignedDuration::from_secs(3)
+            )
+        );
     }
 
     #[test]

@@ -1,45 +1,47 @@
 //! Stripe through async-stripe: PaymentIntents by default, the tutorial's Charges on request.
 //!
-//! Every request carries the workflow's idempotency key and is sent once: retries are
-//! Temporal's job, so the HTTP client never retries (and never invents a key of its own).
+//! Every request is sent once: the HTTP client never retries (and never invents a key of its
+//! own), because what to ask next is the workflow's decision ([`crate::domain::PaymentRecord`]).
+//! Each answer is sorted by what it says about the checkout's payment, as Stripe documents it:
 //!
-//! What Stripe's answers mean here, as its documentation states them:
-//! - a card decline, an invalid request or bad credentials: nothing was charged (final);
-//! - 409 (another request with the key is still running), 429, 5xx, a timeout or a dropped
-//!   connection: the outcome is not known. A 500 may even have charged: Stripe keeps the result
-//!   of the first request for a key, 500s included, for 24 hours. So the same request is sent
-//!   again with the same key (which answers with the original result once there is one), and
-//!   when that does not tell, the charge is looked up by the key it carries in its metadata;
-//! - a PaymentIntent in `processing` is followed up until it succeeds or fails;
-//!   `requires_payment_method`, `requires_action` and `canceled` are declines.
+//! - a card error in the answer to the checkout's key is Stripe's verdict on it: with the
+//!   Charges API the charge failed (final); with PaymentIntents the PaymentIntent waits for
+//!   another payment method, so the cart cancels it before it reopens;
+//! - a PaymentIntent `succeeded` is paid; `processing` (a charge `pending`) is followed up by
+//!   its id; `requires_action`, `requires_payment_method` and `requires_confirmation` are
+//!   given up (cancelled); `canceled` (a charge `failed`) is refused;
+//! - 409 (another request with the key is still running), 429, 5xx, a timeout, a dropped
+//!   connection or an unreadable answer say nothing: a 500 may even have charged, and Stripe
+//!   keeps the first answer for a key, 500s included, for 24 hours;
+//! - 401, 403, 404, any other refusal of the request and a configuration error are about
+//!   something else than the payment (Stripe checks the API key before it replays a kept
+//!   answer, so a 401 says nothing of an earlier request with the key): an operator must look.
 //!
-//! A day after a checkout began its key is never sent again (Stripe would take it for a new
-//! request): the charge is only looked up, and if Stripe has none, nothing was charged.
+//! A payment is looked up by the key it carries in its metadata (Stripe's search, whose index
+//! lags), and by its id once an answer named it.
 
-use super::settings::{STRIPE_MAX_TIMEOUT, SettingsError, StripeFlow, StripeSettings};
-use super::{Charge, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
-use crate::domain::{Money, bounded};
+use super::settings::{SettingsError, StripeFlow, StripeSettings};
+use super::{ChargeRequest, PaymentGateway};
+use crate::domain::{Money, Observation, PaymentTiming, bounded};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::str::FromStr;
 use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::charge::{CreateCharge, RetrieveCharge, SearchCharge};
 use stripe_core::payment_intent::{
-    CreatePaymentIntent, CreatePaymentIntentAutomaticPaymentMethods,
+    CancelPaymentIntent, CancelPaymentIntentCancellationReason, CreatePaymentIntent,
+    CreatePaymentIntentAutomaticPaymentMethods,
     CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects, RetrievePaymentIntent,
     SearchPaymentIntent,
 };
 use stripe_core::{ChargeStatus, PaymentIntent, PaymentIntentStatus};
-
-/// How long after a checkout began its idempotency key may still be sent: Stripe forgets keys
-/// after 24 hours and would then take the same key for a new charge.
-const KEY_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(23);
 
 pub struct StripeGateway {
     client: stripe::Client,
     flow: StripeFlow,
     /// A test key (`sk_test_…`, `rk_test_…`) may fall back to Stripe's test card.
     test_mode: bool,
+    timing: PaymentTiming,
 }
 
 impl StripeGateway {
@@ -48,7 +50,7 @@ impl StripeGateway {
         let client = stripe::ClientBuilder::new(key)
             .url(settings.base.trim_end_matches('/'))
             .request_strategy(RequestStrategy::Once)
-            .timeout(settings.timeout.min(STRIPE_MAX_TIMEOUT))
+            .timeout(settings.timeout)
             .build()
             .map_err(|e| {
                 SettingsError::Provider(format!("cannot set up the Stripe client: {e}"))
@@ -58,27 +60,28 @@ impl StripeGateway {
             client,
             flow: settings.flow,
             test_mode,
+            timing: settings.timing(),
         })
     }
 
     /// What to charge: the request's payment, or Stripe's test card with a test key.
-    fn payment(&self, request: &ChargeRequest) -> Result<String, PaymentError> {
+    fn payment(&self, request: &ChargeRequest) -> Result<String, String> {
         match (&request.payment, self.test_mode, self.flow) {
             (Some(p), _, _) => Ok(p.clone()),
             (None, true, StripeFlow::PaymentIntents) => Ok("pm_card_visa".into()),
             (None, true, StripeFlow::Charges) => Ok("tok_visa".into()),
-            (None, false, _) => Err(PaymentError::Invalid(
-                "a payment method is required with a live Stripe key: check out with --payment"
+            (None, false, _) => Err(
+                "payment rejected: a payment method is required with a live Stripe key: check out with --payment"
                     .into(),
-            )),
+            ),
         }
     }
 }
 
-fn strategy(request: &ChargeRequest) -> Result<RequestStrategy, PaymentError> {
+fn strategy(request: &ChargeRequest) -> Result<RequestStrategy, String> {
     IdempotencyKey::new(&request.idempotency_key)
         .map(RequestStrategy::Idempotent)
-        .map_err(|e| PaymentError::Invalid(format!("idempotency key: {e}")))
+        .map_err(|e| format!("payment rejected: the idempotency key: {e}"))
 }
 
 /// What the charge carries for people and for looking it up later: the cart (Stripe takes
@@ -90,229 +93,226 @@ fn metadata(request: &ChargeRequest) -> HashMap<String, String> {
     ])
 }
 
+/// Stripe's search query for the payment that carries `key` in its metadata. A quoted value
+/// escapes its quotes and backslashes with a backslash (Stripe's search query language); keys
+/// are made from cart ids, and another tool may have started a cart whose id holds a `'`.
+fn search_query(key: &str) -> String {
+    let escaped = key.replace('\\', "\\\\").replace('\'', "\\'");
+    format!("metadata['checkout']:'{escaped}'")
+}
+
 impl StripeGateway {
-    /// Sends the charge with its idempotency key: a new charge, or, for a key Stripe has seen,
-    /// the original answer.
-    async fn create(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
+    /// The checks made before anything is sent; the payment method, the amount in Stripe's
+    /// units and the key's request strategy when they pass.
+    fn prepared(&self, request: &ChargeRequest) -> Result<(String, i64, RequestStrategy), String> {
         let payment = self.payment(request)?;
         let amount = stripe_amount(&request.amount)?;
+        Ok((payment, amount, strategy(request)?))
+    }
+
+    async fn create(&self, request: &ChargeRequest) -> Observation {
+        let (payment, amount, strategy) = match self.prepared(request) {
+            Ok(prepared) => prepared,
+            Err(reason) => return Observation::NotSent { reason },
+        };
         let currency =
             stripe_types::Currency::from_str(&request.amount.currency.code().to_ascii_lowercase())
                 .unwrap_or_else(|never| match never {});
         match self.flow {
-            StripeFlow::Charges => {
-                let charge = CreateCharge::new()
-                    .amount(amount)
-                    .currency(currency)
-                    .source(payment)
-                    .description(request.description.clone())
-                    .receipt_email(request.email.to_string())
-                    .metadata(metadata(request))
-                    .customize()
-                    .request_strategy(strategy(request)?)
-                    .send(&self.client)
-                    .await
-                    .map_err(classify)?;
-                charge_outcome(&charge, request)
-            }
-            StripeFlow::PaymentIntents => {
-                let intent = CreatePaymentIntent::new(amount, currency)
-                    .payment_method(payment)
-                    .confirm(true)
-                    .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods {
-                        enabled: true,
-                        allow_redirects: Some(
-                            CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects::Never,
-                        ),
-                    })
-                    .description(request.description.clone())
-                    .receipt_email(request.email.to_string())
-                    .metadata(metadata(request))
-                    .customize()
-                    .request_strategy(strategy(request)?)
-                    .send(&self.client)
-                    .await
-                    .map_err(classify)?;
-                intent_outcome(&intent, request)
-            }
+            StripeFlow::Charges => CreateCharge::new()
+                .amount(amount)
+                .currency(currency)
+                .source(payment)
+                .description(request.description.clone())
+                .receipt_email(request.email.to_string())
+                .metadata(metadata(request))
+                .customize()
+                .request_strategy(strategy)
+                .send(&self.client)
+                .await
+                .map_or_else(answer_to_key, |c| charge_observation(&c)),
+            StripeFlow::PaymentIntents => CreatePaymentIntent::new(amount, currency)
+                .payment_method(payment)
+                .confirm(true)
+                .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods {
+                    enabled: true,
+                    allow_redirects: Some(
+                        CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects::Never,
+                    ),
+                })
+                .description(request.description.clone())
+                .receipt_email(request.email.to_string())
+                .metadata(metadata(request))
+                .customize()
+                .request_strategy(strategy)
+                .send(&self.client)
+                .await
+                .map_or_else(answer_to_key, |i| intent_observation(&i)),
         }
     }
 
-    /// The charge or PaymentIntent Stripe gave us earlier, as it stands now.
-    async fn retrieve(
-        &self,
-        request: &ChargeRequest,
-        reference: &str,
-    ) -> Result<Charge, PaymentError> {
+    async fn retrieve_by_id(&self, reference: &str) -> Observation {
         match self.flow {
-            StripeFlow::Charges => {
-                let charge = RetrieveCharge::new(reference)
-                    .send(&self.client)
-                    .await
-                    .map_err(classify)
-                    .map_err(unknown)?;
-                charge_outcome(&charge, request)
-            }
-            StripeFlow::PaymentIntents => {
-                let intent = RetrievePaymentIntent::new(reference)
-                    .send(&self.client)
-                    .await
-                    .map_err(classify)
-                    .map_err(unknown)?;
-                intent_outcome(&intent, request)
-            }
+            StripeFlow::Charges => RetrieveCharge::new(reference)
+                .send(&self.client)
+                .await
+                .map_or_else(
+                    |e| not_an_answer("following the charge up", e),
+                    |c| charge_observation(&c),
+                ),
+            StripeFlow::PaymentIntents => RetrievePaymentIntent::new(reference)
+                .send(&self.client)
+                .await
+                .map_or_else(
+                    |e| not_an_answer("following the payment up", e),
+                    |i| intent_observation(&i),
+                ),
         }
     }
 
-    /// Looks the checkout's charge up by the key in its metadata (Stripe's search). `None`
-    /// when Stripe has none; an error when it cannot tell.
-    async fn find(&self, request: &ChargeRequest) -> Result<Option<Charge>, PaymentError> {
-        // Keys are letters, digits, '-' and '_': nothing to escape in the query.
-        let query = format!("metadata['checkout']:'{}'", request.idempotency_key);
-        let lookup_failed = |e: StripeError| {
-            PaymentError::Unknown(format!("looking the charge up: {}", classify(e)))
+    async fn search(&self, request: &ChargeRequest) -> Option<Observation> {
+        let query = search_query(&request.idempotency_key);
+        let failed = |e| Some(not_an_answer("looking the payment up", e));
+        let found: Vec<Observation> = match self.flow {
+            StripeFlow::Charges => match SearchCharge::new(query).send(&self.client).await {
+                Ok(found) => found.data.iter().map(charge_observation).collect(),
+                Err(e) => return failed(e),
+            },
+            StripeFlow::PaymentIntents => {
+                match SearchPaymentIntent::new(query).send(&self.client).await {
+                    Ok(found) => found.data.iter().map(intent_observation).collect(),
+                    Err(e) => return failed(e),
+                }
+            }
         };
-        match self.flow {
-            StripeFlow::Charges => {
-                let found = SearchCharge::new(query)
-                    .send(&self.client)
-                    .await
-                    .map_err(lookup_failed)?;
-                found
-                    .data
-                    .first()
-                    .map(|c| charge_outcome(c, request))
-                    .transpose()
-            }
-            StripeFlow::PaymentIntents => {
-                let found = SearchPaymentIntent::new(query)
-                    .send(&self.client)
-                    .await
-                    .map_err(lookup_failed)?;
-                found
-                    .data
-                    .first()
-                    .map(|i| intent_outcome(i, request))
-                    .transpose()
-            }
+        // One key makes one payment; should there be more, a paid one is what counts.
+        let paid = found
+            .iter()
+            .position(|o| matches!(o, Observation::Paid { .. }));
+        let mut found = found;
+        match paid {
+            Some(i) => Some(found.swap_remove(i)),
+            None => found.into_iter().next(),
         }
     }
 }
 
 #[async_trait]
 impl PaymentGateway for StripeGateway {
-    fn check_amount(&self, amount: &Money) -> Result<(), PaymentError> {
+    fn check_amount(&self, amount: &Money) -> Result<(), String> {
         stripe_amount(amount).map(drop)
     }
 
-    async fn charge(&self, request: &ChargeRequest) -> Result<Charge, PaymentError> {
+    fn timing(&self) -> PaymentTiming {
+        self.timing
+    }
+
+    async fn charge(&self, request: &ChargeRequest) -> Observation {
         self.create(request).await
     }
 
-    async fn settle(
-        &self,
-        request: &ChargeRequest,
-        reference: Option<&str>,
-    ) -> Result<Charge, PaymentError> {
-        if let Some(reference) = reference {
-            return self.retrieve(request, reference).await;
+    async fn retrieve(&self, _request: &ChargeRequest, reference: &str) -> Observation {
+        self.retrieve_by_id(reference).await
+    }
+
+    async fn find(&self, request: &ChargeRequest) -> Option<Observation> {
+        self.search(request).await
+    }
+
+    /// Cancels a PaymentIntent (a charge cannot be cancelled, and is never given up on). When
+    /// Stripe refuses the cancel (the payment succeeded or was canceled meanwhile, say), the
+    /// payment is retrieved: what it is now is the answer.
+    async fn cancel(&self, _request: &ChargeRequest, reference: &str) -> Observation {
+        if self.flow == StripeFlow::Charges {
+            return self.retrieve_by_id(reference).await;
         }
-        let key_remembered = request
-            .started_at
-            .is_none_or(|t| jiff::Timestamp::now().duration_since(t) < KEY_WINDOW);
-        if key_remembered {
-            match self.create(request).await {
-                Err(PaymentError::Unknown(why)) => {
-                    // A cached 500 says nothing of the charge: look it up.
-                    return match self.find(request).await {
-                        Ok(Some(found)) => Ok(found),
-                        _ => Err(PaymentError::Unknown(why)),
-                    };
-                }
-                other => return other,
-            }
-        }
-        match self.find(request).await? {
-            Some(found) => Ok(found),
-            None => Err(PaymentError::Invalid(
-                "Stripe has no charge for this checkout a day after it began: nothing was charged"
-                    .into(),
-            )),
+        let cancelled = CancelPaymentIntent::new(reference)
+            .cancellation_reason(CancelPaymentIntentCancellationReason::Abandoned)
+            .send(&self.client)
+            .await;
+        match cancelled {
+            Ok(intent) => intent_observation(&intent),
+            Err(_) => self.retrieve_by_id(reference).await,
         }
     }
 }
 
-/// A failure while following a charge up is never a verdict on the charge itself.
-fn unknown(e: PaymentError) -> PaymentError {
-    match e {
-        PaymentError::Unknown(_) => e,
-        other => PaymentError::Unknown(format!("following the charge up: {other}")),
-    }
-}
-
-fn charge_of(id: &str, request: &ChargeRequest, state: ChargeState) -> Charge {
-    Charge {
-        id: id.to_owned(),
-        amount: request.amount,
-        idempotency_key: request.idempotency_key.clone(),
-        state,
-    }
-}
+const PROCESSING: &str = "the payment provider is still processing the payment";
 
 /// What a PaymentIntent's status says of the payment, as Stripe documents the statuses.
-fn intent_outcome(intent: &PaymentIntent, request: &ChargeRequest) -> Result<Charge, PaymentError> {
-    let id = intent.id.as_str();
-    let reason = || {
-        intent
+fn intent_observation(intent: &PaymentIntent) -> Observation {
+    let reference = intent.id.as_str().to_owned();
+    let declined = || {
+        let why = intent
             .last_payment_error
             .as_ref()
             .and_then(|e| decline_reason(e))
-            .unwrap_or_else(|| "the payment method was declined".to_owned())
+            .unwrap_or_else(|| "the payment method was declined".to_owned());
+        format!("card declined: {why}")
     };
     match &intent.status {
-        PaymentIntentStatus::Succeeded => Ok(charge_of(id, request, ChargeState::Paid)),
-        PaymentIntentStatus::Processing => Ok(charge_of(id, request, ChargeState::Processing)),
-        PaymentIntentStatus::RequiresPaymentMethod => Err(PaymentError::Declined(reason())),
-        PaymentIntentStatus::RequiresAction => Err(PaymentError::Declined(
-            "the card needs the customer to confirm the payment with the bank (3-D Secure), which a checkout here cannot do: use another card"
-                .into(),
-        )),
-        PaymentIntentStatus::Canceled => {
-            Err(PaymentError::Declined("the payment was canceled".into()))
-        }
-        PaymentIntentStatus::RequiresConfirmation => Err(PaymentError::Invalid(
-            "the payment was not confirmed, so nothing was charged".into(),
-        )),
+        PaymentIntentStatus::Succeeded => Observation::Paid { reference },
+        PaymentIntentStatus::Processing => Observation::Unfinished {
+            reference,
+            reason: PROCESSING.into(),
+        },
+        PaymentIntentStatus::RequiresPaymentMethod => Observation::Stalled {
+            reference,
+            reason: declined(),
+        },
+        PaymentIntentStatus::RequiresAction => Observation::Stalled {
+            reference,
+            reason: "card declined: the card needs the customer to confirm the payment with the bank (3-D Secure), which a checkout here cannot do: use another card".into(),
+        },
+        PaymentIntentStatus::RequiresConfirmation => Observation::Stalled {
+            reference,
+            reason: "payment rejected: the payment was not confirmed".into(),
+        },
+        PaymentIntentStatus::Canceled => Observation::Refused {
+            reason: "card declined: the payment was canceled".into(),
+        },
         // Automatic capture is asked for; an authorized payment waits for someone to act.
-        PaymentIntentStatus::RequiresCapture => Err(PaymentError::Unknown(format!(
-            "payment {id} is authorized but not captured: capture or cancel it in Stripe"
-        ))),
-        other => Err(PaymentError::Unknown(format!(
-            "payment {id} has a status this version does not know: {}",
-            other.as_str()
-        ))),
+        PaymentIntentStatus::RequiresCapture => Observation::Unfinished {
+            reason: format!(
+                "payment {reference} is authorized but not captured: capture or cancel it in Stripe"
+            ),
+            reference,
+        },
+        other => Observation::Unfinished {
+            reason: format!(
+                "payment {reference} has a status this version does not know: {}",
+                other.as_str()
+            ),
+            reference,
+        },
     }
 }
 
 /// What a charge's status says (the Charges API).
-fn charge_outcome(
-    charge: &stripe_core::Charge,
-    request: &ChargeRequest,
-) -> Result<Charge, PaymentError> {
-    let id = charge.id.as_str();
+fn charge_observation(charge: &stripe_core::Charge) -> Observation {
+    let reference = charge.id.as_str().to_owned();
     match &charge.status {
-        ChargeStatus::Succeeded => Ok(charge_of(id, request, ChargeState::Paid)),
-        ChargeStatus::Pending => Ok(charge_of(id, request, ChargeState::Processing)),
-        ChargeStatus::Failed => Err(PaymentError::Declined(
-            charge
-                .failure_message
-                .clone()
-                .unwrap_or_else(|| "the charge failed".to_owned()),
-        )),
-        other => Err(PaymentError::Unknown(format!(
-            "charge {id} has a status this version does not know: {}",
-            other.as_str()
-        ))),
+        ChargeStatus::Succeeded => Observation::Paid { reference },
+        ChargeStatus::Pending => Observation::Unfinished {
+            reference,
+            reason: PROCESSING.into(),
+        },
+        ChargeStatus::Failed => Observation::Refused {
+            reason: format!(
+                "card declined: {}",
+                charge
+                    .failure_message
+                    .as_deref()
+                    .unwrap_or("the charge failed")
+            ),
+        },
+        other => Observation::Unfinished {
+            reason: format!(
+                "charge {reference} has a status this version does not know: {}",
+                other.as_str()
+            ),
+            reference,
+        },
     }
 }
 
@@ -339,7 +339,7 @@ const STRIPE_THREE_DECIMAL: &[&str] = &["BHD", "JOD", "KWD", "OMR", "TND"];
 /// special cases it documents (ISK and UGX in hundredths, MGA in whole units; HUF and TWD
 /// charge with two decimals as ISO has them), so the cart's ISO minor units are converted
 /// here and nowhere else. An amount Stripe cannot take exactly is refused, never rounded.
-pub fn stripe_amount(money: &Money) -> Result<i64, PaymentError> {
+pub fn stripe_amount(money: &Money) -> Result<i64, String> {
     let code = money.currency.code();
     let iso = money.currency.exponent();
     let stripe = if STRIPE_ZERO_DECIMAL.contains(&code) {
@@ -358,8 +358,7 @@ pub fn stripe_amount(money: &Money) -> Result<i64, PaymentError> {
             .is_multiple_of(divisor)
             .then(|| money.minor / divisor)
     };
-    let refuse =
-        |why: String| PaymentError::Invalid(format!("Stripe cannot charge {money}: {why}"));
+    let refuse = |why: String| format!("payment rejected: Stripe cannot charge {money}: {why}");
     let amount = amount.ok_or_else(|| {
         refuse(format!(
             "Stripe takes {code} with {stripe} decimals; give prices with no more"
@@ -373,35 +372,67 @@ pub fn stripe_amount(money: &Money) -> Result<i64, PaymentError> {
     i64::try_from(amount).map_err(|_| refuse("the amount is too large".into()))
 }
 
-/// Sorts a Stripe error into "nothing was charged" (a decline or a refused request) and
-/// "not known" (everything that may have charged or may still).
-fn classify(err: StripeError) -> PaymentError {
+/// What a failed request that carried the checkout's key says: a card error is Stripe's
+/// verdict on the key (with the PaymentIntent it left, to give up); anything else is not.
+fn answer_to_key(err: StripeError) -> Observation {
+    let StripeError::Stripe(api, _) = &err else {
+        return not_an_answer("stripe", err);
+    };
+    if api.type_ != ApiErrorsType::CardError {
+        return not_an_answer("stripe", err);
+    }
+    let reason = format!(
+        "card declined: {}",
+        decline_reason(api).unwrap_or_else(|| "the card was declined".into())
+    );
+    match &api.payment_intent {
+        // The PaymentIntent waits for another payment method: the cart gives it up.
+        Some(intent) => match intent_observation(intent) {
+            Observation::Stalled { reference, .. } => Observation::Stalled { reference, reason },
+            other => other,
+        },
+        None => Observation::Refused { reason },
+    }
+}
+
+/// A failed request, or one whose answer says nothing about the payment: unknown (409, 429,
+/// 5xx, no answer) or about something else (401, 403, 404, another refusal, configuration).
+fn not_an_answer(doing: &str, err: StripeError) -> Observation {
     match err {
         StripeError::Stripe(api, status) => {
             // Stripe's messages may name the payment method; the text goes into the cart's
             // history.
             let message = crate::redact::redact(&api.message.clone().unwrap_or_default());
-            let said = format!("stripe answered {status}: {message}");
+            let said = format!("{doing}: stripe answered {status}: {message}");
             match (&api.type_, status) {
-                (ApiErrorsType::CardError, _) => PaymentError::Declined(
-                    decline_reason(&api).unwrap_or_else(|| "the card was declined".into()),
-                ),
                 // The key has a history: a request with it is still running (409), or it was
                 // used with other parameters. Either way something may have been charged.
-                (ApiErrorsType::IdempotencyError, _) | (_, 409) => PaymentError::Unknown(said),
-                (_, 429) | (_, 500..) | (ApiErrorsType::ApiError, _) => PaymentError::Unknown(said),
-                (_, 401) => PaymentError::Invalid(
-                    "Stripe refused the API key: check STRIPE_SECRET_KEY".into(),
-                ),
-                _ => PaymentError::Invalid(said),
+                (ApiErrorsType::IdempotencyError, 400) => Observation::Unrelated { reason: said },
+                (ApiErrorsType::IdempotencyError, _)
+                | (_, 409)
+                | (_, 429)
+                | (_, 500..)
+                | (ApiErrorsType::ApiError, _) => Observation::Unknown { reason: said },
+                (_, 401) => Observation::Unrelated {
+                    reason: format!(
+                        "{doing}: Stripe refused the API key (401): check STRIPE_SECRET_KEY"
+                    ),
+                },
+                _ => Observation::Unrelated { reason: said },
             }
         }
-        StripeError::ClientError(e) => PaymentError::Unknown(format!("stripe: {e}")),
-        StripeError::Timeout => PaymentError::Unknown("stripe: no answer in time".into()),
-        StripeError::JSONDeserialize(e) => {
-            PaymentError::Unknown(format!("stripe: unreadable answer: {e}"))
-        }
-        StripeError::ConfigError(e) => PaymentError::Invalid(format!("stripe: {e}")),
+        StripeError::ClientError(e) => Observation::Unknown {
+            reason: format!("{doing}: {e}"),
+        },
+        StripeError::Timeout => Observation::Unknown {
+            reason: format!("{doing}: no answer in time"),
+        },
+        StripeError::JSONDeserialize(e) => Observation::Unknown {
+            reason: format!("{doing}: unreadable answer: {e}"),
+        },
+        StripeError::ConfigError(e) => Observation::Unrelated {
+            reason: format!("{doing}: {e}"),
+        },
     }
 }
 
@@ -422,7 +453,6 @@ mod tests {
             email: Email::parse("ann@example.com").unwrap(),
             payment: payment.map(Into::into),
             description: "1 x iPhone 12 Pro".into(),
-            started_at: Some(jiff::Timestamp::now()),
         }
     }
 
@@ -478,69 +508,137 @@ mod tests {
             .expect(1)
             .mount(&server)
             .await;
-        let charge = gateway(&server).await.charge(&request(None)).await.unwrap();
-        assert_eq!(charge.id, "pi_3Test");
-        assert_eq!(charge.amount.minor, 99_900);
+        let answer = gateway(&server).await.charge(&request(None)).await;
+        assert_eq!(answer, paid());
+    }
+
+    fn paid() -> Observation {
+        Observation::Paid {
+            reference: "pi_3Test".into(),
+        }
+    }
+
+    /// A gateway whose every request is answered with `status` and `body`.
+    async fn answering(status: u16, body: serde_json::Value) -> (MockServer, StripeGateway) {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .mount(&server)
+            .await;
+        let gateway = gateway(&server).await;
+        (server, gateway)
     }
 
     #[tokio::test]
-    async fn a_402_card_error_is_a_final_decline_with_the_reason() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(402).set_body_json(serde_json::json!({
-                "error": {"type": "card_error", "code": "card_declined",
-                          "decline_code": "insufficient_funds",
-                          "message": "Your card has insufficient funds."}
-            })))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let err = gateway(&server)
-            .await
+    async fn a_card_error_in_the_answer_to_the_key_is_a_decline_with_the_reason() {
+        let error = serde_json::json!({
+            "error": {"type": "card_error", "code": "card_declined",
+                      "decline_code": "insufficient_funds",
+                      "message": "Your card has insufficient funds."}
+        });
+        let (server, charges) = answering(402, error.clone()).await;
+        let answer = charges
             .charge(&request(Some(
                 "pm_card_visa_chargeDeclinedInsufficientFunds",
             )))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, PaymentError::Declined(_)), "{err:?}");
-        assert_eq!(err.to_string(), "card declined: insufficient funds");
+            .await;
+        assert_eq!(
+            answer,
+            Observation::Refused {
+                reason: "card declined: insufficient funds".into()
+            }
+        );
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+        // With the PaymentIntent it left behind, waiting for another method: given up.
+        let mut with_intent = error;
+        with_intent["error"]["payment_intent"] =
+            intent_with("requires_payment_method", serde_json::Value::Null);
+        let (_server, intents) = answering(402, with_intent).await;
+        assert_eq!(
+            intents.charge(&request(None)).await,
+            Observation::Stalled {
+                reference: "pi_3Test".into(),
+                reason: "card declined: insufficient funds".into()
+            }
+        );
     }
 
     #[tokio::test]
-    async fn a_500_is_worth_retrying_and_is_sent_once() {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({
-                "error": {"type": "api_error", "message": "Something went wrong."}
-            })))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let err = gateway(&server)
-            .await
-            .charge(&request(None))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, PaymentError::Unknown(_)), "{err:?}");
+    async fn what_may_have_charged_says_nothing_and_is_sent_once() {
+        for (status, kind) in [
+            (500, "api_error"),
+            (503, "api_error"),
+            (429, "invalid_request_error"),
+            (409, "idempotency_error"),
+            (409, "invalid_request_error"),
+        ] {
+            let body =
+                serde_json::json!({"error": {"type": kind, "message": "Something went wrong."}});
+            let (server, gateway) = answering(status, body).await;
+            let answer = gateway.charge(&request(None)).await;
+            assert!(
+                matches!(answer, Observation::Unknown { .. }),
+                "{status} {kind}: {answer:?}"
+            );
+            assert_eq!(server.received_requests().await.unwrap().len(), 1);
+        }
     }
 
     #[tokio::test]
-    async fn a_bad_key_is_final_and_never_shown() {
+    async fn an_answer_not_about_the_card_is_no_verdict_and_never_shows_the_key() {
+        for (status, kind, message) in [
+            (
+                401,
+                "invalid_request_error",
+                "Invalid API Key provided: sk_test_****cdef",
+            ),
+            (
+                403,
+                "invalid_request_error",
+                "The provided key does not have access",
+            ),
+            (404, "invalid_request_error", "Unrecognized request URL"),
+            (
+                400,
+                "invalid_request_error",
+                "No such PaymentMethod: 'pm_x'",
+            ),
+            (
+                400,
+                "idempotency_error",
+                "Keys for idempotent requests can only be used with the same parameters",
+            ),
+        ] {
+            let body = serde_json::json!({"error": {"type": kind, "message": message}});
+            let (_server, gateway) = answering(status, body).await;
+            let answer = gateway.charge(&request(None)).await;
+            let Observation::Unrelated { reason } = &answer else {
+                panic!("{status} {kind}: {answer:?}")
+            };
+            assert!(reason.contains(&status.to_string()), "{reason}");
+            assert!(!reason.contains(KEY), "{reason}");
+        }
+    }
+
+    #[tokio::test]
+    async fn no_answer_in_time_says_nothing() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
-                "error": {"type": "invalid_request_error",
-                          "message": "Invalid API Key provided: sk_test_****cdef"}
-            })))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(succeeded_intent())
+                    .set_delay(std::time::Duration::from_secs(3)),
+            )
             .mount(&server)
             .await;
-        let err = gateway(&server)
-            .await
-            .charge(&request(None))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, PaymentError::Invalid(_)), "{err:?}");
-        assert!(!err.to_string().contains(KEY));
+        let gateway = StripeGateway::new(&StripeSettings {
+            base: server.uri(),
+            timeout: std::time::Duration::from_secs(1),
+            ..StripeSettings::new(KEY)
+        })
+        .unwrap();
+        let answer = gateway.charge(&request(None)).await;
+        assert!(matches!(answer, Observation::Unknown { .. }), "{answer:?}");
     }
 
     fn intent_with(status: &str, error: serde_json::Value) -> serde_json::Value {
@@ -552,68 +650,61 @@ mod tests {
 
     #[tokio::test]
     async fn every_payment_intent_status_means_what_stripe_says() {
+        let reference = || "pi_3Test".to_owned();
         let cases = [
-            ("processing", None),
-            ("requires_action", Some("3-D Secure")),
+            ("succeeded", paid()),
+            (
+                "processing",
+                Observation::Unfinished {
+                    reference: reference(),
+                    reason: PROCESSING.into(),
+                },
+            ),
+            (
+                "requires_capture",
+                Observation::Unfinished {
+                    reference: reference(),
+                    reason: "payment pi_3Test is authorized but not captured: capture or cancel it in Stripe".into(),
+                },
+            ),
             (
                 "requires_payment_method",
-                Some("card declined: insufficient funds"),
+                Observation::Stalled {
+                    reference: reference(),
+                    reason: "card declined: insufficient funds".into(),
+                },
             ),
-            ("canceled", Some("card declined: the payment was canceled")),
             (
                 "requires_confirmation",
-                Some("payment rejected: the payment was not confirmed"),
+                Observation::Stalled {
+                    reference: reference(),
+                    reason: "payment rejected: the payment was not confirmed".into(),
+                },
             ),
-            ("requires_capture", Some("authorized but not captured")),
+            (
+                "canceled",
+                Observation::Refused {
+                    reason: "card declined: the payment was canceled".into(),
+                },
+            ),
         ];
         for (status, expected) in cases {
-            let server = MockServer::start().await;
             let error = serde_json::json!({"type": "card_error", "decline_code": "insufficient_funds",
                                            "message": "Your card has insufficient funds."});
-            Mock::given(method("POST"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(intent_with(status, error)))
-                .mount(&server)
-                .await;
-            let outcome = gateway(&server).await.charge(&request(None)).await;
-            match expected {
-                None => assert_eq!(outcome.unwrap().state, ChargeState::Processing),
-                Some(text) => {
-                    let err = outcome.unwrap_err();
-                    assert!(err.to_string().contains(text), "{status}: {err}");
-                    let unknown = status == "requires_capture";
-                    assert_eq!(err.is_final(), !unknown, "{status}: {err:?}");
-                }
-            }
+            let (_server, gateway) = answering(200, intent_with(status, error)).await;
+            assert_eq!(gateway.charge(&request(None)).await, expected, "{status}");
         }
+        let (_server, gateway) =
+            answering(200, intent_with("requires_action", serde_json::Value::Null)).await;
+        let answer = gateway.charge(&request(None)).await;
+        assert!(
+            matches!(&answer, Observation::Stalled { reference, reason } if reference == "pi_3Test" && reason.contains("3-D Secure")),
+            "{answer:?}"
+        );
     }
 
     #[tokio::test]
-    async fn a_409_or_an_idempotency_error_leaves_the_outcome_unknown() {
-        for (status, kind) in [
-            (409, "idempotency_error"),
-            (400, "idempotency_error"),
-            (409, "invalid_request_error"),
-        ] {
-            let server = MockServer::start().await;
-            Mock::given(method("POST"))
-                .respond_with(
-                    ResponseTemplate::new(status).set_body_json(serde_json::json!({
-                        "error": {"type": kind, "message": "Keys for idempotent requests ..."}
-                    })),
-                )
-                .mount(&server)
-                .await;
-            let err = gateway(&server)
-                .await
-                .charge(&request(None))
-                .await
-                .unwrap_err();
-            assert!(!err.is_final(), "{status} {kind}: {err:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn settling_follows_a_processing_payment_up_by_its_id() {
+    async fn a_payment_is_followed_up_by_its_id_without_sending_the_key() {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
             .and(path("/v1/payment_intents/pi_3Test"))
@@ -626,86 +717,116 @@ mod tests {
             .expect(0)
             .mount(&server)
             .await;
-        let charge = gateway(&server)
+        let answer = gateway(&server)
             .await
-            .settle(&request(None), Some("pi_3Test"))
-            .await
-            .unwrap();
-        assert_eq!(
-            (charge.id.as_str(), charge.state),
-            ("pi_3Test", ChargeState::Paid)
-        );
+            .retrieve(&request(None), "pi_3Test")
+            .await;
+        assert_eq!(answer, paid());
+    }
+
+    fn found(data: Vec<serde_json::Value>) -> serde_json::Value {
+        serde_json::json!({
+            "object": "search_result", "url": "/v1/payment_intents/search",
+            "has_more": false, "next_page": null, "data": data
+        })
     }
 
     #[tokio::test]
-    async fn settling_looks_the_charge_up_when_asking_again_cannot_tell() {
+    async fn a_payment_is_looked_up_by_the_key_it_carries() {
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/payment_intents"))
-            .respond_with(ResponseTemplate::new(500).set_body_json(serde_json::json!({
-                "error": {"type": "api_error", "message": "An unknown error occurred"}
-            })))
-            .expect(1)
-            .mount(&server)
-            .await;
         Mock::given(method("GET"))
             .and(path("/v1/payment_intents/search"))
             .and(wiremock::matchers::query_param(
                 "query",
                 "metadata['checkout']:'CART-1-run-checkout-1'",
             ))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "object": "search_result", "url": "/v1/payment_intents/search",
-                "has_more": false, "next_page": null, "data": [succeeded_intent()]
-            })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(found(vec![succeeded_intent()])))
             .expect(1)
             .mount(&server)
             .await;
-        let charge = gateway(&server)
-            .await
-            .settle(&request(None), None)
-            .await
-            .unwrap();
-        assert_eq!(charge.id, "pi_3Test");
+        let answer = gateway(&server).await.find(&request(None)).await;
+        assert_eq!(answer, Some(paid()));
     }
 
     #[tokio::test]
-    async fn a_day_later_the_key_is_never_sent_again_and_no_charge_means_none_was_made() {
+    async fn quotes_and_backslashes_in_a_key_are_escaped_in_the_lookup() {
+        assert_eq!(
+            search_query(r"CART-o'brien\x-run-checkout-1"),
+            r"metadata['checkout']:'CART-o\'brien\\x-run-checkout-1'"
+        );
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200))
-            .expect(0)
-            .mount(&server)
-            .await;
         Mock::given(method("GET"))
             .and(path("/v1/payment_intents/search"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "object": "search_result", "url": "/v1/payment_intents/search",
-                "has_more": false, "next_page": null, "data": []
-            })))
+            .and(wiremock::matchers::query_param(
+                "query",
+                r"metadata['checkout']:'CART-o\'brien-run-checkout-1'",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(found(vec![])))
             .expect(1)
             .mount(&server)
             .await;
-        let mut old = request(None);
-        old.started_at = Some(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(25));
-        let err = gateway(&server).await.settle(&old, None).await.unwrap_err();
-        assert!(err.is_final(), "{err:?}");
-        assert!(err.to_string().contains("nothing was charged"), "{err}");
+        let mut odd = request(None);
+        odd.idempotency_key = "CART-o'brien-run-checkout-1".into();
+        assert_eq!(gateway(&server).await.find(&odd).await, None);
     }
 
     #[tokio::test]
-    async fn a_failing_search_is_never_taken_for_no_charge() {
+    async fn a_failing_lookup_is_never_taken_for_no_payment() {
+        for status in [401, 404, 500] {
+            let body =
+                serde_json::json!({"error": {"type": "invalid_request_error", "message": "no"}});
+            let (_server, gateway) = answering(status, body).await;
+            let answer = gateway.find(&request(None)).await;
+            assert!(
+                matches!(
+                    answer,
+                    Some(Observation::Unknown { .. } | Observation::Unrelated { .. })
+                ),
+                "{status}: {answer:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_payment_given_up_is_cancelled_and_a_refused_cancel_reads_the_payment() {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(404).set_body_json(serde_json::json!({
-                "error": {"type": "invalid_request_error", "message": "Unrecognized request URL"}
+        Mock::given(method("POST"))
+            .and(path("/v1/payment_intents/pi_3Test/cancel"))
+            .and(body_string_contains("cancellation_reason=abandoned"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(intent_with("canceled", serde_json::Value::Null)),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let answer = gateway(&server)
+            .await
+            .cancel(&request(None), "pi_3Test")
+            .await;
+        assert!(matches!(answer, Observation::Refused { .. }), "{answer:?}");
+
+        // The bank completed it meanwhile: Stripe refuses the cancel, and the payment is paid.
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/payment_intents/pi_3Test/cancel"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "error": {"type": "invalid_request_error", "code": "payment_intent_unexpected_state",
+                          "message": "You cannot cancel this PaymentIntent because it has a status of succeeded."}
             })))
             .mount(&server)
             .await;
-        let mut old = request(None);
-        old.started_at = Some(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(25));
-        let err = gateway(&server).await.settle(&old, None).await.unwrap_err();
-        assert!(!err.is_final(), "{err:?}");
+        Mock::given(method("GET"))
+            .and(path("/v1/payment_intents/pi_3Test"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(succeeded_intent()))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let answer = gateway(&server)
+            .await
+            .cancel(&request(None), "pi_3Test")
+            .await;
+        assert_eq!(answer, paid());
     }
 
     fn money(price: &str, code: &str) -> Money {
@@ -736,7 +857,7 @@ mod tests {
         }
         let err = stripe_amount(&money("10.125", "KWD")).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            err,
             "payment rejected: Stripe cannot charge 10.125 KWD: Stripe takes KWD only in multiples of 0.010"
         );
         assert!(stripe_amount(&money("1000.50", "MGA")).is_err());
@@ -769,16 +890,18 @@ mod tests {
                 .await;
             let mut req = request(None);
             req.amount = order.amount;
-            gateway(&server).await.charge(&req).await.unwrap();
+            assert_eq!(gateway(&server).await.charge(&req).await, paid(), "{code}");
         }
     }
 
-    #[test]
-    fn a_live_key_needs_an_explicit_payment() {
+    #[tokio::test]
+    async fn a_live_key_needs_an_explicit_payment() {
         let live = StripeGateway::new(&StripeSettings::new("sk_live_x")).unwrap();
+        assert!(live.payment(&request(None)).is_err());
+        // Refused before anything is sent.
         assert!(matches!(
-            live.payment(&request(None)),
-            Err(PaymentError::Invalid(_))
+            live.charge(&request(None)).await,
+            Observation::NotSent { .. }
         ));
         assert_eq!(live.payment(&request(Some("pm_x"))).unwrap(), "pm_x");
         let charges = StripeGateway::new(&StripeSettings {

@@ -223,8 +223,8 @@ async fn email(
 
 #[utoipa::path(post, path = "/api/v1/carts/{id}/checkout", params(("id" = String, Path)),
     request_body = Checkout, responses(
-    (status = 200, description = "Paid: the cart with its receipt", body = CartView),
-    (status = 202, description = "The payment's outcome is not known yet: the cart is `checking_out` or `payment_pending` and settles by itself (paid, or open again if refused). Do not check out again; follow the cart.", body = CartView),
+    (status = 200, description = "Paid, by this checkout or one before it: the cart with its receipt. Nothing more is charged.", body = CartView),
+    (status = 202, description = "The payment's outcome is not known yet: the cart is `checking_out` or `payment_pending` (by this checkout or one before it) and settles by itself (paid, or open again if refused). Do not check out again; follow the cart.", body = CartView),
     (status = 404, body = ErrorBody),
     (status = 409, body = ErrorBody),
     (status = 422, description = "Refused or declined; nothing was charged", body = ErrorBody)))]

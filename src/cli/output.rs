@@ -193,7 +193,7 @@ impl Printer {
             let label = if view.status.is_paying() {
                 "Payment not known yet:"
             } else {
-                "Last checkout failed:"
+                "Last checkout refused, nothing was charged:"
             };
             text.push_str(&format!("{} {error}\n", red.apply_to(label)));
         }

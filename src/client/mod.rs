@@ -255,17 +255,24 @@ impl CartClient {
     }
 
     /// Checks out. The answer is the cart paid, an error (a refusal: nothing was charged), or
-    /// the cart still paying (`checking_out` or `payment_pending`) when the outcome is not
-    /// known within the wait; such a cart settles by itself.
+    /// the cart still paying (`checking_out` or `payment_pending`); such a cart settles by
+    /// itself. A cart already paying or paid answers as it stands (the workflow joins the
+    /// checkout under way, see `CartWorkflow::checkout`), and so does one whose answer did not
+    /// come within the wait or that finished paid meanwhile: never a refusal, which would tell
+    /// the person that nothing was charged.
     pub async fn checkout(&self, id: &CartId, request: Checkout) -> Result<CartView, ClientError> {
         match self
             .change(id, None, CartWorkflow::checkout.name(), &request)
             .await
         {
-            Err(ClientError::Timeout { queue, waited }) => match self.get(id).await {
-                Ok(view) if view.status.is_paying() => Ok(view),
-                _ => Err(ClientError::Timeout { queue, waited }),
-            },
+            Err(e @ (ClientError::Timeout { .. } | ClientError::Closed(_))) => {
+                match self.get(id).await {
+                    Ok(view) if view.status.is_paying() || view.status == Status::CheckedOut => {
+                        Ok(view)
+                    }
+                    _ => Err(e),
+                }
+            }
             other => other,
         }
     }

@@ -18,4 +18,7 @@ pub use cart_id::{CartId, CartIdError};
 pub use catalog::{Catalog, CatalogError, CatalogFormat, MAX_PRODUCTS, Product, ProductId};
 pub use email::{Email, EmailError};
 pub use money::{Currency, Money, MoneyError};
-pub use payment::{MAX_PAYMENT_CHARS, PaymentMethod, PaymentMethodError};
+pub use payment::{
+    Heard, Known, MAX_PAYMENT_CHARS, Observation, PaymentMethod, PaymentMethodError, PaymentRecord,
+    PaymentTiming, SENDS, Step,
+};

@@ -1,5 +1,5 @@
 //! What carts do, counted for the worker's metrics: carts started, items added, checkouts and
-//! their outcomes, reminders sent, carts expired.
+//! their outcomes, answers that left a payment unsettled, reminders sent, carts expired.
 //!
 //! The workflow counts an event when its code first runs it, never when a history replays, so a
 //! cart rebuilt on another worker (or after an eviction) does not count its past again. The
@@ -18,6 +18,12 @@ pub enum CartEvent {
     Declined,
     /// A charge whose outcome is not known yet.
     PaymentPending,
+    /// An answer of the payment provider that left a payment unsettled: one that says nothing
+    /// (a timeout, 5xx), or one about something else than the payment (`unrelated`: 401, 403,
+    /// another refusal of the request), which needs an operator.
+    PaymentUnsettled {
+        unrelated: bool,
+    },
     ReminderSent,
     Expired,
 }

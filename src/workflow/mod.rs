@@ -23,8 +23,11 @@ pub use messages::*;
 pub use shop::{ShopWorkflow, WorkerCatalog, catalog_interceptor, shop_id};
 pub use state::{CartState, IdleAction};
 
-use crate::activities::{CartActivities, ChargeState, SettleRequest};
-use crate::domain::{Cart, CartError, CartId, Catalog, Product, ProductId, Status};
+use crate::activities::{CartActivities, PaymentRef, SendCharge};
+use crate::domain::{
+    Cart, CartError, CartId, Catalog, Heard, Observation, PaymentTiming, Product, ProductId,
+    Status, Step,
+};
 use crate::redact::redact;
 use hosted::HostedKey;
 use jiff::Timestamp;
@@ -35,7 +38,7 @@ use std::time::Duration;
 use temporalio_common::MemoValue;
 use temporalio_common::RetryPolicy;
 use temporalio_common::data_converters::RawValue;
-use temporalio_common::error::IncomingError;
+use temporalio_common::error::TimeoutType;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityCloseTimeouts, ActivityExecutionError, ActivityOptions, CancellableFuture,
@@ -134,49 +137,42 @@ fn clock(time: Option<std::time::SystemTime>) -> Timestamp {
         .unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// The patch after which a checkout's charge is run by the workflow's main loop, and a charge
-/// whose outcome is not known leaves the cart `payment_pending` until it is, instead of
-/// reopening it. Before it, the `checkout` update ran the charge itself.
-const SETTLED_PAYMENTS: &str = "settled-payments";
-
-/// A charge attempt may take 30 s: longer than a request to the provider may (Stripe: at most
-/// 25 s, `STRIPE_TIMEOUT`), so an attempt has ended before its retry begins. Three attempts,
-/// a second or two apart, all with the same idempotency key; after that the outcome is not
-/// known and the cart settles it (`settle_options`).
-fn charge_options() -> ActivityOptions {
-    let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(30));
-    opts.retry_policy = Some(retry(3, Duration::from_secs(4)));
-    opts
-}
-
-/// Settling a charge whose outcome is not known: asked again and again, 2 s apart at first and
-/// then up to 5 minutes apart, for 25 hours: past the day a provider remembers a key, so the
-/// last answers come from looking the charge up. After that, the cart waits an hour and asks
-/// again; it stays `payment_pending` until the outcome is known.
-fn settle_options() -> ActivityOptions {
-    let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(30));
+/// A question about a payment: one attempt (what to ask next is the payment record's
+/// decision, never a retry's), which may wait a minute for a worker to take it and then lasts
+/// a little longer than the provider's requests may (at most 30 s), so that a request has ended
+/// before the workflow hears the attempt is over. A send taken later than the minute sends
+/// nothing (the server times it out before it starts), so the key's age stays bounded by when
+/// the send was scheduled.
+fn payment_options(timing: &PaymentTiming) -> ActivityOptions {
+    let request = timing.request_timeout.unsigned_abs();
+    let attempt = (request + Duration::from_secs(5)).min(Duration::from_secs(30));
+    let take_within = Duration::from_secs(60);
+    let mut opts = ActivityOptions::start_to_close_timeout(attempt);
     opts.close_timeouts = ActivityCloseTimeouts::ScheduleAndStartToClose {
-        schedule_to_close: Duration::from_secs(25 * 60 * 60),
-        start_to_close: Duration::from_secs(30),
+        schedule_to_close: take_within + attempt,
+        start_to_close: attempt,
     };
-    opts.retry_policy = Some(
-        RetryPolicy::builder()
-            .initial_interval(Duration::from_secs(2))
-            .backoff_coefficient(2.0)
-            .maximum_interval(Duration::from_secs(5 * 60))
-            .maximum_attempts(0)
-            .build(),
-    );
+    opts.schedule_to_start_timeout = Some(take_within);
+    opts.retry_policy = Some(retry(1, Duration::from_secs(1)));
     opts
 }
 
-/// How long a cart whose charge could not be settled in a day waits before asking again.
-const SETTLE_AGAIN_AFTER: Duration = Duration::from_secs(60 * 60);
-
-/// Whether an activity failed because the provider definitely refused (a non-retryable
-/// failure: a decline, an invalid request), as opposed to an outcome not known.
-fn refused(err: &ActivityExecutionError) -> bool {
-    matches!(err.cause(), Some(IncomingError::Application(app)) if app.is_non_retryable())
+/// What a payment activity that did not answer says: nothing was sent if no worker took it in
+/// time; otherwise it may have sent anything.
+fn unanswered(err: &ActivityExecutionError) -> Observation {
+    let not_started = err
+        .as_timeout()
+        .is_some_and(|t| t.timeout_type() == TimeoutType::ScheduleToStart);
+    if not_started {
+        Observation::Withheld {
+            key_expired: false,
+            reason: "no worker took the payment request in time".into(),
+        }
+    } else {
+        Observation::Unknown {
+            reason: failure_message(err),
+        }
+    }
 }
 
 /// The patch that added the order confirmation e-mail after checkout.
@@ -362,13 +358,15 @@ impl CartWorkflow {
                 idle.disarm();
                 return Self::finish(ctx, status).await;
             }
-            if status.is_paying() && ctx.state(|w| w.state.charge.is_some()) {
-                idle.disarm();
-                Self::pay(ctx, status).await;
+            // A cart whose payment is pending may wait days for it; its state goes on whole.
+            let at_rest = matches!(status, Status::Open | Status::PaymentPending);
+            if at_rest && ctx.continue_as_new_suggested() {
+                Self::continue_as_new(ctx, &mut idle, status).await?;
                 continue;
             }
-            if status == Status::Open && ctx.continue_as_new_suggested() {
-                Self::continue_as_new(ctx, &mut idle).await?;
+            if status.is_paying() && ctx.state(|w| w.state.payment.is_some()) {
+                idle.disarm();
+                Self::pay(ctx).await;
                 continue;
             }
             let next = ctx.state(|w| w.state.next_idle_action(w.reminder_cap()));
@@ -394,24 +392,20 @@ impl CartWorkflow {
         Ok(ctx.state(|w| w.state.view()))
     }
 
-    /// A checkout under way: charge it, or settle a charge whose outcome is not known.
-    async fn pay(ctx: &mut WorkflowContext<Self>, status: Status) {
-        if status == Status::CheckingOut {
-            Self::charge(ctx).await;
-        } else {
-            Self::settle(ctx).await;
-        }
-    }
-
     /// Hands the cart on to a new run when the server suggests it (the history is long), once
-    /// every handler has answered and if the cart is still open by then.
+    /// every handler has answered, if the cart's status is still `status` by then. A change of
+    /// status ends the wait: a checkout that arrives meanwhile waits for its payment, which the
+    /// loop then makes first (so the two never wait for each other).
     async fn continue_as_new(
         ctx: &mut WorkflowContext<Self>,
         idle: &mut IdleTimer<'_>,
+        status: Status,
     ) -> WorkflowResult<()> {
         let c = &*ctx;
-        c.wait_condition(|_| c.all_handlers_finished()).await?;
-        if ctx.state(|w| w.state.cart.status()) == Status::Open {
+        let moved_on = |w: &Self| w.state.cart.status() != status;
+        c.wait_condition(|w| moved_on(w) || c.all_handlers_finished())
+            .await?;
+        if !ctx.state(moved_on) {
             idle.disarm();
             let state = ctx.state(|w| w.state.clone());
             let input = CartInput {
@@ -709,97 +703,81 @@ impl CartWorkflow {
             .flatten()
     }
 
-    /// Begins a checkout, which the main loop then charges: the `checkout` update and the
-    /// tutorial's checkout signal. Carts from before `SETTLED_PAYMENTS` charge in the caller.
-    async fn begin_checkout(
+    /// Begins a checkout, which the main loop then pays for: the `checkout` update and the
+    /// tutorial's checkout signal.
+    fn begin_checkout(
         ctx: &mut WorkflowContext<Self>,
         request: Checkout,
     ) -> Result<(), UpdateError> {
-        if !ctx.patched(SETTLED_PAYMENTS) {
-            return Self::charge_here(ctx, request).await;
-        }
         let now = clock(ctx.workflow_time());
         ctx.state_mut(|w| w.state.begin_charge(&request, now))?;
         Ok(())
     }
 
-    /// Charges the customer for the checkout under way (the main loop), then records what is
-    /// known: paid, refused (the cart opens again), or not known (the cart waits for it).
-    async fn charge(ctx: &mut WorkflowContext<Self>) {
-        let Some(request) = ctx.state(|w| w.state.charge.clone()) else {
-            return;
-        };
-        let result = ctx
-            .execute_activity(CartActivities::charge, request, charge_options())
-            .await;
-        let now = clock(ctx.workflow_time());
-        match result {
-            Ok(charge) if charge.state == ChargeState::Paid => {
-                ctx.state_mut(|w| w.state.checkout_succeeded(charge, now))
-            }
-            Ok(charge) => ctx.state_mut(|w| {
-                let reason = "the payment provider is still processing the payment";
-                w.state.payment_unknown(reason, Some(charge.id), now)
-            }),
-            Err(e) if refused(&e) => {
-                ctx.state_mut(|w| w.state.checkout_failed(&failure_message(&e), now))
-            }
-            Err(e) => ctx.state_mut(|w| w.state.payment_unknown(&failure_message(&e), None, now)),
-        }
-    }
-
-    /// Finds out what became of a charge whose outcome was not known, with the same key, until
-    /// it is known: paid, or refused (the cart opens again).
-    async fn settle(ctx: &mut WorkflowContext<Self>) {
-        let Some(request) = ctx.state(|w| {
-            let charge = w.state.charge.clone()?;
-            let reference = w.state.payment_reference.clone();
-            Some(SettleRequest { charge, reference })
+    /// One question about the checkout's payment, when the payment record says to ask it, and
+    /// what its answer changes: paid, refused (the cart opens again), or not known yet (the
+    /// cart waits for it, `payment_pending` once the first round of questions is over).
+    async fn pay(ctx: &mut WorkflowContext<Self>) {
+        let Some((step, at, charge, first_sent, timing)) = ctx.state(|w| {
+            let payment = w.state.payment.as_ref()?;
+            let (step, at) = payment.record.next()?;
+            let record = &payment.record;
+            Some((
+                step,
+                at,
+                payment.request.clone(),
+                record.first_sent(),
+                record.timing(),
+            ))
         }) else {
             return;
         };
-        let result = ctx
-            .execute_activity(CartActivities::settle, request, settle_options())
-            .await;
         let now = clock(ctx.workflow_time());
-        match result {
-            Ok(charge) => ctx.state_mut(|w| w.state.checkout_succeeded(charge, now)),
-            Err(e) if refused(&e) => {
-                ctx.state_mut(|w| w.state.checkout_failed(&failure_message(&e), now))
-            }
-            Err(e) => {
-                let reason = failure_message(&e);
-                ctx.state_mut(|w| w.state.payment_unknown(&reason, None, now));
-                ctx.warn_once(format_args!(
-                    "the payment is still not settled after a day; asking again in an hour: {reason}"
-                ));
-                ctx.timer(SETTLE_AGAIN_AFTER).await;
-            }
+        if at > now {
+            ctx.timer(now.duration_until(at).unsigned_abs()).await;
         }
-    }
-
-    /// A checkout as carts from before `SETTLED_PAYMENTS` ran it: the charge in the caller
-    /// (the update or the signal), any failure reopening the cart. Kept so their histories
-    /// replay.
-    async fn charge_here(
-        ctx: &mut WorkflowContext<Self>,
-        request: Checkout,
-    ) -> Result<(), UpdateError> {
-        let now = clock(ctx.workflow_time());
-        let charge = ctx.state_mut(|w| w.state.begin_checkout(&request, now))?;
-        let result = ctx
-            .execute_activity(CartActivities::charge, charge, charge_options())
-            .await;
-        let now = clock(ctx.workflow_time());
-        match result {
-            Ok(charge) => {
-                ctx.state_mut(|w| w.state.checkout_succeeded(charge, now));
-                Ok(())
+        let asked = clock(ctx.workflow_time());
+        let options = payment_options(&timing);
+        let answer = match &step {
+            Step::Send => {
+                let call = SendCharge { charge, first_sent };
+                ctx.execute_activity(CartActivities::charge, call, options)
+                    .await
             }
-            Err(e) => {
-                let reason = failure_message(&e);
-                ctx.state_mut(|w| w.state.checkout_failed(&reason, now));
-                Err(UpdateError::Payment(reason))
+            Step::Retrieve { reference } => {
+                let call = PaymentRef::new(charge, reference);
+                ctx.execute_activity(CartActivities::retrieve_payment, call, options)
+                    .await
+            }
+            Step::Cancel { reference } => {
+                let call = PaymentRef::new(charge, reference);
+                ctx.execute_activity(CartActivities::cancel_payment, call, options)
+                    .await
+            }
+            Step::Search => {
+                ctx.execute_activity(CartActivities::find_payment, charge, options)
+                    .await
+            }
+        };
+        let (observation, timing) = match answer {
+            Ok(answer) => (answer.observation, Some(answer.timing)),
+            Err(e) => (unanswered(&e), None),
+        };
+        let now = clock(ctx.workflow_time());
+        let heard = ctx.state_mut(|w| {
+            w.state
+                .payment_heard(&step, asked, observation, timing, now)
+        });
+        if let Heard::Nothing { unrelated } = heard {
+            ctx.count(CartEvent::PaymentUnsettled { unrelated });
+            let reason = ctx.state(|w| {
+                let record = &w.state.payment.as_ref()?.record;
+                record.reason().map(str::to_owned)
+            });
+            if unrelated && let Some(reason) = reason {
+                ctx.error_once(format_args!(
+                    "the payment is not settled, and the payment provider's answer needs an operator: {reason}"
+                ));
             }
         }
     }
@@ -909,6 +887,9 @@ impl CartWorkflow {
 
     #[update_validator(checkout)]
     fn validate_checkout(&self, _ctx: &WorkflowContextView, req: &Checkout) -> ValidatorResult {
+        if joins_checkout(self.state.cart.status()) {
+            return Ok(());
+        }
         self.check(|c| {
             c.begin_checkout(req.email.as_deref(), req.payment.as_deref())
                 .map(drop)
@@ -918,12 +899,15 @@ impl CartWorkflow {
     #[update]
     /// Begins a checkout and answers once its outcome is known, or not known yet: the cart paid,
     /// an error saying why the payment was refused (the cart is open again), or the cart
-    /// `payment_pending`, which settles by itself.
+    /// `payment_pending`, which settles by itself. A checkout of a cart already paying or paid
+    /// begins nothing: it answers as the checkout under way does (see [`joins_checkout`]).
     pub async fn checkout(
         ctx: &mut WorkflowContext<Self>,
         req: Checkout,
     ) -> Result<CartView, BoxError> {
-        Self::begin_checkout(ctx, req).await?;
+        if !joins_checkout(ctx.state(|w| w.state.cart.status())) {
+            Self::begin_checkout(ctx, req)?;
+        }
         ctx.wait_condition(|w| w.state.cart.status() != Status::CheckingOut)
             .await?;
         let view = ctx.state(|w| w.state.view());
@@ -986,13 +970,19 @@ impl CartWorkflow {
     #[signal(name = "CHECKOUT_CHANNEL")]
     pub async fn tutorial_checkout(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
         let outcome = match tutorial::checkout(&raw) {
-            Ok(request) => Self::begin_checkout(ctx, request)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(request) => Self::begin_checkout(ctx, request).map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
         ignored_signal(ctx, "CHECKOUT_CHANNEL", outcome);
     }
+}
+
+/// Whether a checkout of a cart in `status` joins the one under way or done, instead of
+/// beginning one: it then answers what is known of that payment (paid, refused, or not known
+/// yet), never a refusal of its own. A person told "nothing was charged" about a cart that is
+/// paying would pay some other way.
+fn joins_checkout(status: Status) -> bool {
+    status.is_paying() || status == Status::CheckedOut
 }
 
 /// Whether a start input's `resume` state is this cart's own, handed over by its own
@@ -1036,6 +1026,13 @@ trait FirstRun {
     fn warn_once(&self, message: impl std::fmt::Display) {
         if !self.replaying() {
             tracing::warn!(cart = self.cart(), "{}", redact(&message.to_string()));
+        }
+    }
+
+    /// As [`FirstRun::warn_once`], for what an operator must act on.
+    fn error_once(&self, message: impl std::fmt::Display) {
+        if !self.replaying() {
+            tracing::error!(cart = self.cart(), "{}", redact(&message.to_string()));
         }
     }
 

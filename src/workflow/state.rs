@@ -3,8 +3,10 @@
 //! functions of this state, so they replay identically and are unit-tested without Temporal.
 
 use super::messages::{CartSettings, CartView, Checkout, LineView, Receipt};
-use crate::activities::{Charge, ChargeRequest, ConfirmationRequest, ReminderRequest};
-use crate::domain::{Cart, CartError, Status};
+use crate::activities::{ChargeRequest, ConfirmationRequest, ReminderRequest};
+use crate::domain::{
+    Cart, CartError, Heard, Known, Observation, PaymentRecord, PaymentTiming, Status, Step,
+};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -27,13 +29,17 @@ pub struct CartState {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reminders_sent: Vec<Timestamp>,
     pub receipt: Option<Receipt>,
-    /// The charge of the checkout under way, kept until its outcome is known: every attempt
-    /// and every follow-up sends this same request, idempotency key included.
+    /// The payment of the checkout under way, kept until it is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub charge: Option<ChargeRequest>,
-    /// The provider's id for that charge once it named one (a payment still processing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_reference: Option<String>,
+    pub payment: Option<CheckoutPayment>,
+}
+
+/// A checkout's payment: the charge every request sends (idempotency key included), and what
+/// is known about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutPayment {
+    pub request: ChargeRequest,
+    pub record: PaymentRecord,
 }
 
 /// The window of the reminder cap.
@@ -64,8 +70,7 @@ impl CartState {
             reminded_revision: None,
             reminders_sent: Vec::new(),
             receipt: None,
-            charge: None,
-            payment_reference: None,
+            payment: None,
         }
     }
 
@@ -185,8 +190,8 @@ impl CartState {
     }
 
     /// Starts a checkout and returns the charge to make. The idempotency key names the cart,
-    /// its instance and the attempt: a retried activity or a replayed workflow sends the same
-    /// key, a new attempt after a decline sends a new one.
+    /// its instance and the attempt: every request of the attempt, on any worker, after any
+    /// replay, sends the same key; a new attempt after a refusal sends a new one.
     pub fn begin_checkout(
         &mut self,
         request: &Checkout,
@@ -211,36 +216,71 @@ impl CartState {
             email: order.email,
             payment: order.payment.map(String::from),
             description,
-            started_at: Some(now),
         })
     }
 
-    /// Begins a checkout whose charge the main loop makes and follows until its outcome is
-    /// known.
+    /// Begins a checkout whose payment the main loop makes and follows until it is decided.
     pub fn begin_charge(&mut self, request: &Checkout, now: Timestamp) -> Result<(), CartError> {
-        let charge = self.begin_checkout(request, now)?;
-        self.charge = Some(charge);
-        self.payment_reference = None;
+        let request = self.begin_checkout(request, now)?;
+        self.payment = Some(CheckoutPayment {
+            request,
+            record: PaymentRecord::default(),
+        });
         Ok(())
     }
 
-    /// The charge's outcome is not known yet (a reference, when the provider named one).
-    pub fn payment_unknown(&mut self, reason: &str, reference: Option<String>, now: Timestamp) {
-        self.cart.payment_unknown(reason);
-        if reference.is_some() {
-            self.payment_reference = reference;
+    /// Records the answer to a question about the payment (see [`PaymentRecord::observe`]),
+    /// and what it means for the cart: paid, open again after a refusal, or `payment_pending`
+    /// with the reason once the first round of questions is over.
+    pub fn payment_heard(
+        &mut self,
+        step: &Step,
+        asked: Timestamp,
+        answer: Observation,
+        timing: Option<PaymentTiming>,
+        now: Timestamp,
+    ) -> Heard {
+        let Some(payment) = self.payment.as_mut() else {
+            return Heard::Nothing { unrelated: false };
+        };
+        let heard = payment.record.observe(step, asked, answer, timing, now);
+        match payment.record.known() {
+            Known::Paid { reference } => {
+                let reference = reference.to_owned();
+                self.checkout_succeeded(reference, now);
+            }
+            Known::Refused { reason } => {
+                let reason = reason.to_owned();
+                self.checkout_failed(&reason, now);
+            }
+            Known::NotSent | Known::MaybeSent if payment.record.settling() => {
+                let reason = payment
+                    .record
+                    .reason()
+                    .unwrap_or("no answer yet")
+                    .to_owned();
+                let was = self.cart.status();
+                self.cart.payment_unknown(&reason);
+                // Only the status is a change; a new reason from a follow-up is not.
+                if self.cart.status() != was {
+                    self.touch(now);
+                }
+            }
+            Known::NotSent | Known::MaybeSent => {}
         }
-        self.touch(now);
+        heard
     }
 
-    pub fn checkout_succeeded(&mut self, charge: Charge, now: Timestamp) {
-        self.charge = None;
-        self.payment_reference = None;
+    fn checkout_succeeded(&mut self, charge_id: String, now: Timestamp) {
+        let Some(payment) = self.payment.take() else {
+            return;
+        };
         self.cart.checkout_succeeded();
+        let amount = payment.request.amount;
         self.receipt = Some(Receipt {
-            charge_id: charge.id,
-            amount: charge.amount.minor,
-            currency: charge.amount.currency.code().to_owned(),
+            charge_id,
+            amount: amount.minor,
+            currency: amount.currency.code().to_owned(),
             email: self.cart.email().map(|e| e.to_string()).unwrap_or_default(),
             items: self.cart.items().iter().map(LineView::from).collect(),
             charged_at: now,
@@ -249,8 +289,7 @@ impl CartState {
     }
 
     pub fn checkout_failed(&mut self, reason: &str, now: Timestamp) {
-        self.charge = None;
-        self.payment_reference = None;
+        self.payment = None;
         self.cart.checkout_failed(reason);
         self.touch(now);
     }

@@ -1,8 +1,11 @@
-//! Stripe Charges end to end against a real stateful Stripe mock server
-//! (`stripe-stateful-mock`, started per test on a free port): it knows the test tokens and
-//! enforces idempotency keys.
+//! Stripe end to end: Charges against a real stateful Stripe mock server
+//! (`stripe-stateful-mock`, started per test on a free port), which knows the test tokens and
+//! enforces idempotency keys; and both APIs against a stand-in of our own that keeps Stripe's
+//! contract and misbehaves on cue ([`fake`]), scripted ([`outcomes`]) or drawn from seeds
+//! ([`faults`]).
 
 pub mod fake;
+mod faults;
 mod outcomes;
 
 use crate::support::*;
@@ -14,6 +17,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 const KEY: &str = "sk_test_cart0123456789";
+
+/// Stripe's clock as the tests keep it: seconds where Stripe's are minutes. A request may take
+/// two seconds, the search shows a payment within two, and a payment not settled is asked
+/// about at least every two.
+pub const FAST_STRIPE: [(&str, &str); 3] = [
+    ("STRIPE_TIMEOUT", "2s"),
+    ("STRIPE_SEARCH_LAG", "2s"),
+    ("STRIPE_FOLLOW_UP_MAX", "2s"),
+];
 
 pub struct StripeMock {
     child: Child,

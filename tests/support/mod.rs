@@ -119,8 +119,60 @@ pub fn start_worker(
     task_queue: &str,
     activities: CartActivities,
 ) -> TestWorker {
-    let client = env.client().clone();
     let task_queue = task_queue.to_owned();
+    start_built(env, move |runtime, client| {
+        // Every test server has the carts' search attributes (`start_server`).
+        let hosting = cart::worker::Hosting {
+            search_attributes: true,
+            ..Default::default()
+        };
+        cart::worker::build(runtime, client, &task_queue, activities, &hosting).unwrap()
+    })
+}
+
+/// A worker that runs the carts' workflows and none of their activities: with one, a test
+/// holds a cart's activities back until it starts [`start_activity_worker`].
+pub fn start_workflow_worker(
+    env: &WorkflowEnvironment<LocalServer>,
+    task_queue: &str,
+) -> TestWorker {
+    let task_queue = task_queue.to_owned();
+    start_built(env, move |runtime, client| {
+        let interceptors = vec![
+            cart::workflow::admission::admission_interceptor(None),
+            cart::workflow::catalog_interceptor(std::sync::Arc::new(Catalog::builtin())),
+            cart::workflow::hosted::hosted_interceptor(Default::default()),
+        ];
+        let options = temporalio_sdk::WorkerOptions::new(task_queue)
+            .register_workflow::<cart::workflow::CartWorkflow>()
+            .unwrap()
+            .register_workflow_interceptors(interceptors)
+            .build();
+        temporalio_sdk::Worker::new(runtime, client, options).unwrap()
+    })
+}
+
+/// A worker that runs the carts' activities and no workflow.
+pub fn start_activity_worker(
+    env: &WorkflowEnvironment<LocalServer>,
+    task_queue: &str,
+    activities: CartActivities,
+) -> TestWorker {
+    let task_queue = task_queue.to_owned();
+    start_built(env, move |runtime, client| {
+        let options = temporalio_sdk::WorkerOptions::new(task_queue)
+            .register_activities(activities)
+            .build();
+        temporalio_sdk::Worker::new(runtime, client, options).unwrap()
+    })
+}
+
+/// Runs the worker `build` makes on a thread of its own.
+fn start_built(
+    env: &WorkflowEnvironment<LocalServer>,
+    build: impl FnOnce(&Runtime, temporalio_client::Client) -> temporalio_sdk::Worker + Send + 'static,
+) -> TestWorker {
+    let client = env.client().clone();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -129,13 +181,7 @@ pub fn start_worker(
             .unwrap();
         rt.block_on(async move {
             let runtime = Runtime::from_current_tokio(Default::default()).expect("runtime");
-            // Every test server has the carts' search attributes (`start_server`).
-            let hosting = cart::worker::Hosting {
-                search_attributes: true,
-                ..Default::default()
-            };
-            let mut worker =
-                cart::worker::build(&runtime, client, &task_queue, activities, &hosting).unwrap();
+            let mut worker = build(&runtime, client);
             tx.send(worker.shutdown_handle()).unwrap();
             worker.run().await.expect("worker run");
         });
@@ -424,8 +470,8 @@ pub fn event_types(
 }
 
 /// A payment gateway that charges through `inner`, then loses the answer the first `failures`
-/// times, as a network would after the provider had already charged. Temporal retries the
-/// activity; the idempotency key must make the retries harmless.
+/// times, as a network would after the provider had already charged. The cart sends the key
+/// again; the idempotency key must make that harmless.
 pub struct LostAnswers {
     inner: std::sync::Arc<dyn cart::activities::PaymentGateway>,
     failures: std::sync::atomic::AtomicU32,
@@ -448,22 +494,111 @@ impl LostAnswers {
 
 #[async_trait::async_trait]
 impl cart::activities::PaymentGateway for LostAnswers {
-    async fn charge(
-        &self,
-        request: &cart::activities::ChargeRequest,
-    ) -> Result<cart::activities::Charge, cart::activities::PaymentError> {
+    async fn charge(&self, request: &cart::activities::ChargeRequest) -> cart::domain::Observation {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        let charge = self.inner.charge(request).await?;
+        let answer = self.inner.charge(request).await;
         if self
             .failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return Err(cart::activities::PaymentError::Unknown(
-                "connection reset after the charge".into(),
-            ));
+            return cart::domain::Observation::Unknown {
+                reason: "connection reset after the charge".into(),
+            };
         }
-        Ok(charge)
+        answer
+    }
+
+    async fn retrieve(
+        &self,
+        request: &cart::activities::ChargeRequest,
+        reference: &str,
+    ) -> cart::domain::Observation {
+        self.inner.retrieve(request, reference).await
+    }
+
+    async fn find(
+        &self,
+        request: &cart::activities::ChargeRequest,
+    ) -> Option<cart::domain::Observation> {
+        self.inner.find(request).await
+    }
+
+    async fn cancel(
+        &self,
+        request: &cart::activities::ChargeRequest,
+        reference: &str,
+    ) -> cart::domain::Observation {
+        self.inner.cancel(request, reference).await
+    }
+
+    fn timing(&self) -> cart::domain::PaymentTiming {
+        self.inner.timing()
+    }
+}
+
+/// A payment provider that answers from a script: each question takes the next answer, in
+/// order (`NoneFound` answers a lookup with nothing). It records the questions it was asked.
+pub struct Scripted {
+    answers: std::sync::Mutex<std::collections::VecDeque<cart::domain::Observation>>,
+    pub asked: std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
+}
+
+impl Scripted {
+    pub fn new(answers: Vec<cart::domain::Observation>) -> Self {
+        Self {
+            answers: std::sync::Mutex::new(answers.into()),
+            asked: Default::default(),
+        }
+    }
+
+    fn next(&self, question: &'static str) -> cart::domain::Observation {
+        self.asked.lock().unwrap().push(question);
+        self.answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| panic!("no answer left in the script for {question}"))
+    }
+}
+
+#[async_trait::async_trait]
+impl cart::activities::PaymentGateway for Scripted {
+    async fn charge(&self, _: &cart::activities::ChargeRequest) -> cart::domain::Observation {
+        self.next("charge")
+    }
+
+    async fn retrieve(
+        &self,
+        _: &cart::activities::ChargeRequest,
+        _: &str,
+    ) -> cart::domain::Observation {
+        self.next("retrieve")
+    }
+
+    async fn find(&self, _: &cart::activities::ChargeRequest) -> Option<cart::domain::Observation> {
+        match self.next("find") {
+            cart::domain::Observation::NoneFound { .. } => None,
+            found => Some(found),
+        }
+    }
+
+    async fn cancel(
+        &self,
+        _: &cart::activities::ChargeRequest,
+        _: &str,
+    ) -> cart::domain::Observation {
+        self.next("cancel")
+    }
+
+    /// A provider whose search is never behind, asked again within a second.
+    fn timing(&self) -> cart::domain::PaymentTiming {
+        cart::domain::PaymentTiming {
+            key_window: jiff::SignedDuration::from_hours(1),
+            search_lag: jiff::SignedDuration::ZERO,
+            follow_up_max: jiff::SignedDuration::from_secs(1),
+            request_timeout: jiff::SignedDuration::from_secs(1),
+        }
     }
 }
 

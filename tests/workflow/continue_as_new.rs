@@ -113,3 +113,61 @@ async fn a_resume_state_from_an_outside_start_is_ignored() {
 fn input_of(period: std::time::Duration) -> cart::workflow::CartInput {
     input(period, period)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_that_arrives_while_the_cart_hands_over_is_paid() {
+    // The server suggests continue-as-new early. The cart's activities are held back (no
+    // activity worker), so an add of a new product waits for its price: the cart, past the
+    // suggestion, waits for that handler to finish before it hands over. A checkout arrives
+    // meanwhile; it must be paid, not wait for the hand-over that waits for it.
+    let s = Setup::with_server_args(&[
+        "--dynamic-config-value",
+        "limit.historyCount.suggestContinueAsNew=30",
+    ])
+    .await;
+    let _workflows = start_workflow_worker(&s.env, &s.queue);
+    let activities =
+        start_activity_worker(&s.env, &s.queue, cart::worker::local_activities(s.data()));
+    let carts = s.client();
+    wait_for_worker(&carts).await;
+    let id = unique_cart();
+    carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
+    carts
+        .set_email(&id, email("ann@example.com"))
+        .await
+        .unwrap();
+    activities.stop();
+
+    let waiting_add = {
+        let (carts, id) = (carts.clone(), id.clone());
+        tokio::spawn(async move { carts.add(&id, add(1, 1), input(LONG, LONG)).await })
+    };
+    // Past the suggestion while the add waits for its price.
+    eventually(
+        std::time::Duration::from_secs(60),
+        "a long history",
+        || async {
+            carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
+            carts.remove(&id, remove(0, Some(1))).await.unwrap();
+            (history(&s.env, &id).await.len() > 40).then_some(())
+        },
+    )
+    .await;
+    let paying = {
+        let (carts, id) = (carts.clone(), id.clone());
+        tokio::spawn(async move { carts.checkout(&id, checkout(None, None)).await })
+    };
+    eventually(
+        std::time::Duration::from_secs(20),
+        "the checkout accepted",
+        || async { (carts.get(&id).await.ok()?.status == Status::CheckingOut).then_some(()) },
+    )
+    .await;
+    let _activities =
+        start_activity_worker(&s.env, &s.queue, cart::worker::local_activities(s.data()));
+    let paid = paying.await.unwrap().expect("the checkout is answered");
+    assert_eq!(paid.status, Status::CheckedOut);
+    assert_eq!(ledger(s.data()).len(), 1);
+    // The add that was waiting is answered too (refused: the cart was checked out first).
+    waiting_add.await.unwrap().unwrap_err();
+}

@@ -1,17 +1,18 @@
 //! Determinism: histories recorded from real runs replay against the current workflow code.
 //!
-//! Each `tests/fixtures/*.json` was recorded from a run of `a_full_history_replays` by the
-//! workflow code of its time (`CART_RECORD_HISTORY=tests/fixtures/NAME.json`); replaying them
-//! all guards carts already running against changes that would break them. A change to the
-//! workflow's commands goes behind `ctx.patched(…)` and gets a new fixture beside the old:
-//! `before-order-confirmation.json` predates the order confirmation e-mail,
-//! `with-order-confirmation.json` predates prices from the worker's catalog,
-//! `worker-prices.json` predates charges run and settled by the main loop,
-//! `settled-payments.json` predates the status kept in the memo, `status-memo.json` predates
-//! search attributes, `search-attributes.json` predates the reminder rules (a change cancels a
-//! pending send, a cap per day), and `reminder-rules.json` is the current code's: its reminder
-//! send fails while the provider is down and is cancelled by a change, and its last idle period
-//! waits on the cap.
+//! Each `tests/fixtures/*.json` was recorded by one of the tests here, run by the workflow code
+//! of its time with `CART_RECORD_HISTORY=tests/fixtures/NAME.json`; replaying them all guards
+//! carts already running against changes that would break them. `full-history.json`
+//! (`a_full_history_replays`): a reminder send that fails while the provider is down and is
+//! cancelled by a change, a reminder, a decline, a last idle period held back by the cap, and a
+//! paid checkout. `settling.json` (`a_settling_history_replays`): payments whose answers say
+//! nothing, a lookup that finds nothing, a PaymentIntent given up and cancelled after a failed
+//! cancel, and one followed up by its id until it is paid.
+//!
+//! No release of `cart` exists yet, so a change to the commands a cart issues re-records these
+//! (the histories of earlier builds were retired when payments came to be settled by the
+//! payment record); from the first release on, such a change goes behind `ctx.patched(…)` with
+//! a fixture of the release before it.
 
 use crate::support::*;
 use cart::activities::{EmailMessage, MailError, Mailer};
@@ -111,7 +112,12 @@ async fn a_full_history_replays() {
     // The next reminder waits for the day's cap; the checkout comes first.
     carts.add(&id, add(2, 1), start()).await.unwrap();
     carts.checkout(&id, checkout(None, None)).await.unwrap();
+    h.result(&id).await;
+    record_and_replay(&h, &id).await;
+}
 
+/// Records the cart's history to `CART_RECORD_HISTORY` when it is set, and replays it.
+async fn record_and_replay(h: &Harness, id: &cart::domain::CartId) {
     let json = h
         .env
         .client()
@@ -125,6 +131,89 @@ async fn a_full_history_replays() {
         std::fs::write(path, &json).unwrap();
     }
     replay(&json).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settling_history_replays() {
+    use cart::domain::Observation::*;
+    let reason = |text: &str| text.to_owned();
+    let script = vec![
+        // Three sends that tell nothing, then a lookup that finds nothing: refused.
+        Unknown {
+            reason: reason("no answer in time"),
+        },
+        Unrelated {
+            reason: reason("the provider answered 401"),
+        },
+        Unknown {
+            reason: reason("the connection was reset"),
+        },
+        NoneFound {
+            searched_at: jiff::Timestamp::UNIX_EPOCH,
+        },
+        // A payment the bank must confirm: given up, a cancel that fails, then one that works.
+        Stalled {
+            reference: reason("pi_2"),
+            reason: reason("card declined: 3-D Secure"),
+        },
+        Unknown {
+            reason: reason("no answer in time"),
+        },
+        Refused {
+            reason: reason("card declined: the payment was canceled"),
+        },
+        // A payment still processing, followed up by its id until it is paid.
+        Unfinished {
+            reference: reason("pi_3"),
+            reason: reason("processing"),
+        },
+        Unfinished {
+            reference: reason("pi_3"),
+            reason: reason("processing"),
+        },
+        Paid {
+            reference: reason("pi_3"),
+        },
+    ];
+    let h = Harness::start_with(&[], |data| {
+        activities_with(
+            Scripted::new(script),
+            cart::activities::Outbox::new(data, cart::activities::DEFAULT_SENDER.parse().unwrap()),
+        )
+    })
+    .await;
+    let (carts, id) = (&h.carts, unique_cart());
+    carts.add(&id, add(1, 1), input(LONG, LONG)).await.unwrap();
+    carts
+        .set_email(&id, email("ann@example.com"))
+        .await
+        .unwrap();
+    let reopened = |want: &'static str| {
+        let carts = carts.clone();
+        let id = id.clone();
+        async move {
+            eventually(Duration::from_secs(60), want, || async {
+                let view = carts.get(&id).await.ok()?;
+                (view.status == cart::domain::Status::Open).then_some(view)
+            })
+            .await
+        }
+    };
+    let pending = carts.checkout(&id, checkout(None, None)).await.unwrap();
+    assert_eq!(pending.status, cart::domain::Status::PaymentPending);
+    let open = reopened("the lookup's verdict").await;
+    assert!(open.last_error.unwrap().ends_with("nothing was charged"));
+    let declined = carts.checkout(&id, checkout(None, None)).await;
+    assert!(declined.is_ok_and(|v| v.status == cart::domain::Status::PaymentPending));
+    let open = reopened("the cancel").await;
+    assert_eq!(
+        open.last_error.as_deref(),
+        Some("card declined: 3-D Secure")
+    );
+    carts.checkout(&id, checkout(None, None)).await.unwrap();
+    let paid = h.result(&id).await;
+    assert_eq!(paid.receipt.unwrap().charge_id, "pi_3");
+    record_and_replay(&h, &id).await;
 }
 
 #[tokio::test]

@@ -5,10 +5,12 @@ use crate::workflow::Checkout;
 
 /// Pay for a cart. On success the cart is closed and its receipt shown.
 ///
-/// A declined payment leaves the cart open with the reason; check out again with another
-/// payment. When the payment provider does not answer in time, the outcome is not known yet:
-/// the cart shows `payment_pending` and settles by itself (exit code 5). The charge carries
-/// an idempotency key, so no retry ever charges twice.
+/// A declined payment leaves the cart open with the reason (exit code 3: nothing was charged);
+/// check out again with another payment. When the payment provider's answers do not tell, the
+/// outcome is not known yet: the cart shows `payment_pending` and settles by itself (exit code
+/// 5). Checking out a cart that is already paying answers the same way, and one already paid
+/// shows its receipt (exit code 0): nothing more is charged. The charge carries an
+/// idempotency key, so no retry ever charges twice.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
