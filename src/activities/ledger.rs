@@ -19,6 +19,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// The ledger of one data directory. Clones share what has been read of the file.
 #[derive(Clone)]
@@ -202,11 +203,15 @@ impl LocalLedger {
         f(&mut index, &mut file)
     }
 
-    fn charge_blocking(&self, request: &ChargeRequest) -> Observation {
+    /// Charges, unless `deadline` has passed by the time this process holds the ledger: a
+    /// charge written later could land after the cart heard its attempt was over (and looked
+    /// the payment up and found nothing).
+    fn charge_blocking(&self, request: &ChargeRequest, deadline: Instant) -> Observation {
         let token = request.payment.as_deref().unwrap_or(DEFAULT_TOKEN);
         match decline_reason(token) {
+            // Checked before the ledger is touched, like a provider's validation of a request.
             Err(reason) => {
-                return Observation::Refused {
+                return Observation::NotSent {
                     reason: reason.into(),
                 };
             }
@@ -218,6 +223,9 @@ impl LocalLedger {
             Ok(None) => {}
         }
         let charged = self.locked(|index, file| {
+            if Instant::now() > deadline {
+                return Err(unavailable("the ledger was busy until the charge's time was up"));
+            }
             if let Some(found) = index.charges.get(&request.idempotency_key) {
                 if found.amount != request.amount.minor
                     || found.currency != request.amount.currency.code()
@@ -301,7 +309,8 @@ impl LocalLedger {
 impl PaymentGateway for LocalLedger {
     async fn charge(&self, request: &ChargeRequest) -> Observation {
         let request = request.clone();
-        self.blocking(move |l| l.charge_blocking(&request), |o| o)
+        let deadline = Instant::now() + TIMING.request_timeout.unsigned_abs();
+        self.blocking(move |l| l.charge_blocking(&request, deadline), |o| o)
             .await
     }
 
@@ -324,6 +333,10 @@ impl PaymentGateway for LocalLedger {
 
     fn timing(&self) -> PaymentTiming {
         TIMING
+    }
+
+    fn provider(&self) -> String {
+        "the local ledger".to_owned()
     }
 }
 
@@ -388,7 +401,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn declines_and_unknown_tokens_are_verdicts_and_write_nothing() {
+    async fn declines_are_verdicts_and_unknown_tokens_are_refused_before_anything() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = LocalLedger::new(dir.path());
         let declined = ledger.charge(&request("k", "tok_chargeDeclined")).await;
@@ -398,13 +411,24 @@ mod tests {
                 reason: "card declined: your card was declined".into()
             }
         );
+        // A token the ledger does not take is refused before anything is looked up or written.
         let bogus = ledger.charge(&request("k", "tok_bogus")).await;
         assert!(
-            matches!(&bogus, Observation::Refused { reason } if reason.starts_with("payment rejected: unknown payment token")),
+            matches!(&bogus, Observation::NotSent { reason } if reason.starts_with("payment rejected: unknown payment token")),
             "{bogus:?}"
         );
         assert!(ledger.entries().unwrap().is_empty());
         assert_eq!(ledger.find(&request("k", "tok_visa")).await, None);
+    }
+
+    #[test]
+    fn a_charge_whose_time_is_up_before_it_holds_the_ledger_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = LocalLedger::new(dir.path());
+        let past = Instant::now() - std::time::Duration::from_secs(1);
+        let late = ledger.charge_blocking(&request("k", "tok_visa"), past);
+        assert!(matches!(late, Observation::Unknown { .. }), "{late:?}");
+        assert!(ledger.entries().unwrap().is_empty());
     }
 
     #[tokio::test]

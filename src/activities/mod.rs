@@ -36,6 +36,7 @@ pub use settings::{
 pub use smtp::Smtp;
 pub use stripe_gateway::StripeGateway;
 
+pub use crate::domain::PaymentAnswer;
 use crate::domain::{
     CartId, Catalog, Email, LineItem, MAX_REASON_CHARS, Money, Observation, PaymentTiming, Product,
     ProductId, bounded,
@@ -62,35 +63,19 @@ pub struct ChargeRequest {
     pub description: String,
 }
 
-/// The charge to send, and when the first request with its key may have gone: past the
-/// provider's key window (see [`PaymentTiming`]) the key is not sent again.
+/// A question about a checkout's payment, as the workflow asks it: the charge every request
+/// sends, the provider the payment goes through (only a worker paying through it may ask),
+/// the provider's reference for the payment (to follow it up or cancel it), and when the first
+/// request with its key may have gone (past the provider's key window, see [`PaymentTiming`],
+/// the key is not sent again).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SendCharge {
+pub struct PaymentCall {
     pub charge: ChargeRequest,
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_sent: Option<Timestamp>,
-}
-
-/// A payment the provider named, to follow up or cancel.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentRef {
-    pub charge: ChargeRequest,
-    pub reference: String,
-}
-
-impl PaymentRef {
-    pub fn new(charge: ChargeRequest, reference: &str) -> Self {
-        Self {
-            charge,
-            reference: reference.to_owned(),
-        }
-    }
-}
-
-/// What a payment activity learnt, and the answering provider's timing.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentAnswer {
-    pub observation: Observation,
-    pub timing: PaymentTiming,
 }
 
 /// A payment provider. Every method answers with what it learnt about the checkout's payment,
@@ -116,6 +101,11 @@ pub trait PaymentGateway: Send + Sync {
     /// How long this provider remembers keys, lags in its search, and may take to answer.
     fn timing(&self) -> PaymentTiming;
 
+    /// Which provider this is, as far as a payment cares: workers that pay through the same
+    /// one give the same name (e.g. `Stripe PaymentIntents https://api.stripe.com (live)`; no
+    /// secret in it).
+    fn provider(&self) -> String;
+
     /// Whether this provider can charge an amount exactly (a currency's decimals, say); why
     /// not. A worker checks every catalog price at start-up, so no cart meets the problem at
     /// checkout.
@@ -126,10 +116,10 @@ pub trait PaymentGateway: Send + Sync {
 
 /// An activity attempt's view of the time. It has two readings: the Temporal server's clock
 /// (when the server started the attempt, plus the time since on this machine's monotonic
-/// clock) and this machine's own. Each question takes the reading that errs on the safe side:
-/// whether a request may still go out takes the later one, so neither a clock that runs behind
-/// nor an attempt begun late by a busy worker lets a key out too late; when a lookup began takes
-/// the earlier one, so it never seems to come later than it did.
+/// clock) and this machine's own. Whether a request still ends within the attempt is a question
+/// about the server's deadline, so it is asked in the server's clock. Whether a key may still
+/// be sent takes the later reading, so a clock that runs behind never lets a key out too late;
+/// when a lookup began takes the earlier one, so it never seems to come later than it did.
 struct AttemptClock {
     started: Timestamp,
     began: std::time::Instant,
@@ -163,11 +153,10 @@ impl AttemptClock {
         self.server_now().min(Timestamp::now())
     }
 
-    /// Whether a request that may take `timeout`, begun now, ends `margin` before `end`.
-    fn ends_before(&self, timeout: SignedDuration, end: Timestamp) -> bool {
+    /// Whether a request that may take `timeout`, begun at `now`, ends a second before `end`.
+    fn ends_before(now: Timestamp, timeout: SignedDuration, end: Timestamp) -> bool {
         let margin = SignedDuration::from_secs(1);
-        self.latest()
-            .checked_add(timeout + margin)
+        now.checked_add(timeout + margin)
             .is_ok_and(|done| done <= end)
     }
 
@@ -175,7 +164,12 @@ impl AttemptClock {
     /// it has surely ended by the time the workflow hears the attempt is over.
     fn fits(&self, timeout: SignedDuration) -> bool {
         self.deadline
-            .is_none_or(|deadline| self.ends_before(timeout, deadline))
+            .is_none_or(|deadline| Self::ends_before(self.server_now(), timeout, deadline))
+    }
+
+    /// Whether a request that may take `timeout` ends before `end` by either reading.
+    fn surely_before(&self, timeout: SignedDuration, end: Timestamp) -> bool {
+        Self::ends_before(self.latest(), timeout, end)
     }
 }
 
@@ -241,13 +235,25 @@ impl CartActivities {
         Ok(())
     }
 
-    /// An observation with this provider's timing, its texts bounded: they go into the cart's
-    /// history whatever a provider answered.
+    /// An observation with this worker's provider and its timing, its texts bounded: they go
+    /// into the cart's history whatever a provider answered.
     fn answer(&self, observation: Observation) -> PaymentAnswer {
         PaymentAnswer {
             observation: observation.bounded(MAX_REASON_CHARS),
+            provider: self.payments.provider(),
             timing: self.payments.timing(),
         }
+    }
+
+    /// Why this worker must not ask about the payment: it pays through another provider.
+    fn foreign(&self, call: &PaymentCall) -> Option<Observation> {
+        let ours = self.payments.provider();
+        let theirs = call.provider.as_ref().filter(|theirs| **theirs != ours)?;
+        Some(Observation::Foreign {
+            reason: format!(
+                "a worker that pays through {ours} was asked about a payment through {theirs}: give every worker of the task queue the same payment settings"
+            ),
+        })
     }
 
     async fn send(&self, message: &EmailMessage) -> Result<(), ActivityError> {
@@ -258,6 +264,12 @@ impl CartActivities {
             };
             ActivityError::application(failure)
         })
+    }
+}
+
+fn no_reference() -> Observation {
+    Observation::Unrelated {
+        reason: "the payment has no reference to follow up".into(),
     }
 }
 
@@ -301,13 +313,24 @@ impl CartActivities {
         }))
     }
 
+    /// Names the provider this worker pays through, asking nothing of it: the first question
+    /// of every payment, so that only workers of that provider take part in it.
+    #[activity]
+    pub async fn payment_provider(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        _charge: ChargeRequest,
+    ) -> Result<PaymentAnswer, ActivityError> {
+        Ok(self.answer(Observation::Ready))
+    }
+
     /// Sends the charge with its idempotency key, unless this attempt began too late to send
     /// within its time, or the provider may have forgotten the key.
     #[activity]
     pub async fn charge(
         self: Arc<Self>,
         ctx: ActivityContext,
-        call: SendCharge,
+        call: PaymentCall,
     ) -> Result<PaymentAnswer, ActivityError> {
         let clock = AttemptClock::of(&ctx);
         let timing = self.payments.timing();
@@ -315,9 +338,11 @@ impl CartActivities {
             let last_moment = first
                 .checked_add(timing.key_window)
                 .unwrap_or(Timestamp::MAX);
-            !clock.ends_before(timing.request_timeout, last_moment)
+            !clock.surely_before(timing.request_timeout, last_moment)
         });
-        let observation = if key_forgotten {
+        let observation = if let Some(foreign) = self.foreign(&call) {
+            foreign
+        } else if key_forgotten {
             Observation::Withheld {
                 key_expired: true,
                 reason: "the payment provider may have forgotten the checkout's key, so it is not sent again".into(),
@@ -338,9 +363,13 @@ impl CartActivities {
     pub async fn retrieve_payment(
         self: Arc<Self>,
         _ctx: ActivityContext,
-        call: PaymentRef,
+        call: PaymentCall,
     ) -> Result<PaymentAnswer, ActivityError> {
-        let observation = self.payments.retrieve(&call.charge, &call.reference).await;
+        let observation = match (self.foreign(&call), &call.reference) {
+            (Some(foreign), _) => foreign,
+            (None, Some(reference)) => self.payments.retrieve(&call.charge, reference).await,
+            (None, None) => no_reference(),
+        };
         Ok(self.answer(observation))
     }
 
@@ -351,14 +380,17 @@ impl CartActivities {
     pub async fn find_payment(
         self: Arc<Self>,
         ctx: ActivityContext,
-        charge: ChargeRequest,
+        call: PaymentCall,
     ) -> Result<PaymentAnswer, ActivityError> {
         let searched_at = AttemptClock::of(&ctx).earliest();
-        let observation = self
-            .payments
-            .find(&charge)
-            .await
-            .unwrap_or(Observation::NoneFound { searched_at });
+        let observation = match self.foreign(&call) {
+            Some(foreign) => foreign,
+            None => self
+                .payments
+                .find(&call.charge)
+                .await
+                .unwrap_or(Observation::NoneFound { searched_at }),
+        };
         Ok(self.answer(observation))
     }
 
@@ -367,9 +399,13 @@ impl CartActivities {
     pub async fn cancel_payment(
         self: Arc<Self>,
         _ctx: ActivityContext,
-        call: PaymentRef,
+        call: PaymentCall,
     ) -> Result<PaymentAnswer, ActivityError> {
-        let observation = self.payments.cancel(&call.charge, &call.reference).await;
+        let observation = match (self.foreign(&call), &call.reference) {
+            (Some(foreign), _) => foreign,
+            (None, Some(reference)) => self.payments.cancel(&call.charge, reference).await,
+            (None, None) => no_reference(),
+        };
         Ok(self.answer(observation))
     }
 
@@ -434,6 +470,9 @@ mod tests {
                 ..PaymentTiming::default()
             }
         }
+        fn provider(&self) -> String {
+            "a counting provider".into()
+        }
     }
 
     fn charge() -> ChargeRequest {
@@ -477,13 +516,52 @@ mod tests {
         lasts: Duration,
     ) -> (Observation, usize) {
         let gateway = Arc::new(Counting::default());
-        let call = SendCharge {
+        let call = PaymentCall {
             charge: charge(),
+            provider: Some(Counting::default().provider()),
+            reference: None,
             first_sent,
         };
         let env = attempt(gateway.clone(), started, lasts);
         let answer = env.run(CartActivities::charge, call).await.unwrap();
         (answer.observation, gateway.0.load(Ordering::SeqCst))
+    }
+
+    /// A question about the payment, asked of a worker that pays through `provider` (the
+    /// counting provider's own when `None`).
+    fn call(provider: Option<&str>) -> PaymentCall {
+        PaymentCall {
+            charge: charge(),
+            provider: Some(provider.map_or_else(|| Counting::default().provider(), str::to_owned)),
+            reference: None,
+            first_sent: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_worker_of_another_provider_asks_nothing() {
+        let now = SystemTime::now();
+        let gateway = Arc::new(Counting::default());
+        let env = attempt(gateway.clone(), now, Duration::from_secs(30));
+        let foreign = call(Some("Stripe PaymentIntents https://api.stripe.com (live)"));
+        let answer = env
+            .run(CartActivities::charge, foreign.clone())
+            .await
+            .unwrap();
+        assert!(
+            matches!(answer.observation, Observation::Foreign { .. }),
+            "{answer:?}"
+        );
+        assert_eq!(answer.provider, "a counting provider");
+        let found = env
+            .run(CartActivities::find_payment, foreign)
+            .await
+            .unwrap();
+        assert!(
+            matches!(found.observation, Observation::Foreign { .. }),
+            "{found:?}"
+        );
+        assert_eq!(gateway.0.load(Ordering::SeqCst), 0);
     }
 
     fn ago(d: Duration) -> Timestamp {
@@ -527,10 +605,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_attempt_that_cannot_end_its_request_in_time_sends_nothing() {
-        // The server started the attempt 20 s ago and gives it 30 s: a 20 s request would
-        // outlast it, and the workflow could hear the attempt was over while it still ran.
-        let started = SystemTime::now() - Duration::from_secs(20);
-        let (answer, sent) = send(None, started, Duration::from_secs(30)).await;
+        // The attempt has 15 s left by the server's clock, and a request may take 20: it could
+        // outlast the attempt, and the workflow hear the attempt was over while it still ran.
+        let (answer, sent) = send(None, SystemTime::now(), Duration::from_secs(15)).await;
         assert!(
             matches!(
                 answer,
@@ -551,7 +628,7 @@ mod tests {
         let started = SystemTime::now() - Duration::from_secs(3600);
         let env = attempt(Arc::default(), started, Duration::from_secs(30));
         let answer = env
-            .run(CartActivities::find_payment, charge())
+            .run(CartActivities::find_payment, call(None))
             .await
             .unwrap();
         let Observation::NoneFound { searched_at } = answer.observation else {

@@ -39,6 +39,8 @@ use stripe_core::{ChargeStatus, PaymentIntent, PaymentIntentStatus};
 pub struct StripeGateway {
     client: stripe::Client,
     flow: StripeFlow,
+    /// Which Stripe this is, for the payment record (see [`PaymentGateway::provider`]).
+    provider: String,
     /// A test key (`sk_test_…`, `rk_test_…`) may fall back to Stripe's test card.
     test_mode: bool,
     timing: PaymentTiming,
@@ -56,8 +58,17 @@ impl StripeGateway {
                 SettingsError::Provider(format!("cannot set up the Stripe client: {e}"))
             })?;
         let test_mode = key.starts_with("sk_test_") || key.starts_with("rk_test_");
+        let flow = match settings.flow {
+            StripeFlow::PaymentIntents => "PaymentIntents",
+            StripeFlow::Charges => "Charges",
+        };
+        let mode = if test_mode { "test" } else { "live" };
         Ok(Self {
             client,
+            provider: format!(
+                "Stripe {flow} {} ({mode})",
+                settings.base.trim_end_matches('/')
+            ),
             flow: settings.flow,
             test_mode,
             timing: settings.timing(),
@@ -207,6 +218,10 @@ impl PaymentGateway for StripeGateway {
         self.timing
     }
 
+    fn provider(&self) -> String {
+        self.provider.clone()
+    }
+
     async fn charge(&self, request: &ChargeRequest) -> Observation {
         self.create(request).await
     }
@@ -220,8 +235,9 @@ impl PaymentGateway for StripeGateway {
     }
 
     /// Cancels a PaymentIntent (a charge cannot be cancelled, and is never given up on). When
-    /// Stripe refuses the cancel (the payment succeeded or was canceled meanwhile, say), the
-    /// payment is retrieved: what it is now is the answer.
+    /// Stripe refuses the cancel, the payment is retrieved: what it is now is the answer (it
+    /// succeeded or was canceled meanwhile, say), or, if it still waits to be cancelled, the
+    /// refusal.
     async fn cancel(&self, _request: &ChargeRequest, reference: &str) -> Observation {
         if self.flow == StripeFlow::Charges {
             return self.retrieve_by_id(reference).await;
@@ -232,7 +248,11 @@ impl PaymentGateway for StripeGateway {
             .await;
         match cancelled {
             Ok(intent) => intent_observation(&intent),
-            Err(_) => self.retrieve_by_id(reference).await,
+            Err(e) => match self.retrieve_by_id(reference).await {
+                // Still waiting to be cancelled: the refused cancel is what there is to tell.
+                Observation::Stalled { .. } => not_an_answer("cancelling the payment", e),
+                other => other,
+            },
         }
     }
 }
@@ -379,7 +399,11 @@ fn answer_to_key(err: StripeError) -> Observation {
         return not_an_answer("stripe", err);
     };
     if api.type_ != ApiErrorsType::CardError {
-        return not_an_answer("stripe", err);
+        // An error that carries the PaymentIntent says what became of it.
+        return match &api.payment_intent {
+            Some(intent) => intent_observation(intent),
+            None => not_an_answer("stripe", err),
+        };
     }
     let reason = format!(
         "card declined: {}",
@@ -391,6 +415,8 @@ fn answer_to_key(err: StripeError) -> Observation {
             Observation::Stalled { reference, .. } => Observation::Stalled { reference, reason },
             other => other,
         },
+        // No PaymentIntent was left (the Charges API, or one Stripe did not return): a
+        // declined confirmation leaves nothing that can take money without a new one.
         None => Observation::Refused { reason },
     }
 }
@@ -827,6 +853,74 @@ mod tests {
             .cancel(&request(None), "pi_3Test")
             .await;
         assert_eq!(answer, paid());
+    }
+
+    #[tokio::test]
+    async fn an_error_that_carries_the_payment_intent_says_what_it_is() {
+        let mut body = serde_json::json!({"error": {"type": "invalid_request_error",
+            "code": "payment_intent_unexpected_state", "message": "This PaymentIntent's state is unexpected."}});
+        body["error"]["payment_intent"] = intent_with("processing", serde_json::Value::Null);
+        let (_server, gateway) = answering(400, body).await;
+        assert_eq!(
+            gateway.charge(&request(None)).await,
+            Observation::Unfinished {
+                reference: "pi_3Test".into(),
+                reason: PROCESSING.into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_cancel_of_a_payment_still_waiting_is_told_not_taken_for_a_verdict() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1/payment_intents/pi_3Test/cancel"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({
+                "error": {"type": "invalid_request_error", "message": "This key cannot cancel payments."}
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/payment_intents/pi_3Test"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(intent_with("requires_action", serde_json::Value::Null)),
+            )
+            .mount(&server)
+            .await;
+        let answer = gateway(&server)
+            .await
+            .cancel(&request(None), "pi_3Test")
+            .await;
+        assert!(
+            matches!(&answer, Observation::Unrelated { reason } if reason.starts_with("cancelling the payment: stripe answered 403")),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
+    fn workers_of_one_stripe_name_it_alike_and_never_show_the_key() {
+        let live = StripeGateway::new(&StripeSettings::new("sk_live_abc")).unwrap();
+        assert_eq!(
+            live.provider(),
+            "Stripe PaymentIntents https://api.stripe.com (live)"
+        );
+        let rolled = StripeGateway::new(&StripeSettings::new("sk_live_other")).unwrap();
+        assert_eq!(
+            rolled.provider(),
+            live.provider(),
+            "a rolled key is the same Stripe"
+        );
+        let charges = StripeGateway::new(&StripeSettings {
+            flow: StripeFlow::Charges,
+            ..StripeSettings::new(KEY)
+        })
+        .unwrap();
+        assert_eq!(
+            charges.provider(),
+            "Stripe Charges https://api.stripe.com (test)"
+        );
+        assert!(!charges.provider().contains(KEY));
     }
 
     fn money(price: &str, code: &str) -> Money {

@@ -19,6 +19,6 @@ pub use catalog::{Catalog, CatalogError, CatalogFormat, MAX_PRODUCTS, Product, P
 pub use email::{Email, EmailError};
 pub use money::{Currency, Money, MoneyError};
 pub use payment::{
-    Heard, Known, MAX_PAYMENT_CHARS, Observation, PaymentMethod, PaymentMethodError, PaymentRecord,
-    PaymentTiming, SENDS, Step,
+    Heard, Known, MAX_PAYMENT_CHARS, Observation, PaymentAnswer, PaymentMethod, PaymentMethodError,
+    PaymentRecord, PaymentTiming, SENDS, Step,
 };

@@ -23,7 +23,7 @@ pub use messages::*;
 pub use shop::{ShopWorkflow, WorkerCatalog, catalog_interceptor, shop_id};
 pub use state::{CartState, IdleAction};
 
-use crate::activities::{CartActivities, PaymentRef, SendCharge};
+use crate::activities::CartActivities;
 use crate::domain::{
     Cart, CartError, CartId, Catalog, Heard, Observation, PaymentTiming, Product, ProductId,
     Status, Step,
@@ -718,17 +718,11 @@ impl CartWorkflow {
     /// what its answer changes: paid, refused (the cart opens again), or not known yet (the
     /// cart waits for it, `payment_pending` once the first round of questions is over).
     async fn pay(ctx: &mut WorkflowContext<Self>) {
-        let Some((step, at, charge, first_sent, timing)) = ctx.state(|w| {
+        let Some((step, at, call, timing)) = ctx.state(|w| {
             let payment = w.state.payment.as_ref()?;
             let (step, at) = payment.record.next()?;
-            let record = &payment.record;
-            Some((
-                step,
-                at,
-                payment.request.clone(),
-                record.first_sent(),
-                record.timing(),
-            ))
+            let call = payment.call(&step);
+            Some((step, at, call, payment.record.timing()))
         }) else {
             return;
         };
@@ -739,35 +733,30 @@ impl CartWorkflow {
         let asked = clock(ctx.workflow_time());
         let options = payment_options(&timing);
         let answer = match &step {
+            Step::Provider => {
+                let activity = CartActivities::payment_provider;
+                ctx.execute_activity(activity, call.charge, options).await
+            }
             Step::Send => {
-                let call = SendCharge { charge, first_sent };
                 ctx.execute_activity(CartActivities::charge, call, options)
                     .await
             }
-            Step::Retrieve { reference } => {
-                let call = PaymentRef::new(charge, reference);
+            Step::Retrieve { .. } => {
                 ctx.execute_activity(CartActivities::retrieve_payment, call, options)
                     .await
             }
-            Step::Cancel { reference } => {
-                let call = PaymentRef::new(charge, reference);
+            Step::Cancel { .. } => {
                 ctx.execute_activity(CartActivities::cancel_payment, call, options)
                     .await
             }
             Step::Search => {
-                ctx.execute_activity(CartActivities::find_payment, charge, options)
+                ctx.execute_activity(CartActivities::find_payment, call, options)
                     .await
             }
         };
-        let (observation, timing) = match answer {
-            Ok(answer) => (answer.observation, Some(answer.timing)),
-            Err(e) => (unanswered(&e), None),
-        };
+        let answer = answer.map_err(|e| unanswered(&e));
         let now = clock(ctx.workflow_time());
-        let heard = ctx.state_mut(|w| {
-            w.state
-                .payment_heard(&step, asked, observation, timing, now)
-        });
+        let heard = ctx.state_mut(|w| w.state.payment_heard(&step, asked, answer, now));
         if let Heard::Nothing { unrelated } = heard {
             ctx.count(CartEvent::PaymentUnsettled { unrelated });
             let reason = ctx.state(|w| {
@@ -900,14 +889,15 @@ impl CartWorkflow {
     /// Begins a checkout and answers once its outcome is known, or not known yet: the cart paid,
     /// an error saying why the payment was refused (the cart is open again), or the cart
     /// `payment_pending`, which settles by itself. A checkout of a cart already paying or paid
-    /// begins nothing: it answers as the checkout under way does (see [`joins_checkout`]).
+    /// begins nothing: it answers the cart as it is (see [`joins_checkout`]).
     pub async fn checkout(
         ctx: &mut WorkflowContext<Self>,
         req: Checkout,
     ) -> Result<CartView, BoxError> {
-        if !joins_checkout(ctx.state(|w| w.state.cart.status())) {
-            Self::begin_checkout(ctx, req)?;
+        if joins_checkout(ctx.state(|w| w.state.cart.status())) {
+            return Ok(ctx.state(|w| w.state.view()));
         }
+        Self::begin_checkout(ctx, req)?;
         ctx.wait_condition(|w| w.state.cart.status() != Status::CheckingOut)
             .await?;
         let view = ctx.state(|w| w.state.view());
@@ -978,9 +968,9 @@ impl CartWorkflow {
 }
 
 /// Whether a checkout of a cart in `status` joins the one under way or done, instead of
-/// beginning one: it then answers what is known of that payment (paid, refused, or not known
-/// yet), never a refusal of its own. A person told "nothing was charged" about a cart that is
-/// paying would pay some other way.
+/// beginning one: it then answers the cart as it is, paid or still paying, never a refusal. A
+/// person told "nothing was charged" about a cart that is paying would pay some other way. (What
+/// the joining checkout asked to pay with is not used: the payment under way is the one.)
 fn joins_checkout(status: Status) -> bool {
     status.is_paying() || status == Status::CheckedOut
 }

@@ -3,9 +3,9 @@
 //! functions of this state, so they replay identically and are unit-tested without Temporal.
 
 use super::messages::{CartSettings, CartView, Checkout, LineView, Receipt};
-use crate::activities::{ChargeRequest, ConfirmationRequest, ReminderRequest};
+use crate::activities::{ChargeRequest, ConfirmationRequest, PaymentCall, ReminderRequest};
 use crate::domain::{
-    Cart, CartError, Heard, Known, Observation, PaymentRecord, PaymentTiming, Status, Step,
+    Cart, CartError, Heard, Known, Observation, PaymentAnswer, PaymentRecord, Status, Step,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,22 @@ pub struct CartState {
 pub struct CheckoutPayment {
     pub request: ChargeRequest,
     pub record: PaymentRecord,
+}
+
+impl CheckoutPayment {
+    /// The activities' question for `step`, with what the record knows that it needs.
+    pub fn call(&self, step: &Step) -> PaymentCall {
+        let reference = match step {
+            Step::Retrieve { reference } | Step::Cancel { reference } => Some(reference.clone()),
+            _ => None,
+        };
+        PaymentCall {
+            charge: self.request.clone(),
+            provider: self.record.provider().map(str::to_owned),
+            reference,
+            first_sent: self.record.first_sent(),
+        }
+    }
 }
 
 /// The window of the reminder cap.
@@ -236,14 +252,13 @@ impl CartState {
         &mut self,
         step: &Step,
         asked: Timestamp,
-        answer: Observation,
-        timing: Option<PaymentTiming>,
+        answer: Result<PaymentAnswer, Observation>,
         now: Timestamp,
     ) -> Heard {
         let Some(payment) = self.payment.as_mut() else {
             return Heard::Nothing { unrelated: false };
         };
-        let heard = payment.record.observe(step, asked, answer, timing, now);
+        let heard = payment.record.observe(step, asked, answer, now);
         match payment.record.known() {
             Known::Paid { reference } => {
                 let reference = reference.to_owned();

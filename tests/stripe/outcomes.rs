@@ -262,6 +262,65 @@ async fn a_lost_answer_then_a_refused_api_key_stays_pending_until_the_key_works(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_with_other_payment_settings_never_decides_a_payment() {
+    // The first request charges through Stripe and its answer is lost; then the only worker
+    // left is one started without Stripe's settings (it pays through the local ledger). It
+    // must neither send the key anywhere nor refuse the payment: it is not the payment's
+    // provider. Once a Stripe worker is back, the payment is found, once.
+    let stripe = FakeStripe::start(vec![Step::Lost]).await;
+    let s = Setup::new().await;
+    let stripe_worker = worker(&s, &stripe.uri()).await;
+    let id = cart_ready(&s, "CART-mixed");
+    let checkout = {
+        let mut cmd = s.cart();
+        cmd.args(["checkout", &id]);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+    eventually(Duration::from_secs(30), "the first request", || async {
+        (stripe.count("POST") >= 1).then_some(())
+    })
+    .await;
+    stripe_worker.kill();
+    let ledger_worker = s.spawn_worker().await;
+    let cart = eventually(
+        Duration::from_secs(90),
+        "the ledger worker turned away",
+        || async {
+            let cart = show(&s, &id);
+            let reason = cart["last_error"].as_str().unwrap_or_default().to_owned();
+            (cart["status"] == "payment_pending" && reason.contains("the local ledger"))
+                .then_some(cart)
+        },
+    )
+    .await;
+    assert!(
+        ledger(s.data()).is_empty(),
+        "nothing was charged on the ledger"
+    );
+    let out = checkout.await.unwrap();
+    assert!(matches!(out.status.code(), Some(4 | 5)), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("nothing was charged"),
+        "{}",
+        stderr(&out)
+    );
+    let (_, log) = ledger_worker.terminate();
+    assert!(
+        log.contains("ERROR") && log.contains("the same payment settings"),
+        "{log}\n{cart}"
+    );
+    let _stripe_worker = worker(&s, &stripe.uri()).await;
+    let cart = paid(&s, &id).await;
+    one_charge(&stripe, &cart);
+    assert_eq!(
+        stripe.count("POST"),
+        1,
+        "only Stripe's workers sent the key: {:#?}",
+        stripe.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_processing_answer_is_found_and_followed_up_by_its_id() {
     // The first answer (processing) comes after the worker gave up; the next two requests with
     // the key lose their connection. The lookup finds the payment, and from then on it is

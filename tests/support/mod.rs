@@ -535,6 +535,10 @@ impl cart::activities::PaymentGateway for LostAnswers {
     fn timing(&self) -> cart::domain::PaymentTiming {
         self.inner.timing()
     }
+
+    fn provider(&self) -> String {
+        self.inner.provider()
+    }
 }
 
 /// A payment provider that answers from a script: each question takes the next answer, in
@@ -599,6 +603,10 @@ impl cart::activities::PaymentGateway for Scripted {
             follow_up_max: jiff::SignedDuration::from_secs(1),
             request_timeout: jiff::SignedDuration::from_secs(1),
         }
+    }
+
+    fn provider(&self) -> String {
+        "a scripted provider".into()
     }
 }
 

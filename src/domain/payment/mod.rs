@@ -5,4 +5,6 @@ mod method;
 mod record;
 
 pub use method::{MAX_PAYMENT_CHARS, PaymentMethod, PaymentMethodError};
-pub use record::{Heard, Known, Observation, PaymentRecord, PaymentTiming, SENDS, Step};
+pub use record::{
+    Heard, Known, Observation, PaymentAnswer, PaymentRecord, PaymentTiming, SENDS, Step,
+};

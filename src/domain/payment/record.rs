@@ -21,6 +21,11 @@
 //!   cancelled first. Until the provider confirms the cancel, it is still maybe sent.
 //! - The key is sent at most [`SENDS`] times, and never once the provider may have forgotten
 //!   it: its age counts from the first request that may have carried it.
+//! - A payment goes through one provider. Before the key is first sent, the record learns the
+//!   provider of the worker that answers ([`Step::Provider`]); from then on only workers that
+//!   pay through it send the key or answer for it, so a worker with other payment settings (the
+//!   local ledger, another Stripe flow or account mode) can never refuse a payment it does not
+//!   hold. Of the timings its workers report, the most cautious counts.
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -46,6 +51,19 @@ pub struct PaymentTiming {
     pub request_timeout: SignedDuration,
 }
 
+impl PaymentTiming {
+    /// The more cautious of two timings: the shorter key window, the longer search lag and
+    /// request timeout, the longer wait between questions.
+    pub fn cautious(self, other: PaymentTiming) -> PaymentTiming {
+        PaymentTiming {
+            key_window: self.key_window.min(other.key_window),
+            search_lag: self.search_lag.max(other.search_lag),
+            follow_up_max: self.follow_up_max.max(other.follow_up_max),
+            request_timeout: self.request_timeout.max(other.request_timeout),
+        }
+    }
+}
+
 impl Default for PaymentTiming {
     /// Stripe's, until a provider has answered.
     fn default() -> Self {
@@ -62,8 +80,12 @@ impl Default for PaymentTiming {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Observation {
+    /// A worker is ready to pay through its provider (the answer names it); nothing was asked
+    /// of the provider.
+    Ready,
     /// Nothing was sent: checks made before any request refused it (a live key without a
-    /// payment method, an amount the provider cannot take exactly).
+    /// payment method, an amount the provider cannot take exactly, a token the provider does
+    /// not take).
     NotSent { reason: String },
     /// This call sent nothing: it began too late to send within its time, or the provider may
     /// have forgotten the key (`key_expired`).
@@ -86,6 +108,20 @@ pub enum Observation {
     /// The answer is about something else than the payment (401, 403, 404, another refusal
     /// of the request, a configuration error): an operator must look.
     Unrelated { reason: String },
+    /// The answering worker pays through another provider than the payment's: it asked
+    /// nothing and can tell nothing. An operator must look.
+    Foreign { reason: String },
+}
+
+/// An answer to a question about a payment: what it says, and the provider and timing of the
+/// worker that answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAnswer {
+    pub observation: Observation,
+    /// The provider the answering worker pays through, as it names itself (its kind, API and
+    /// address, never a secret).
+    pub provider: String,
+    pub timing: PaymentTiming,
 }
 
 impl Observation {
@@ -94,6 +130,7 @@ impl Observation {
     pub fn bounded(self, max: usize) -> Self {
         let cut = |text: String| crate::domain::bounded(&text, max);
         match self {
+            Observation::Ready => Observation::Ready,
             Observation::NotSent { reason } => Observation::NotSent {
                 reason: cut(reason),
             },
@@ -125,6 +162,9 @@ impl Observation {
             Observation::Unrelated { reason } => Observation::Unrelated {
                 reason: cut(reason),
             },
+            Observation::Foreign { reason } => Observation::Foreign {
+                reason: cut(reason),
+            },
         }
     }
 }
@@ -133,6 +173,8 @@ impl Observation {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "step")]
 pub enum Step {
+    /// Learn which provider the payment goes through: the answering worker's.
+    Provider,
     /// Send the charge with its idempotency key.
     Send,
     /// Retrieve the payment by its reference.
@@ -181,7 +223,11 @@ pub struct PaymentRecord {
     /// When the last request that may have carried the key had surely ended (a bound from
     /// above).
     last_sent: Option<Timestamp>,
-    /// Sends that may have reached the provider.
+    /// The provider the payment goes through, once a worker named it.
+    provider: Option<String>,
+    /// Questions of the first round asked so far: to learn the provider, and sends of the key
+    /// (whether they went or not). At most [`SENDS`] of each.
+    introductions: u32,
     sends: u32,
     /// The provider may have forgotten the key: it is never sent again.
     key_expired: bool,
@@ -197,7 +243,9 @@ pub struct PaymentRecord {
     quiet: u32,
     /// When the latest answer came.
     answered_at: Option<Timestamp>,
-    timing: PaymentTiming,
+    /// The payment's provider's timing, the most cautious its workers reported; Stripe's until
+    /// one answers.
+    timing: Option<PaymentTiming>,
 }
 
 /// `from` plus `d`, saturating at the end of time.
@@ -236,7 +284,12 @@ impl PaymentRecord {
     }
 
     pub fn timing(&self) -> PaymentTiming {
-        self.timing
+        self.timing.unwrap_or_default()
+    }
+
+    /// The provider the payment goes through, once known.
+    pub fn provider(&self) -> Option<&str> {
+        self.provider.as_deref()
     }
 
     /// What to ask next and not before when; `None` once the payment is decided.
@@ -251,7 +304,7 @@ impl PaymentRecord {
             (Some(reference), None) => Step::Retrieve {
                 reference: reference.clone(),
             },
-            (None, _) if self.first_sent.is_none() => Step::Send,
+            (None, _) if self.provider.is_none() => Step::Provider,
             (None, _) if self.sends < SENDS && !self.key_expired => Step::Send,
             (None, _) => Step::Search,
         };
@@ -261,7 +314,7 @@ impl PaymentRecord {
         };
         let at = match (&step, self.last_sent) {
             // Asking the search earlier could only find nothing that counts.
-            (Step::Search, Some(last)) => waited.max(after(last, self.timing.search_lag)),
+            (Step::Search, Some(last)) => waited.max(after(last, self.timing().search_lag)),
             _ => waited,
         };
         Some((step, at))
@@ -272,7 +325,7 @@ impl PaymentRecord {
     /// then shows its payment pending.
     pub fn settling(&self) -> bool {
         match self.next() {
-            None | Some((Step::Send, _)) => false,
+            None | Some((Step::Provider | Step::Send, _)) => false,
             Some((Step::Cancel { .. }, _)) => self.quiet > 0,
             Some((Step::Retrieve { .. } | Step::Search, _)) => true,
         }
@@ -285,37 +338,45 @@ impl PaymentRecord {
             return SignedDuration::ZERO;
         };
         let secs = 1i64.checked_shl(doublings.min(40)).unwrap_or(i64::MAX);
-        SignedDuration::from_secs(secs).min(self.timing.follow_up_max)
+        SignedDuration::from_secs(secs).min(self.timing().follow_up_max)
     }
 
     /// Records the answer to `step`, asked at `asked` (workflow time, when it was scheduled)
-    /// and answered at `now`, with the answering provider's `timing`.
+    /// and answered at `now`: a worker's answer, or, when none came (the attempt timed out,
+    /// say), what that means.
     pub fn observe(
         &mut self,
         step: &Step,
         asked: Timestamp,
-        answer: Observation,
-        timing: Option<PaymentTiming>,
+        answer: Result<PaymentAnswer, Observation>,
         now: Timestamp,
     ) -> Heard {
         if self.verdict.is_some() {
             return Heard::Nothing { unrelated: false };
         }
-        if let Some(timing) = timing {
-            self.timing = timing;
-        }
         self.answered_at = Some(now);
+        let answer = match answer {
+            Ok(answer) => self.as_the_provider_gives_it(answer),
+            Err(unanswered) => unanswered,
+        };
+        match step {
+            Step::Provider => self.introductions += 1,
+            Step::Send => self.sends += 1,
+            _ => {}
+        }
         let may_have_sent = *step == Step::Send
             && !matches!(
                 answer,
-                Observation::NotSent { .. } | Observation::Withheld { .. }
+                Observation::NotSent { .. }
+                    | Observation::Withheld { .. }
+                    | Observation::Foreign { .. }
             );
         if may_have_sent {
             self.first_sent = Some(self.first_sent.map_or(asked, |t| t.min(asked)));
             self.last_sent = Some(self.last_sent.map_or(now, |t| t.max(now)));
-            self.sends += 1;
         }
-        match answer {
+        let heard = match answer {
+            Observation::Ready => self.news(None),
             Observation::NotSent { reason } if self.first_sent.is_none() => {
                 self.decide(Verdict::Refused { reason })
             }
@@ -335,7 +396,7 @@ impl PaymentRecord {
                     self.nothing(reason, false)
                 } else {
                     self.reference = Some(reference);
-                    self.news(reason)
+                    self.news(Some(reason))
                 }
             }
             Observation::Stalled { reference, reason } => {
@@ -345,7 +406,7 @@ impl PaymentRecord {
                     self.give_up = Some(reason.clone());
                 }
                 if new {
-                    self.news(reason)
+                    self.news(Some(reason))
                 } else {
                     self.nothing(reason, false)
                 }
@@ -357,7 +418,7 @@ impl PaymentRecord {
             Observation::NoneFound { searched_at } => {
                 let caught_up = self
                     .last_sent
-                    .is_some_and(|last| searched_at >= after(last, self.timing.search_lag));
+                    .is_some_and(|last| searched_at >= after(last, self.timing().search_lag));
                 if caught_up && self.reference.is_none() && self.give_up.is_none() {
                     self.decide(Verdict::Refused {
                         reason: "the payment provider has no payment for this checkout: nothing was charged".into(),
@@ -370,8 +431,45 @@ impl PaymentRecord {
                 }
             }
             Observation::Unknown { reason } => self.nothing(reason, false),
-            Observation::Unrelated { reason } => self.nothing(reason, true),
+            Observation::Unrelated { reason } | Observation::Foreign { reason } => {
+                self.nothing(reason, true)
+            }
+        };
+        self.unsent_after_first_round().unwrap_or(heard)
+    }
+
+    /// The answer as the payment's provider gives it. The first worker to answer names the
+    /// provider; an answer from a worker paying through another is foreign, and its timing
+    /// does not count. Of the provider's workers' timings, the most cautious counts.
+    fn as_the_provider_gives_it(&mut self, answer: PaymentAnswer) -> Observation {
+        let ours = self.provider.get_or_insert_with(|| answer.provider.clone());
+        if *ours != answer.provider {
+            return Observation::Foreign {
+                reason: format!(
+                    "a worker that pays through {} answered for a payment through {ours}: give every worker of the task queue the same payment settings",
+                    answer.provider
+                ),
+            };
         }
+        self.timing = Some(match self.timing {
+            None => answer.timing,
+            Some(known) => known.cautious(answer.timing),
+        });
+        answer.observation
+    }
+
+    /// Refused, when the first round is over and no request with the key can have left: no
+    /// worker named its provider, or every send was withheld or refused before it went. No
+    /// request means nothing was charged; the last answer says why.
+    fn unsent_after_first_round(&mut self) -> Option<Heard> {
+        let over = self.introductions >= SENDS && self.provider.is_none()
+            || self.sends >= SENDS && self.first_sent.is_none();
+        if !over || self.verdict.is_some() {
+            return None;
+        }
+        let why = self.reason.as_deref().unwrap_or("no worker answered");
+        let reason = format!("the payment could not be sent ({why}): nothing was charged");
+        Some(self.decide(Verdict::Refused { reason }))
     }
 
     fn decide(&mut self, verdict: Verdict) -> Heard {
@@ -380,8 +478,10 @@ impl PaymentRecord {
         Heard::Verdict
     }
 
-    fn news(&mut self, reason: String) -> Heard {
-        self.reason = Some(reason);
+    fn news(&mut self, reason: Option<String>) -> Heard {
+        if reason.is_some() {
+            self.reason = reason;
+        }
         self.quiet = 0;
         Heard::News
     }
@@ -422,31 +522,170 @@ mod tests {
         }
     }
 
-    /// Asks what `next` says to ask, at the earliest it allows, and records `answer` `took`
-    /// seconds later; returns the step asked and what was heard.
+    const PROVIDER: &str = "a provider's API at https://payments.example (test)";
+
+    /// `observation` as a worker of the payment's provider answers it.
+    fn ours(observation: Observation) -> Result<PaymentAnswer, Observation> {
+        Ok(PaymentAnswer {
+            observation,
+            provider: PROVIDER.into(),
+            timing: timing(),
+        })
+    }
+
+    /// Asks what `next` says to ask, at the earliest it allows, and records `answer` (from
+    /// the payment's provider) `took` seconds later; returns the step asked and what was heard.
     fn ask(r: &mut PaymentRecord, answer: Observation, took: i64) -> (Step, Timestamp, Heard) {
         let (step, at) = r.next().expect("something to ask");
         let asked = at.max(t(0));
         let heard = r.observe(
             &step,
             asked,
-            answer,
-            Some(timing()),
+            ours(answer),
             asked + SignedDuration::from_secs(took),
         );
         (step, asked, heard)
     }
 
+    /// A payment whose provider is known: the first question of every payment answered.
     fn record() -> PaymentRecord {
-        PaymentRecord::default()
+        let mut r = PaymentRecord::default();
+        assert_eq!(r.next().map(|(step, _)| step), Some(Step::Provider));
+        r.observe(&Step::Provider, t(0), ours(Observation::Ready), t(0));
+        r
     }
 
     #[test]
-    fn a_new_payment_is_not_sent_and_first_sends_the_key() {
-        let r = record();
+    fn a_new_payment_first_learns_its_provider_then_sends_the_key() {
+        let mut r = PaymentRecord::default();
         assert_eq!(r.known(), Known::NotSent);
-        assert_eq!(r.next(), Some((Step::Send, Timestamp::MIN)));
+        assert_eq!(r.next(), Some((Step::Provider, Timestamp::MIN)));
         assert!(!r.settling());
+        let heard = r.observe(&Step::Provider, t(0), ours(Observation::Ready), t(0));
+        assert_eq!(heard, Heard::News);
+        assert_eq!(r.provider(), Some(PROVIDER));
+        assert_eq!(
+            r.timing(),
+            timing(),
+            "the provider's timing, not Stripe's default"
+        );
+        assert_eq!(r.known(), Known::NotSent);
+        assert_eq!(r.next(), Some((Step::Send, t(0))));
+        assert!(!r.settling());
+    }
+
+    #[test]
+    fn a_worker_of_another_provider_can_never_decide_and_its_timing_does_not_count() {
+        let mut r = record();
+        ask(&mut r, unknown(), 5);
+        let foreign = |observation| {
+            Ok(PaymentAnswer {
+                observation,
+                provider: "the local ledger".into(),
+                timing: PaymentTiming {
+                    search_lag: SignedDuration::ZERO,
+                    ..timing()
+                },
+            })
+        };
+        let declined = Observation::Refused {
+            reason: "payment rejected: unknown payment token".into(),
+        };
+        let heard = r.observe(&Step::Send, t(10), foreign(declined), t(11));
+        assert_eq!(heard, Heard::Nothing { unrelated: true });
+        assert_eq!(r.known(), Known::MaybeSent);
+        assert!(
+            r.reason().unwrap().contains("the local ledger"),
+            "{:?}",
+            r.reason()
+        );
+        let nothing = Observation::NoneFound { searched_at: t(12) };
+        assert_eq!(
+            r.observe(&Step::Search, t(12), foreign(nothing), t(12)),
+            Heard::Nothing { unrelated: true }
+        );
+        assert_eq!(r.known(), Known::MaybeSent);
+        assert_eq!(r.timing().search_lag, timing().search_lag);
+        assert_eq!(r.provider(), Some(PROVIDER));
+    }
+
+    #[test]
+    fn of_its_workers_timings_the_most_cautious_counts() {
+        let mut r = record();
+        let hasty = PaymentTiming {
+            key_window: SignedDuration::from_secs(900),
+            search_lag: SignedDuration::from_secs(1),
+            ..timing()
+        };
+        let answer = PaymentAnswer {
+            observation: unknown(),
+            provider: PROVIDER.into(),
+            timing: hasty,
+        };
+        r.observe(&Step::Send, t(0), Ok(answer), t(5));
+        assert_eq!(r.timing().search_lag, timing().search_lag, "the longer lag");
+        assert_eq!(
+            r.timing().key_window,
+            timing().key_window,
+            "the shorter window"
+        );
+    }
+
+    #[test]
+    fn without_a_worker_to_name_the_provider_nothing_was_sent_and_it_is_refused() {
+        let mut r = PaymentRecord::default();
+        let no_worker = || {
+            Err(Observation::Withheld {
+                key_expired: false,
+                reason: "no worker took the payment request in time".into(),
+            })
+        };
+        for i in 0..SENDS {
+            assert_eq!(r.next().unwrap().0, Step::Provider);
+            let heard = r.observe(&Step::Provider, t(i64::from(i) * 70), no_worker(), t(70));
+            if i + 1 < SENDS {
+                assert_eq!(heard, Heard::Nothing { unrelated: false });
+            } else {
+                assert_eq!(heard, Heard::Verdict);
+            }
+        }
+        let Known::Refused { reason } = r.known() else {
+            panic!("{:?}", r.known())
+        };
+        assert!(
+            reason.contains("no worker took the payment request in time"),
+            "{reason}"
+        );
+        assert!(reason.ends_with("nothing was charged"), "{reason}");
+    }
+
+    #[test]
+    fn sends_that_were_all_withheld_sent_nothing_and_it_is_refused() {
+        // A worker whose every attempt begins too late (a clock far off, say): three sends,
+        // none of which went. Nothing left the worker, so nothing was charged.
+        let mut r = record();
+        let late = || Observation::Withheld {
+            key_expired: false,
+            reason: "the attempt to charge began too late to send within its time".into(),
+        };
+        for _ in 1..SENDS {
+            assert_eq!(
+                ask(&mut r, late(), 0).2,
+                Heard::Nothing { unrelated: false }
+            );
+            assert_eq!(r.known(), Known::NotSent);
+        }
+        assert_eq!(ask(&mut r, late(), 0).2, Heard::Verdict);
+        assert!(
+            matches!(r.known(), Known::Refused { reason } if reason.ends_with("nothing was charged"))
+        );
+        // Once one may have gone, withheld sends only end the first round.
+        let mut r = record();
+        ask(&mut r, unknown(), 5);
+        ask(&mut r, late(), 0);
+        ask(&mut r, late(), 0);
+        assert_eq!(r.known(), Known::MaybeSent);
+        assert!(matches!(r.next(), Some((Step::Search, _))));
     }
 
     #[test]
@@ -511,6 +750,20 @@ mod tests {
         let (step, at) = r.next().unwrap();
         assert_eq!(step, Step::Send);
         assert_eq!(at, t(1), "after a second");
+    }
+
+    #[test]
+    fn a_send_no_worker_answered_may_have_gone() {
+        let mut r = record();
+        let timed_out = Err(Observation::Unknown {
+            reason: "activity StartToClose timeout".into(),
+        });
+        assert_eq!(
+            r.observe(&Step::Send, t(0), timed_out, t(30)),
+            Heard::Nothing { unrelated: false }
+        );
+        assert_eq!(r.known(), Known::MaybeSent);
+        assert_eq!((r.first_sent(), r.last_sent()), (Some(t(0)), Some(t(30))));
     }
 
     #[test]
@@ -583,8 +836,7 @@ mod tests {
         let heard = r.observe(
             &Step::Search,
             last,
-            early,
-            None,
+            ours(early),
             last + SignedDuration::from_secs(59),
         );
         assert_eq!(heard, Heard::Nothing { unrelated: false });
@@ -595,8 +847,7 @@ mod tests {
         let heard = r.observe(
             &Step::Search,
             last,
-            caught_up,
-            None,
+            ours(caught_up),
             last + SignedDuration::from_secs(61),
         );
         assert_eq!(heard, Heard::Verdict);
@@ -787,10 +1038,10 @@ mod tests {
             key_expired: false,
             reason: "too late".into(),
         };
-        r.observe(&Step::Send, t(0), late, None, t(70));
-        r.observe(&Step::Send, t(3600), unknown(), None, t(3605));
+        r.observe(&Step::Send, t(0), ours(late), t(70));
+        r.observe(&Step::Send, t(3600), ours(unknown()), t(3605));
         assert_eq!(r.first_sent(), Some(t(3600)));
-        r.observe(&Step::Send, t(3606), unknown(), None, t(3611));
+        r.observe(&Step::Send, t(3606), ours(unknown()), t(3611));
         assert_eq!(r.first_sent(), Some(t(3600)));
         assert_eq!(r.last_sent(), Some(t(3611)));
     }
@@ -808,7 +1059,7 @@ mod tests {
         let late = Observation::Refused {
             reason: "declined".into(),
         };
-        let heard = r.observe(&Step::Send, t(9), late, None, t(10));
+        let heard = r.observe(&Step::Send, t(9), ours(late), t(10));
         assert_eq!(heard, Heard::Nothing { unrelated: false });
         assert_eq!(r.known(), Known::Paid { reference: "pi_1" });
     }
