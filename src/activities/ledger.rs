@@ -26,6 +26,8 @@ use std::time::Instant;
 pub struct LocalLedger {
     path: PathBuf,
     index: Arc<Mutex<Index>>,
+    /// How it names itself to a payment (see [`LocalLedger::provider`]), once asked.
+    name: Arc<std::sync::OnceLock<String>>,
 }
 
 /// What this process knows of the file: every charge up to `read_to`, by idempotency key. A
@@ -63,6 +65,7 @@ impl LocalLedger {
         Self {
             path: Self::file_in(dir),
             index: Arc::default(),
+            name: Arc::default(),
         }
     }
 
@@ -172,10 +175,12 @@ fn unavailable(e: impl std::fmt::Display) -> Observation {
     }
 }
 
-/// The ledger's clock: it never forgets a key, and a charge it wrote is found at once.
+/// The ledger's clock: it never forgets a key, and a charge it wrote is found at once; still,
+/// an empty lookup counts only once every attempt that could have written has surely ended (an
+/// attempt lasts at most 30 s), whatever the clocks of its workers say.
 const TIMING: PaymentTiming = PaymentTiming {
     key_window: SignedDuration::MAX,
-    search_lag: SignedDuration::ZERO,
+    search_lag: SignedDuration::from_secs(30),
     follow_up_max: SignedDuration::from_secs(5 * 60),
     request_timeout: SignedDuration::from_secs(5),
 };
@@ -335,9 +340,53 @@ impl PaymentGateway for LocalLedger {
         TIMING
     }
 
+    /// `the local ledger <id>`: the id kept beside the ledger file (`ledger.id`, made on first
+    /// use), so workers that share a data directory share it, and workers on separate ones (two
+    /// machines with a ledger each) are different providers.
     fn provider(&self) -> String {
-        "the local ledger".to_owned()
+        self.name
+            .get_or_init(|| match ledger_id(&self.path) {
+                Ok(id) => format!("the local ledger {id}"),
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot keep the ledger's id beside {}: {e}",
+                        self.path.display()
+                    );
+                    format!("the local ledger at {}", self.path.display())
+                }
+            })
+            .clone()
     }
+}
+
+/// The id kept beside the ledger file `path`, made if there is none. Two processes making it
+/// at once agree: one creates the file, the other reads it.
+fn ledger_id(path: &Path) -> std::io::Result<String> {
+    let file = path.with_file_name("ledger.id");
+    for _ in 0..50 {
+        match std::fs::read_to_string(&file) {
+            Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
+            // Being written by another process this moment.
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = file.parent() {
+                    create_private_dir(dir)?;
+                }
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                match private_options().write(true).create_new(true).open(&file) {
+                    Ok(mut made) => {
+                        made.write_all(id.as_bytes())?;
+                        made.sync_data()?;
+                        return Ok(id);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("the ledger's id file stays empty"))
 }
 
 #[cfg(test)]
@@ -419,6 +468,16 @@ mod tests {
         );
         assert!(ledger.entries().unwrap().is_empty());
         assert_eq!(ledger.find(&request("k", "tok_visa")).await, None);
+    }
+
+    #[test]
+    fn a_data_directory_s_ledgers_are_one_provider_and_another_s_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = LocalLedger::new(&dir.path().join("data")).provider();
+        assert!(name.starts_with("the local ledger "), "{name}");
+        assert_eq!(LocalLedger::new(&dir.path().join("data")).provider(), name);
+        let other = LocalLedger::new(&dir.path().join("other")).provider();
+        assert_ne!(other, name);
     }
 
     #[test]

@@ -66,8 +66,8 @@ pub struct ChargeRequest {
 /// A question about a checkout's payment, as the workflow asks it: the charge every request
 /// sends, the provider the payment goes through (only a worker paying through it may ask),
 /// the provider's reference for the payment (to follow it up or cancel it), and when the first
-/// request with its key may have gone (past the provider's key window, see [`PaymentTiming`],
-/// the key is not sent again).
+/// request with its key may have gone and how long the payment's workers said a key is
+/// remembered (past that window, see [`PaymentTiming`], the key is not sent again).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentCall {
     pub charge: ChargeRequest,
@@ -76,6 +76,8 @@ pub struct PaymentCall {
     pub reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_sent: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_window: Option<SignedDuration>,
 }
 
 /// A payment provider. Every method answers with what it learnt about the checkout's payment,
@@ -116,10 +118,12 @@ pub trait PaymentGateway: Send + Sync {
 
 /// An activity attempt's view of the time. It has two readings: the Temporal server's clock
 /// (when the server started the attempt, plus the time since on this machine's monotonic
-/// clock) and this machine's own. Whether a request still ends within the attempt is a question
-/// about the server's deadline, so it is asked in the server's clock. Whether a key may still
-/// be sent takes the later reading, so a clock that runs behind never lets a key out too late;
-/// when a lookup began takes the earlier one, so it never seems to come later than it did.
+/// clock) and this machine's own. Each question takes the reading that errs on the safe side.
+/// Whether a request may still go out (within the attempt, within the key's window) takes the
+/// later one, so neither a clock that runs behind nor an attempt begun late by a busy worker
+/// lets a request out too late; a worker whose clock runs far ahead sends nothing, and its
+/// payments are refused as never sent (see [`crate::domain::PaymentRecord`]), with the reason.
+/// When a lookup began takes the earlier reading, so it never seems to come later than it did.
 struct AttemptClock {
     started: Timestamp,
     began: std::time::Instant,
@@ -153,10 +157,12 @@ impl AttemptClock {
         self.server_now().min(Timestamp::now())
     }
 
-    /// Whether a request that may take `timeout`, begun at `now`, ends a second before `end`.
-    fn ends_before(now: Timestamp, timeout: SignedDuration, end: Timestamp) -> bool {
+    /// Whether a request that may take `timeout`, begun now, ends a second before `end` by
+    /// either reading.
+    fn surely_before(&self, timeout: SignedDuration, end: Timestamp) -> bool {
         let margin = SignedDuration::from_secs(1);
-        now.checked_add(timeout + margin)
+        self.latest()
+            .checked_add(timeout + margin)
             .is_ok_and(|done| done <= end)
     }
 
@@ -164,12 +170,7 @@ impl AttemptClock {
     /// it has surely ended by the time the workflow hears the attempt is over.
     fn fits(&self, timeout: SignedDuration) -> bool {
         self.deadline
-            .is_none_or(|deadline| Self::ends_before(self.server_now(), timeout, deadline))
-    }
-
-    /// Whether a request that may take `timeout` ends before `end` by either reading.
-    fn surely_before(&self, timeout: SignedDuration, end: Timestamp) -> bool {
-        Self::ends_before(self.latest(), timeout, end)
+            .is_none_or(|deadline| self.surely_before(timeout, deadline))
     }
 }
 
@@ -334,10 +335,13 @@ impl CartActivities {
     ) -> Result<PaymentAnswer, ActivityError> {
         let clock = AttemptClock::of(&ctx);
         let timing = self.payments.timing();
+        // The stricter of this provider's window and the payment's (the most cautious its
+        // workers reported).
+        let window = call
+            .key_window
+            .map_or(timing.key_window, |w| w.min(timing.key_window));
         let key_forgotten = call.first_sent.is_some_and(|first| {
-            let last_moment = first
-                .checked_add(timing.key_window)
-                .unwrap_or(Timestamp::MAX);
+            let last_moment = first.checked_add(window).unwrap_or(Timestamp::MAX);
             !clock.surely_before(timing.request_timeout, last_moment)
         });
         let observation = if let Some(foreign) = self.foreign(&call) {
@@ -521,6 +525,7 @@ mod tests {
             provider: Some(Counting::default().provider()),
             reference: None,
             first_sent,
+            key_window: None,
         };
         let env = attempt(gateway.clone(), started, lasts);
         let answer = env.run(CartActivities::charge, call).await.unwrap();
@@ -535,6 +540,7 @@ mod tests {
             provider: Some(provider.map_or_else(|| Counting::default().provider(), str::to_owned)),
             reference: None,
             first_sent: None,
+            key_window: None,
         }
     }
 
@@ -619,6 +625,45 @@ mod tests {
             "{answer:?}"
         );
         assert_eq!(sent, 0);
+    }
+
+    #[tokio::test]
+    async fn an_attempt_a_busy_worker_begins_late_sends_nothing() {
+        // The server started the attempt 20 s ago and gave it 30; this worker only runs it
+        // now. A 20 s request would outlast the attempt.
+        let started = SystemTime::now() - Duration::from_secs(20);
+        let (answer, sent) = send(None, started, Duration::from_secs(30)).await;
+        assert!(
+            matches!(
+                answer,
+                Observation::Withheld {
+                    key_expired: false,
+                    ..
+                }
+            ),
+            "{answer:?}"
+        );
+        assert_eq!(sent, 0);
+    }
+
+    #[tokio::test]
+    async fn the_payment_s_key_window_binds_a_worker_told_a_longer_one() {
+        // This worker's provider says 23 hours; the payment's workers said one.
+        let mut call = call(None);
+        call.first_sent = Some(ago(Duration::from_secs(3600 - 10)));
+        call.key_window = Some(SignedDuration::from_hours(1));
+        let env = attempt(Arc::default(), SystemTime::now(), Duration::from_secs(30));
+        let answer = env.run(CartActivities::charge, call).await.unwrap();
+        assert!(
+            matches!(
+                answer.observation,
+                Observation::Withheld {
+                    key_expired: true,
+                    ..
+                }
+            ),
+            "{answer:?}"
+        );
     }
 
     #[tokio::test]

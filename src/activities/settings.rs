@@ -236,10 +236,16 @@ impl PaymentSettings {
             ONE_SECOND,
             defaults.key_window.unsigned_abs(),
         )?;
+        // Stripe's own search lags by up to a minute; a stand-in or mock may lag less.
+        let least_lag = if base == STRIPE_API {
+            Duration::from_secs(60)
+        } else {
+            Duration::ZERO
+        };
         let search_lag = vars.duration(
             "STRIPE_SEARCH_LAG",
             defaults.search_lag.unsigned_abs(),
-            Duration::ZERO,
+            least_lag,
             Duration::from_secs(24 * 60 * 60),
         )?;
         let follow_up_max = vars.duration(
@@ -642,8 +648,12 @@ mod tests {
         let err =
             payments(&[("STRIPE_SECRET_KEY", "k"), ("STRIPE_FOLLOW_UP_MAX", "0s")]).unwrap_err();
         assert!(err.contains("STRIPE_FOLLOW_UP_MAX"), "{err}");
+        // Stripe's own search lags by up to a minute: no less is taken for it.
+        let err = payments(&[("STRIPE_SECRET_KEY", "k"), ("STRIPE_SEARCH_LAG", "5s")]).unwrap_err();
+        assert!(err.contains("from 1m to 1day"), "{err}");
         let PaymentSettings::Stripe(s) = payments(&[
             ("STRIPE_SECRET_KEY", "k"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:12111"),
             ("STRIPE_KEY_WINDOW", "20s"),
             ("STRIPE_SEARCH_LAG", "2s"),
             ("STRIPE_FOLLOW_UP_MAX", "3s"),

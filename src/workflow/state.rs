@@ -54,6 +54,10 @@ impl CheckoutPayment {
             provider: self.record.provider().map(str::to_owned),
             reference,
             first_sent: self.record.first_sent(),
+            key_window: self
+                .record
+                .provider()
+                .map(|_| self.record.timing().key_window),
         }
     }
 }
