@@ -26,6 +26,7 @@ pub struct WorkerMetrics {
     unsettled: IntCounterVec,
     reminders_sent: IntCounter,
     carts_expired: IntCounter,
+    signals_ignored: IntCounter,
 }
 
 /// Registers `metric`; the names and labels here are constant, so neither step can fail.
@@ -69,6 +70,10 @@ impl WorkerMetrics {
             ),
             reminders_sent: counter("cart_reminders_sent_total", "Reminder e-mails sent"),
             carts_expired: counter("cart_carts_expired_total", "Carts that expired unpaid"),
+            signals_ignored: counter(
+                "cart_signals_ignored_total",
+                "Tutorial signals (and start items) a cart could not apply: they cannot answer, so this and the worker's log are the only trace",
+            ),
             registry,
         }
     }
@@ -100,6 +105,7 @@ impl CartCounters for WorkerMetrics {
             }
             CartEvent::ReminderSent => self.reminders_sent.inc(),
             CartEvent::Expired => self.carts_expired.inc(),
+            CartEvent::SignalIgnored => self.signals_ignored.inc(),
         }
     }
 }

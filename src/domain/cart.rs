@@ -306,6 +306,75 @@ impl Cart {
         })
     }
 
+    /// Whether the cart could take a line of a product it does not hold yet, before that
+    /// product is priced: open, a quantity it can hold, and room for one more line. (Its
+    /// currency and the total are checked once it is priced, by [`Cart::add_product`].)
+    pub fn check_new_line(&self, qty: i64) -> Result<(), CartError> {
+        self.ensure_open()?;
+        Self::quantity(qty)?;
+        if self.items.len() >= MAX_LINES {
+            return Err(CartError::TooManyLines {
+                cart: self.id.clone(),
+                max: MAX_LINES,
+            });
+        }
+        Ok(())
+    }
+
+    /// What is wrong with an add whatever the cart holds: a product the catalog does not
+    /// sell, a quantity no line can hold, or a cart that takes no more changes. The rest
+    /// (room for a line, the merged quantity, the currency) depends on the changes before it.
+    pub fn check_add_request(
+        &self,
+        catalog: &Catalog,
+        product: i64,
+        qty: i64,
+    ) -> Result<(), CartError> {
+        self.ensure_open()?;
+        let sold = ProductId::try_from(product)
+            .ok()
+            .and_then(|id| catalog.get(id));
+        let Some(found) = sold else {
+            return Err(CartError::UnknownProduct {
+                id: product,
+                valid: catalog.ids(),
+            });
+        };
+        if Self::quantity(qty)? > MAX_QUANTITY_PER_LINE {
+            return Err(CartError::QuantityTooLarge {
+                product: found.id,
+                requested: qty,
+                max: MAX_QUANTITY_PER_LINE,
+            });
+        }
+        Ok(())
+    }
+
+    /// What is wrong with a remove whatever the cart holds: a quantity below 1, or a cart that
+    /// takes no more changes. Whether the line is there depends on the changes before it.
+    pub fn check_remove_request(&self, qty: Option<i64>) -> Result<(), CartError> {
+        self.ensure_open()?;
+        qty.map(Self::quantity).transpose().map(drop)
+    }
+
+    /// What is wrong with a checkout whatever the cart holds: a malformed e-mail address or
+    /// payment method, or a cart that takes no more changes. Whether the cart has items and an
+    /// address depends on the changes before it.
+    pub fn check_checkout_request(
+        &self,
+        email: Option<&str>,
+        payment: Option<&str>,
+    ) -> Result<(), CartError> {
+        self.ensure_open()?;
+        email.map(Email::parse).transpose()?;
+        payment
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(PaymentMethod::parse)
+            .transpose()?;
+        Ok(())
+    }
+
     /// Adds `qty` of a catalog's product: see [`Cart::add_product`].
     pub fn add(&mut self, catalog: &Catalog, product: i64, qty: i64) -> Result<(), CartError> {
         self.ensure_open()?;

@@ -1,5 +1,5 @@
 //! What carts do, counted for the worker's metrics: carts started, items added, checkouts and
-//! their outcomes, answers that left a payment unsettled, reminders sent, carts expired.
+//! their outcomes, answers that left a payment unsettled, reminders sent, carts expired, signals ignored.
 //!
 //! The workflow counts an event when its code first runs it, never when a history replays, so a
 //! cart rebuilt on another worker (or after an eviction) does not count its past again. The
@@ -26,6 +26,9 @@ pub enum CartEvent {
     },
     ReminderSent,
     Expired,
+    /// A tutorial signal, or an item of a start input, that the cart could not apply (it was
+    /// unreadable or refused): nobody hears of it otherwise.
+    SignalIgnored,
 }
 
 /// Where a worker counts what its carts do.

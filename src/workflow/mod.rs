@@ -11,6 +11,7 @@
 //! histories in `tests/fixtures` keep replaying.
 
 pub mod admission;
+mod changes;
 pub mod hosted;
 pub mod messages;
 pub mod metrics;
@@ -19,9 +20,11 @@ mod shop;
 mod state;
 mod tutorial;
 
+pub use changes::{Change, Changes, Sender};
 pub use messages::*;
 pub use shop::{ShopWorkflow, WorkerCatalog, catalog_interceptor, shop_id};
-pub use state::{CartState, IdleAction};
+use state::joins_checkout;
+pub use state::{Applied, CartState, IdleAction};
 
 use crate::activities::CartActivities;
 use crate::domain::{
@@ -29,9 +32,12 @@ use crate::domain::{
     Status, Step,
 };
 use crate::redact::redact;
+use changes::Pending;
+use futures::FutureExt;
 use hosted::HostedKey;
 use jiff::Timestamp;
 use metrics::CartEvent;
+use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,12 +71,16 @@ pub enum UpdateError {
 #[workflow]
 pub struct CartWorkflow {
     state: CartState,
-    /// Items of a tutorial start input: added when the run begins, at the worker's prices.
-    start_items: Vec<TutorialItem>,
     /// Where this run's prices come from, once a change has asked (see [`WORKER_PRICES`]).
     pricing: Pricing,
-    /// Products whose price is being looked up by a change under way.
-    looking_up: std::collections::BTreeSet<i64>,
+    /// The outcomes of applied updates, by their place in the queue, until their handlers
+    /// take them.
+    answers: BTreeMap<u64, Result<(Applied, CartView), UpdateError>>,
+    /// Whether the applier is applying a change (it may be waiting for a price).
+    applying: bool,
+    /// Whether the run is about to continue-as-new: the applier then applies only what an
+    /// update waits for (see [`Changes::next`]).
+    draining: bool,
     /// The status last seen by the run loop: its changes are counted (see [`metrics`]) and kept
     /// in the memo.
     seen: Status,
@@ -284,9 +294,10 @@ impl CartWorkflow {
     #[init]
     pub fn new(ctx: &WorkflowContextView, input: CartInput) -> Self {
         let fresh = |state: CartState| Self {
-            start_items: Vec::new(),
             pricing: Pricing::Undecided,
-            looking_up: Default::default(),
+            answers: BTreeMap::new(),
+            applying: false,
+            draining: false,
             seen: state.cart.status(),
             new_cart: true,
             search_attributes: false,
@@ -323,19 +334,42 @@ impl CartWorkflow {
         }
         let now = clock(ctx.start_time());
         let instance = ctx.first_execution_run_id().to_owned();
+        let mut state = CartState::new(cart, settings, instance, now);
+        // The items of a tutorial start input come before any change sent with the start.
+        for item in input.tutorial_items {
+            let change = Change::Add {
+                product: item.product_id,
+                quantity: item.quantity,
+            };
+            state.changes.push(change, Sender::StartItem);
+        }
         Self {
-            start_items: input.tutorial_items,
             start_notes,
-            ..fresh(CartState::new(cart, settings, instance, now))
+            ..fresh(state)
+        }
+    }
+
+    /// The cart's life beside the applier of its changes (see [`changes`]): the two run
+    /// together, so that a change never waits for a payment, a reminder or a timer, and the
+    /// life never waits for a price.
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
+        let applier_ctx = ctx.clone();
+        let mut applier = std::pin::pin!(Self::apply_changes(&applier_ctx).fuse());
+        let mut life = std::pin::pin!(Self::live(ctx).fuse());
+        temporalio_sdk::workflows::select! {
+            ended = life => ended,
+            stopped = applier => match stopped {
+                Err(e) => Err(e),
+                Ok(never) => match never {},
+            },
         }
     }
 
     /// The cart's life, one phase per turn of the loop: finish a closed cart, pay for a
     /// checkout, hand a long history on to a new run, and otherwise wait for a change or for
-    /// the idle timer. Updates and signals change the state in between; every turn starts
-    /// from the state as it is.
-    #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
+    /// the idle timer. Changes apply in between; every turn starts from the state as it is.
+    async fn live(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
         let notes = ctx.state_mut(|w| std::mem::take(&mut w.start_notes));
         for note in notes {
             ctx.warn_once(note);
@@ -346,7 +380,6 @@ impl CartWorkflow {
         Self::decide_search_attributes(ctx);
         let rules = ctx.patched(REMINDER_RULES);
         ctx.state_mut(|w| w.reminder_rules = rules);
-        Self::add_start_items(ctx).await;
         // A second handle on the context owns the timer, so the loop can lend `ctx` mutably.
         let timers = ctx.clone();
         let mut idle = IdleTimer::default();
@@ -369,6 +402,13 @@ impl CartWorkflow {
                 Self::pay(ctx).await;
                 continue;
             }
+            // A cart with a change waiting its turn is not idle: the idle action waits for it.
+            if !ctx.state(Self::settled) {
+                let c = &*ctx;
+                c.wait_condition(|w| w.settled() || c.continue_as_new_suggested())
+                    .await?;
+                continue;
+            }
             let next = ctx.state(|w| w.state.next_idle_action(w.reminder_cap()));
             if let Some(due) = idle.rearm(next, || clock(ctx.workflow_time()), &timers) {
                 Self::idle_action(ctx, due).await?;
@@ -385,7 +425,8 @@ impl CartWorkflow {
     /// ends is the workflow's result.
     async fn finish(ctx: &mut WorkflowContext<Self>, status: Status) -> WorkflowResult<CartView> {
         let c = &*ctx;
-        c.wait_condition(|_| c.all_handlers_finished()).await?;
+        c.wait_condition(|w| w.settled() && c.all_handlers_finished())
+            .await?;
         if status == Status::CheckedOut && ctx.patched(ORDER_CONFIRMATION) {
             Self::send_confirmation(ctx).await;
         }
@@ -393,18 +434,22 @@ impl CartWorkflow {
     }
 
     /// Hands the cart on to a new run when the server suggests it (the history is long), once
-    /// every handler has answered, if the cart's status is still `status` by then. A change of
-    /// status ends the wait: a checkout that arrives meanwhile waits for its payment, which the
-    /// loop then makes first (so the two never wait for each other).
+    /// every handler has answered, if the cart's status is still `status` by then. Meanwhile
+    /// the applier applies only what an update waits for; the changes behind the last update
+    /// go on to the next run with the state. A change of status ends the wait: a checkout
+    /// that arrives meanwhile waits for its payment, which the loop then makes first (so the
+    /// two never wait for each other).
     async fn continue_as_new(
         ctx: &mut WorkflowContext<Self>,
         idle: &mut IdleTimer<'_>,
         status: Status,
     ) -> WorkflowResult<()> {
+        ctx.state_mut(|w| w.draining = true);
         let c = &*ctx;
         let moved_on = |w: &Self| w.state.cart.status() != status;
-        c.wait_condition(|w| moved_on(w) || c.all_handlers_finished())
+        c.wait_condition(|w| moved_on(w) || (!w.applying && c.all_handlers_finished()))
             .await?;
+        ctx.state_mut(|w| w.draining = false);
         if !ctx.state(moved_on) {
             idle.disarm();
             let state = ctx.state(|w| w.state.clone());
@@ -425,7 +470,9 @@ impl CartWorkflow {
         status: Status,
         revision: u64,
     ) -> WorkflowResult<Option<IdleAction>> {
-        let changed = |w: &Self| w.state.revision != revision || w.state.cart.status() != status;
+        let changed = |w: &Self| {
+            w.state.revision != revision || w.state.cart.status() != status || !w.settled()
+        };
         let fired = match idle.armed.as_mut() {
             Some(a) => {
                 temporalio_sdk::workflows::select! {
@@ -522,20 +569,104 @@ impl CartWorkflow {
         }
     }
 
-    /// Adds the items of a tutorial start input. They are not a change (no new idle period),
-    /// and one that cannot be added is logged and left out, as a tutorial signal would be.
-    async fn add_start_items(ctx: &mut WorkflowContext<Self>) {
-        let items = ctx.state_mut(|w| std::mem::take(&mut w.start_items));
-        for item in items {
-            let added = match Self::priced(ctx, item.product_id).await {
-                Ok(product) => ctx
-                    .state_mut(|w| w.state.cart.add_product(&product, item.quantity))
-                    .map_err(UpdateError::from),
-                Err(e) => Err(e),
+    /// Whether every change received has been applied.
+    fn settled(&self) -> bool {
+        self.state.changes.is_empty() && !self.applying
+    }
+
+    /// Applies the cart's changes in the order they arrived, one at a time, for as long as the
+    /// run lasts (see [`changes`]).
+    async fn apply_changes(
+        ctx: &WorkflowContext<Self>,
+    ) -> WorkflowResult<std::convert::Infallible> {
+        let mut ctx = ctx.clone();
+        loop {
+            ctx.wait_condition(|w| w.state.changes.next(w.draining).is_some())
+                .await?;
+            let Some(next) = ctx.state_mut(|w| {
+                let next = w.state.changes.next(w.draining).cloned();
+                w.applying = next.is_some();
+                next
+            }) else {
+                continue;
             };
-            if let Err(e) = added {
-                ctx.warn_once(format_args!("ignoring a start item: {e}"));
+            Self::apply_one(&mut ctx, next).await;
+        }
+    }
+
+    /// Applies one change, pricing the product it adds first where it needs a price, and
+    /// hands its outcome to whoever waits for it: the update's handler, or the log.
+    async fn apply_one(ctx: &mut WorkflowContext<Self>, next: Pending) {
+        let product = ctx.state(|w| next.change.needs_price(&w.state.cart));
+        let price = match product {
+            Some(product) => Some(Self::priced(ctx, product).await),
+            None => None,
+        };
+        let now = clock(ctx.workflow_time());
+        let (added, refusal) = ctx.state_mut(|w| {
+            w.applying = false;
+            w.state.changes.applied(next.seq);
+            let applied = match price {
+                Some(Err(e)) => Err(e),
+                Some(Ok(found)) => w
+                    .state
+                    .apply(&next.change, &next.sender, Some(&found), now)
+                    .map_err(UpdateError::from),
+                None => w
+                    .state
+                    .apply(&next.change, &next.sender, None, now)
+                    .map_err(UpdateError::from),
+            };
+            let added = matches!(
+                (&applied, &next.change),
+                (Ok(Applied::Changed), Change::Add { .. })
+            );
+            let refusal = match next.sender {
+                Sender::Update => {
+                    let answer = applied.map(|a| (a, w.state.view()));
+                    w.answers.insert(next.seq, answer);
+                    None
+                }
+                _ => applied.err(),
+            };
+            (added, refusal)
+        });
+        if added {
+            ctx.count(CartEvent::ItemAdded);
+        }
+        if let Some(e) = refusal {
+            match &next.sender {
+                Sender::Signal(name) => ignored_signal(ctx, name, e),
+                _ => {
+                    ctx.warn_once(format_args!("ignoring a start item: {e}"));
+                    ctx.count(CartEvent::SignalIgnored);
+                }
             }
+        }
+    }
+
+    /// Queues an update's change and waits for its outcome.
+    async fn change(
+        ctx: &WorkflowContext<Self>,
+        change: Change,
+    ) -> Result<(Applied, CartView), UpdateError> {
+        let seq = ctx.state_mut(|w| w.state.changes.push(change, Sender::Update));
+        let interrupted = |e: &dyn std::fmt::Display| UpdateError::Interrupted(e.to_string());
+        ctx.wait_condition(|w| w.answers.contains_key(&seq))
+            .await
+            .map_err(|e| interrupted(&e))?;
+        ctx.state_mut(|w| w.answers.remove(&seq))
+            .unwrap_or_else(|| Err(interrupted(&"its outcome was lost")))
+    }
+
+    /// Queues a tutorial signal's change; one that cannot even be read is logged.
+    fn signalled(ctx: &WorkflowContext<Self>, signal: &str, change: Result<Change, String>) {
+        match change {
+            Ok(change) => {
+                let sender = Sender::Signal(signal.to_owned());
+                ctx.state_mut(|w| w.state.changes.push(change, sender));
+            }
+            Err(e) => ignored_signal(ctx, signal, e),
         }
     }
 
@@ -703,17 +834,6 @@ impl CartWorkflow {
             .flatten()
     }
 
-    /// Begins a checkout, which the main loop then pays for: the `checkout` update and the
-    /// tutorial's checkout signal.
-    fn begin_checkout(
-        ctx: &mut WorkflowContext<Self>,
-        request: Checkout,
-    ) -> Result<(), UpdateError> {
-        let now = clock(ctx.workflow_time());
-        ctx.state_mut(|w| w.state.begin_charge(&request, now))?;
-        Ok(())
-    }
-
     /// One question about the checkout's payment, when the payment record says to ask it, and
     /// what its answer changes: paid, refused (the cart opens again), or not known yet (the
     /// cart waits for it, `payment_pending` once the first round of questions is over).
@@ -771,53 +891,23 @@ impl CartWorkflow {
         }
     }
 
-    /// Applies a cart rule, recording the change.
-    fn apply(
-        &mut self,
-        now: Timestamp,
-        rule: impl FnOnce(&mut Cart) -> Result<(), CartError>,
-    ) -> Result<CartView, UpdateError> {
-        rule(&mut self.state.cart)?;
-        self.state.touch(now);
-        Ok(self.state.view())
+    /// Runs a validator's check on the cart (see `validate_add_item` for what validators
+    /// look at).
+    fn check(&self, rule: impl FnOnce(&Cart) -> Result<(), CartError>) -> ValidatorResult {
+        rule(&self.state.cart).map_err(Into::into)
     }
 
-    /// Runs a cart rule on a copy: the validators' half of `apply`.
-    fn check(&self, rule: impl FnOnce(&mut Cart) -> Result<(), CartError>) -> ValidatorResult {
-        let mut copy = self.state.cart.clone();
-        rule(&mut copy).map_err(Into::into)
-    }
-
-    /// Adds a product at the price this cart charges: the `add_item` update and the tutorial's
-    /// add signal.
-    async fn add(
-        ctx: &mut WorkflowContext<Self>,
-        product: i64,
-        quantity: i64,
-    ) -> Result<CartView, UpdateError> {
-        // Adds of a product new to the cart that arrive together share one lookup: the others
-        // wait for it and then join the line it made.
-        ctx.wait_condition(|w| !w.looking_up.contains(&product))
-            .await
-            .map_err(|e| UpdateError::Interrupted(e.to_string()))?;
-        ctx.state_mut(|w| w.looking_up.insert(product));
-        let found = Self::priced(ctx, product).await;
-        let now = clock(ctx.workflow_time());
-        let added = ctx.state_mut(|w| {
-            w.looking_up.remove(&product);
-            let found = found?;
-            w.apply(now, |c| c.add_product(&found, quantity))
-        });
-        if added.is_ok() {
-            ctx.count(CartEvent::ItemAdded);
-        }
-        added
-    }
-
+    /// A validator refuses only what is wrong whatever changes came before (an unknown
+    /// product, a quantity no line holds, a malformed address, a cart that takes no more
+    /// changes), so that it leaves no trace in the history. What depends on what the cart
+    /// holds is decided when the change's turn comes (see [`changes`]): a validator cannot see
+    /// the changes delivered in the same workflow task ahead of its own, whose handlers have
+    /// not run yet, so judging the contents here would refuse a remove whose add had arrived
+    /// just before it.
     #[update_validator(add_item)]
     fn validate_add_item(&self, ctx: &WorkflowContextView, req: &AddItem) -> ValidatorResult {
         let catalog = self.validation_catalog(ctx)?;
-        self.check(|c| c.add(&catalog, req.product_id, req.quantity))
+        self.check(|c| c.check_add_request(&catalog, req.product_id, req.quantity))
     }
 
     #[update]
@@ -825,7 +915,11 @@ impl CartWorkflow {
         ctx: &mut WorkflowContext<Self>,
         req: AddItem,
     ) -> Result<CartView, BoxError> {
-        Ok(Self::add(ctx, req.product_id, req.quantity).await?)
+        let change = Change::Add {
+            product: req.product_id,
+            quantity: req.quantity,
+        };
+        Ok(Self::change(ctx, change).await?.1)
     }
 
     /// Answers the cart as it stands, changing nothing. `cart new` starts a cart together
@@ -846,32 +940,34 @@ impl CartWorkflow {
         _ctx: &WorkflowContextView,
         req: &RemoveItem,
     ) -> ValidatorResult {
-        self.check(|c| c.remove(req.product_id, req.quantity))
+        self.check(|c| c.check_remove_request(req.quantity))
     }
 
     #[update]
-    pub fn remove_item(
-        &mut self,
-        ctx: &mut SyncWorkflowContext<Self>,
+    pub async fn remove_item(
+        ctx: &mut WorkflowContext<Self>,
         req: RemoveItem,
     ) -> Result<CartView, BoxError> {
-        let now = clock(ctx.workflow_time());
-        Ok(self.apply(now, |c| c.remove(req.product_id, req.quantity))?)
+        let change = Change::Remove {
+            product: req.product_id,
+            quantity: req.quantity,
+        };
+        Ok(Self::change(ctx, change).await?.1)
     }
 
     #[update_validator(set_email)]
     fn validate_set_email(&self, _ctx: &WorkflowContextView, req: &SetEmail) -> ValidatorResult {
-        self.check(|c| c.set_email(&req.email))
+        // Whether an address may be set depends on nothing but the address and the status.
+        self.check(|c| c.clone().set_email(&req.email))
     }
 
     #[update]
-    pub fn set_email(
-        &mut self,
-        ctx: &mut SyncWorkflowContext<Self>,
+    pub async fn set_email(
+        ctx: &mut WorkflowContext<Self>,
         req: SetEmail,
     ) -> Result<CartView, BoxError> {
-        let now = clock(ctx.workflow_time());
-        Ok(self.apply(now, |c| c.set_email(&req.email))?)
+        let change = Change::SetEmail { email: req.email };
+        Ok(Self::change(ctx, change).await?.1)
     }
 
     #[update_validator(checkout)]
@@ -879,25 +975,23 @@ impl CartWorkflow {
         if joins_checkout(self.state.cart.status()) {
             return Ok(());
         }
-        self.check(|c| {
-            c.begin_checkout(req.email.as_deref(), req.payment.as_deref())
-                .map(drop)
-        })
+        self.check(|c| c.check_checkout_request(req.email.as_deref(), req.payment.as_deref()))
     }
 
     #[update]
-    /// Begins a checkout and answers once its outcome is known, or not known yet: the cart paid,
-    /// an error saying why the payment was refused (the cart is open again), or the cart
-    /// `payment_pending`, which settles by itself. A checkout of a cart already paying or paid
-    /// begins nothing: it answers the cart as it is (see [`joins_checkout`]).
+    /// Begins a checkout when its turn comes and answers once its outcome is known, or not
+    /// known yet: the cart paid, an error saying why the payment was refused (the cart is open
+    /// again), or the cart `payment_pending`, which settles by itself. A checkout of a cart
+    /// already paying or paid by then begins nothing: it answers the cart as it is (see
+    /// [`joins_checkout`]).
     pub async fn checkout(
         ctx: &mut WorkflowContext<Self>,
         req: Checkout,
     ) -> Result<CartView, BoxError> {
-        if joins_checkout(ctx.state(|w| w.state.cart.status())) {
-            return Ok(ctx.state(|w| w.state.view()));
+        let (applied, view) = Self::change(ctx, Change::Checkout(req)).await?;
+        if applied != Applied::CheckoutBegun {
+            return Ok(view);
         }
-        Self::begin_checkout(ctx, req)?;
         ctx.wait_condition(|w| w.state.cart.status() != Status::CheckingOut)
             .await?;
         let view = ctx.state(|w| w.state.view());
@@ -917,62 +1011,39 @@ impl CartWorkflow {
         tutorial::cart(&self.state.cart)
     }
 
+    // The signal handlers are `async`, though they only queue, so that they first run in
+    // the order the updates' handlers do: the SDK runs a synchronous handler as soon as it
+    // reads the job, ahead of the `async` handlers of earlier jobs of the same workflow task.
+
     #[signal(name = "ADD_TO_CART_CHANNEL")]
     pub async fn tutorial_add(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
-        let outcome = match tutorial::item(&raw) {
-            Ok(item) => Self::add(ctx, item.product_id, item.quantity)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        ignored_signal(ctx, "ADD_TO_CART_CHANNEL", outcome);
+        let change = tutorial::item(&raw).map(|item| Change::Add {
+            product: item.product_id,
+            quantity: item.quantity,
+        });
+        Self::signalled(ctx, "ADD_TO_CART_CHANNEL", change);
     }
 
     #[signal(name = "REMOVE_FROM_CART_CHANNEL")]
-    pub fn tutorial_remove(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
-        let outcome = tutorial::item(&raw).and_then(|item| {
-            // The tutorial removes the whole line when asked for as many or more than it holds.
-            let now = clock(ctx.workflow_time());
-            self.apply(now, |c| {
-                let have = c
-                    .items()
-                    .iter()
-                    .find(|l| i64::from(l.product_id) == item.product_id)
-                    .map_or(0, |l| i64::from(l.quantity));
-                let qty = (item.quantity < have).then_some(item.quantity);
-                c.remove(item.product_id, qty)
-            })
-            .map_err(|e| e.to_string())
+    pub async fn tutorial_remove(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
+        let change = tutorial::item(&raw).map(|item| Change::RemoveUpTo {
+            product: item.product_id,
+            quantity: item.quantity,
         });
-        ignored_signal(ctx, "REMOVE_FROM_CART_CHANNEL", outcome);
+        Self::signalled(ctx, "REMOVE_FROM_CART_CHANNEL", change);
     }
 
     #[signal(name = "UPDATE_EMAIL_CHANNEL")]
-    pub fn tutorial_email(&mut self, ctx: &mut SyncWorkflowContext<Self>, raw: RawValue) {
-        let outcome = tutorial::email(&raw).and_then(|email| {
-            let now = clock(ctx.workflow_time());
-            self.apply(now, |c| c.set_email(&email))
-                .map_err(|e| e.to_string())
-        });
-        ignored_signal(ctx, "UPDATE_EMAIL_CHANNEL", outcome);
+    pub async fn tutorial_email(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
+        let change = tutorial::email(&raw).map(|email| Change::SetEmail { email });
+        Self::signalled(ctx, "UPDATE_EMAIL_CHANNEL", change);
     }
 
     #[signal(name = "CHECKOUT_CHANNEL")]
     pub async fn tutorial_checkout(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
-        let outcome = match tutorial::checkout(&raw) {
-            Ok(request) => Self::begin_checkout(ctx, request).map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        ignored_signal(ctx, "CHECKOUT_CHANNEL", outcome);
+        let change = tutorial::checkout(&raw).map(Change::Checkout);
+        Self::signalled(ctx, "CHECKOUT_CHANNEL", change);
     }
-}
-
-/// Whether a checkout of a cart in `status` joins the one under way or done, instead of
-/// beginning one: it then answers the cart as it is, paid or still paying, never a refusal. A
-/// person told "nothing was charged" about a cart that is paying would pay some other way. (What
-/// the joining checkout asked to pay with is not used: the payment under way is the one.)
-fn joins_checkout(status: Status) -> bool {
-    status.is_paying() || status == Status::CheckedOut
 }
 
 /// Whether a start input's `resume` state is this cart's own, handed over by its own
@@ -999,10 +1070,9 @@ fn find(catalog: &Catalog, product: i64) -> Result<&Product, UpdateError> {
 }
 
 /// Logs a tutorial signal that was not applied: signals cannot answer.
-fn ignored_signal<T>(ctx: &impl FirstRun, signal: &str, outcome: Result<T, String>) {
-    if let Err(e) = outcome {
-        ctx.warn_once(format_args!("ignoring the tutorial signal {signal}: {e}"));
-    }
+fn ignored_signal(ctx: &impl FirstRun, signal: &str, e: impl std::fmt::Display) {
+    ctx.warn_once(format_args!("ignoring the tutorial signal {signal}: {e}"));
+    ctx.count(CartEvent::SignalIgnored);
 }
 
 /// What workflow code does only when it first runs, not again each time a worker replays the

@@ -2,10 +2,11 @@
 //! (times, revision, reminder bookkeeping, receipt). All decisions about timers are pure
 //! functions of this state, so they replay identically and are unit-tested without Temporal.
 
+use super::changes::{Change, Changes, Sender};
 use super::messages::{CartSettings, CartView, Checkout, LineView, Receipt};
 use crate::activities::{ChargeRequest, ConfirmationRequest, PaymentCall, ReminderRequest};
 use crate::domain::{
-    Cart, CartError, Heard, Known, Observation, PaymentAnswer, PaymentRecord, Status, Step,
+    Cart, CartError, Heard, Known, Observation, PaymentAnswer, PaymentRecord, Product, Status, Step,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,9 @@ pub struct CartState {
     /// The payment of the checkout under way, kept until it is decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<CheckoutPayment>,
+    /// The changes received and not applied yet, oldest first (see [`super::changes`]).
+    #[serde(default, skip_serializing_if = "Changes::is_empty")]
+    pub changes: Changes,
 }
 
 /// A checkout's payment: the charge every request sends (idempotency key included), and what
@@ -60,6 +64,25 @@ impl CheckoutPayment {
                 .map(|_| self.record.timing().key_window),
         }
     }
+}
+
+/// What applying a change did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Changed,
+    /// A checkout began: the run loop pays for it.
+    CheckoutBegun,
+    /// A checkout of a cart already paying or paid: it begins nothing (see
+    /// [`joins_checkout`]).
+    JoinedCheckout,
+}
+
+/// Whether a checkout of a cart in `status` joins the one under way or done, instead of
+/// beginning one: it then answers the cart as it is, paid or still paying, never a refusal. A
+/// person told "nothing was charged" about a cart that is paying would pay some other way. (What
+/// the joining checkout asked to pay with is not used: the payment under way is the one.)
+pub fn joins_checkout(status: Status) -> bool {
+    status.is_paying() || status == Status::CheckedOut
 }
 
 /// The window of the reminder cap.
@@ -91,6 +114,7 @@ impl CartState {
             reminders_sent: Vec::new(),
             receipt: None,
             payment: None,
+            changes: Changes::default(),
         }
     }
 
@@ -237,6 +261,55 @@ impl CartState {
             payment: order.payment.map(String::from),
             description,
         })
+    }
+
+    /// Applies a change from the queue, `price` the price of the product it adds where
+    /// [`Change::needs_price`] asked for one. A refused change leaves the state as it was.
+    pub fn apply(
+        &mut self,
+        change: &Change,
+        sender: &Sender,
+        price: Option<&Product>,
+        now: Timestamp,
+    ) -> Result<Applied, CartError> {
+        match change {
+            Change::Add { product, quantity } => {
+                let found = match price.cloned().or_else(|| self.cart.product(*product)) {
+                    Some(found) => found,
+                    None => {
+                        // `needs_price` asks for a price whenever the cart would take the
+                        // line, so without one the cart refuses it.
+                        self.cart.check_new_line(*quantity)?;
+                        return Err(CartError::NotSold(*product));
+                    }
+                };
+                self.cart.add_product(&found, *quantity)?;
+            }
+            Change::Remove { product, quantity } => self.cart.remove(*product, *quantity)?,
+            Change::RemoveUpTo { product, quantity } => {
+                let holds = self
+                    .cart
+                    .items()
+                    .iter()
+                    .find(|l| i64::from(l.product_id) == *product);
+                let have = holds.map_or(0, |l| i64::from(l.quantity));
+                let quantity = (*quantity < have).then_some(*quantity);
+                self.cart.remove(*product, quantity)?;
+            }
+            Change::SetEmail { email } => self.cart.set_email(email)?,
+            Change::Checkout(request) => {
+                if joins_checkout(self.cart.status()) {
+                    return Ok(Applied::JoinedCheckout);
+                }
+                self.begin_charge(request, now)?;
+                return Ok(Applied::CheckoutBegun);
+            }
+        }
+        // The items of a start input are the cart as it begins, not a change of it.
+        if *sender != Sender::StartItem {
+            self.touch(now);
+        }
+        Ok(Applied::Changed)
     }
 
     /// Begins a checkout whose payment the main loop makes and follows until it is decided.

@@ -122,7 +122,9 @@ async fn what_a_caller_sends_cannot_bloat_a_cart() {
     assert_eq!(json_after.len(), json_before.len());
     assert!(!json_after.contains("xxxxxxxxxx"));
 
-    // A hundred different products fit, the next is refused and leaves no trace either.
+    // A hundred different products fit. The next is refused when its turn comes (whether a
+    // line fits depends on the changes before it), without being priced: the history records
+    // the refused update, a few events, and nothing of the product.
     for product in 1..MAX_LINES {
         let (status, body) = api
             .call(Method::POST, &path("add"), Some(add(product)))
@@ -142,7 +144,10 @@ async fn what_a_caller_sends_cannot_bloat_a_cart() {
         "{body}"
     );
     let (json_full, events) = stored(&s, &id).await;
-    assert_eq!(events, events_full);
+    assert!(
+        events <= events_full + 5,
+        "{events} events after the refusal, {events_full} before"
+    );
     assert!(!json_full.contains(&format!("Case {MAX_LINES}\"")));
     let (status, cart) = api
         .call(Method::GET, &format!("/api/v1/carts/{id}"), None)

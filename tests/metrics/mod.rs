@@ -6,14 +6,14 @@ use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 use std::time::Duration;
 
-type Scrape = MetricsExposition<PrometheusType, PrometheusValue>;
+pub(crate) type Scrape = MetricsExposition<PrometheusType, PrometheusValue>;
 
 /// A free loopback address for `--metrics`.
-fn metrics_address() -> String {
+pub(crate) fn metrics_address() -> String {
     format!("127.0.0.1:{}", free_port())
 }
 
-async fn scrape(address: &str) -> Scrape {
+pub(crate) async fn scrape(address: &str) -> Scrape {
     let text = reqwest::get(format!("http://{address}/metrics"))
         .await
         .expect("the metrics endpoint answers")
@@ -47,7 +47,7 @@ fn samples<'a>(
 }
 
 /// The value of the counter or gauge `name` with (at least) these labels.
-fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples(scrape, name, labels).find_map(|v| match v {
         PrometheusValue::Counter(c) => Some(c.value.as_f64()),
         PrometheusValue::Gauge(g) | PrometheusValue::Unknown(g) => Some(g.as_f64()),

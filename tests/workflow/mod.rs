@@ -3,6 +3,7 @@
 
 mod compat;
 mod continue_as_new;
+mod ordering;
 mod payments;
 mod rejections;
 mod replay;

@@ -46,17 +46,6 @@ async fn every_bad_input_is_rejected_and_changes_nothing() {
     assert!(
         rejected(carts.add(&id, add(1, 100), start()).await).contains("at most 99 of one product")
     );
-    assert!(
-        rejected(carts.add(&id, add(0, 98), start()).await).contains("this would make 100"),
-        "the maximum holds after merging too"
-    );
-    let absent = remove(3, None);
-    assert_eq!(
-        rejected(carts.remove(&id, absent).await),
-        format!("product 3 is not in cart {id}")
-    );
-    let too_many = remove(0, Some(5));
-    assert!(rejected(carts.remove(&id, too_many).await).contains("holds 2 of product 0"));
     assert_eq!(
         rejected(
             carts
@@ -70,13 +59,29 @@ async fn every_bad_input_is_rejected_and_changes_nothing() {
         ),
         "\"ann@\" is not a valid e-mail address: the domain after the @ needs a dot, as in example.com"
     );
+    // Validators rejected these before anything entered the history: they are wrong whatever
+    // came before them.
+    assert_eq!(history(&h.env, &id).await.len(), events_before);
+
+    // These depend on what the cart holds, which the changes before them decide: they are
+    // refused when their turn comes, and the history records the refused update.
+    assert!(
+        rejected(carts.add(&id, add(0, 98), start()).await).contains("this would make 100"),
+        "the maximum holds after merging too"
+    );
+    let absent = remove(3, None);
+    assert_eq!(
+        rejected(carts.remove(&id, absent).await),
+        format!("product 3 is not in cart {id}")
+    );
+    let too_many = remove(0, Some(5));
+    assert!(rejected(carts.remove(&id, too_many).await).contains("holds 2 of product 0"));
     assert!(
         rejected(carts.checkout(&id, checkout(None, None)).await).contains("has no e-mail address")
     );
 
     assert_eq!(carts.get(&id).await.unwrap(), before);
-    // Validators rejected all of them before anything entered the history.
-    assert_eq!(history(&h.env, &id).await.len(), events_before);
+    assert!(history(&h.env, &id).await.len() > events_before);
     assert!(ledger(h.data()).is_empty());
 }
 

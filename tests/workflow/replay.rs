@@ -4,8 +4,8 @@
 //! of its time with `CART_RECORD_HISTORY=tests/fixtures/NAME.json`; replaying them all guards
 //! carts already running against changes that would break them. `full-history.json`
 //! (`a_full_history_replays`): a reminder send that fails while the provider is down and is
-//! cancelled by a change, a reminder, a decline, a last idle period held back by the cap, and a
-//! paid checkout. `settling.json` (`a_settling_history_replays`): payments whose answers say
+//! cancelled by a change, a reminder, a decline, tutorial signals queued with an update, a last idle
+//! period held back by the cap, and a paid checkout. `settling.json` (`a_settling_history_replays`): payments whose answers say
 //! nothing, a lookup that finds nothing, a PaymentIntent given up and cancelled after a failed
 //! cancel, and one followed up by its id until it is paid.
 //!
@@ -109,6 +109,14 @@ async fn a_full_history_replays() {
     .await;
     let declined = checkout(None, Some("tok_chargeDeclined"));
     assert!(carts.checkout(&id, declined).await.is_err());
+    // The tutorial's signals queue with the updates: an add that waits for its price, the
+    // remove behind it, and an update behind both.
+    let temporal = Temporal {
+        address: h.address.clone(),
+    };
+    let item = |p: i64| format!(r#"{{"Route":"x","Item":{{"ProductId":{p},"Quantity":1}}}}"#);
+    temporal.signal(&id, "ADD_TO_CART_CHANNEL", &item(1));
+    temporal.signal(&id, "REMOVE_FROM_CART_CHANNEL", &item(1));
     // The next reminder waits for the day's cap; the checkout comes first.
     carts.add(&id, add(2, 1), start()).await.unwrap();
     carts.checkout(&id, checkout(None, None)).await.unwrap();
