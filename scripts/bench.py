@@ -94,7 +94,10 @@ def main():
     p.add_argument("--load", required=True)
     p.add_argument("--runs", type=int, default=15)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--only", default="cli,load,open,hot,signals",
+                   help="the parts to run, comma-separated: cli, load, open, hot, signals")
     args = p.parse_args()
+    parts = set(args.only.split(","))
     if not os.access(GNU_TIME, os.X_OK):
         sys.exit(f"{GNU_TIME} (GNU time) measures peak memory: install it (Debian: apt-get install time)")
     many = 2_000 if args.quick else 10_000
@@ -125,86 +128,106 @@ def main():
             return {**env, "CART_TASK_QUEUE": queue}
 
         # 1. Whole processes: cart against the temporal CLI, one cart, the same calls.
-        qenv = queue_env("bench-cli")
-        worker = Worker(args.cart, qenv)
-        run([args.cart, "add", "CART-bench", "--product", "0"], qenv)
-        show = median_of(args.runs, [args.cart, "show", "CART-bench"], qenv)
-        query = median_of(args.runs, [args.temporal, "workflow", "query", "--address", address,
-                                      "-w", "CART-bench", "--name", "get_cart"], qenv)
-        add = median_of(args.runs, [args.cart, "add", "CART-bench", "--product", "1"], qenv)
-        update = median_of(args.runs, [
-            args.temporal, "workflow", "update", "execute", "--address", address,
-            "-w", "CART-bench", "--name", "add_item",
-            "--input", '{"product_id": 2, "quantity": 1}'], qenv)
-        start = median_of(args.runs, [args.cart, "--version"], qenv)
-        rows.append(("`cart show`, whole process", show, query, "`temporal workflow query`"))
-        rows.append(("`cart add`, whole process", add, update, "`temporal workflow update execute`"))
-        rows.append(("`cart --version` (start-up)", start, None, ""))
-        worker.stop()
+        if "cli" in parts:
+            cli_part(args, queue_env, address, rows)
 
         # 2. The worker: idle, then under many carts × many changes.
-        qenv = queue_env("bench-load")
-        worker = Worker(args.cart, qenv)
-        idle = worker.settled_rss()
-        carts, changes = (20, 20) if args.quick else (50, 40)
-        cpu = worker.cpu_seconds()
-        done = load(args, qenv, "carts", carts, changes, 16)
-        per_change = (worker.cpu_seconds() - cpu) / done["changes"]
-        loaded = worker.settled_rss()
-        worker.stop()
+        if "load" in parts:
+            qenv = queue_env("bench-load")
+            worker = Worker(args.cart, qenv)
+            idle = worker.settled_rss()
+            carts, changes = (20, 20) if args.quick else (50, 40)
+            cpu = worker.cpu_seconds()
+            done = load(args, qenv, "carts", carts, changes, 16, "events")
+            per_change = (worker.cpu_seconds() - cpu) / done["changes"]
+            loaded = worker.settled_rss()
+            worker.stop()
+            rows.append(("`cart worker`, idle", mib(idle)))
+            rows.append((f"worker under {carts} carts × {changes} changes",
+                         f"{per_change * 1000:.2f} ms CPU and "
+                         f"{done['events'] / done['changes']:.1f} history events per change, "
+                         f"{mib(loaded)}"))
 
         # 3. Open carts on one worker, one line each: with the default cache, and with every
         #    cart in the cache.
-        def open_carts(queue, extra):
-            qenv = queue_env(queue)
-            worker = Worker(args.cart, qenv, extra)
-            load(args, qenv, "carts", 1_000, 1, 32)
-            at_1k = worker.settled_rss()
-            load(args, qenv, "carts", many - 1_000, 1, 32)
-            at_many = worker.settled_rss()
+        if "open" in parts:
+            for name, queue, extra in (
+                    ("the default cache (1,000 carts)", "bench-open", []),
+                    (f"all {many:,} carts in the cache", "bench-cached",
+                     ["--max-cached-carts", str(many)])):
+                qenv = queue_env(queue)
+                worker = Worker(args.cart, qenv, extra)
+                load(args, qenv, "carts", 1_000, 1, 32)
+                at_1k = worker.settled_rss()
+                load(args, qenv, "carts", many - 1_000, 1, 32)
+                at_many = worker.settled_rss()
+                worker.stop()
+                per_cart = (at_many - at_1k) / (many - 1_000)
+                rows.append((f"worker, 1,000 → {many:,} open carts, {name}",
+                             f"{mib(at_1k)} → {mib(at_many)}, {per_cart / 1024:.1f} KiB per "
+                             "cart beyond the first 1,000"))
+
+        # 4. One hot cart, through several continue-as-new runs: updates, then the tutorial's
+        #    signals (which the cart applies in order, an add waiting for its price holding
+        #    back the changes behind it).
+        for part, what, count in (("hot", "changes", 6_000), ("signals", "tutorial signals", 3_000)):
+            if part not in parts:
+                continue
+            qenv = queue_env(f"bench-{part}")
+            worker = Worker(args.cart, qenv)
+            count = 1_000 if args.quick else count
+            cpu = worker.cpu_seconds()
+            hot = load(args, qenv, part, count, 8)
+            per_change = (worker.cpu_seconds() - cpu) / hot["changes"]
             worker.stop()
-            return at_1k, at_many
-
-        default_cache = open_carts("bench-open", [])
-        all_cached = open_carts("bench-cached", ["--max-cached-carts", str(many)])
-
-        # 4. One hot cart, through several continue-as-new runs.
-        qenv = queue_env("bench-hot")
-        worker = Worker(args.cart, qenv)
-        hot_changes = 1_000 if args.quick else 6_000
-        hot = load(args, qenv, "hot", hot_changes, 8)
-        worker.stop()
+            rows.append((f"one hot cart, {hot['changes']:,} {what}, 8 at a time",
+                         f"{hot['changes'] / hot['seconds']:.0f} changes/s, "
+                         f"{per_change * 1000:.2f} ms CPU and "
+                         f"{hot['events'] / hot['changes']:.1f} history events per change, "
+                         f"{hot['runs']} runs (continue-as-new)"))
     finally:
         server.terminate()
         server.wait(timeout=60)
         shutil.rmtree(work, ignore_errors=True)
 
-    def ms(seconds):
-        return f"{seconds * 1000:.0f} ms"
-
-    def mib(size):
-        return f"{size / MiB:.1f} MiB"
-
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"{platform.system()} {platform.release()}; medians of {args.runs} runs.\n")
     print("| measured | `cart` | the comparison | ratio |")
     print("|---|---|---|---|")
-    for name, ours, theirs, what in rows:
-        if theirs is None:
-            print(f"| {name} | {ms(ours[0])}, {mib(ours[1])} | | |")
-        else:
-            print(f"| {name} | {ms(ours[0])}, {mib(ours[1])} | {what}: {ms(theirs[0])}, "
-                  f"{mib(theirs[1])} | {ours[0] / theirs[0]:.2f}×, {ours[1] / theirs[1]:.2f}× |")
-    print(f"| `cart worker`, idle | {mib(idle)} | | |")
-    print(f"| worker under {carts} carts × {changes} changes | "
-          f"{per_change * 1000:.2f} ms CPU per change, {mib(loaded)} | | |")
-    for name, (at_1k, at_many) in (("the default cache (1,000 carts)", default_cache),
-                                   (f"all {many:,} carts in the cache", all_cached)):
-        per_cart = (at_many - at_1k) / (many - 1_000)
-        print(f"| worker, 1,000 → {many:,} open carts, {name} | {mib(at_1k)} → "
-              f"{mib(at_many)}, {per_cart / 1024:.1f} KiB per cart beyond the first 1,000 | | |")
-    print(f"| one hot cart, {hot['changes']:,} changes, 8 at a time | "
-          f"{hot['changes'] / hot['seconds']:.0f} changes/s, {hot['runs']} runs (continue-as-new) | | |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |" + " |" * (4 - len(row)))
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.0f} ms"
+
+
+def mib(size):
+    return f"{size / MiB:.1f} MiB"
+
+
+def cli_part(args, queue_env, address, rows):
+    """`cart show`, `cart add` and `cart --version` beside the `temporal` CLI."""
+    qenv = queue_env("bench-cli")
+    worker = Worker(args.cart, qenv)
+    run([args.cart, "add", "CART-bench", "--product", "0"], qenv)
+    show = median_of(args.runs, [args.cart, "show", "CART-bench"], qenv)
+    query = median_of(args.runs, [args.temporal, "workflow", "query", "--address", address,
+                                  "-w", "CART-bench", "--name", "get_cart"], qenv)
+    add = median_of(args.runs, [args.cart, "add", "CART-bench", "--product", "1"], qenv)
+    update = median_of(args.runs, [
+        args.temporal, "workflow", "update", "execute", "--address", address,
+        "-w", "CART-bench", "--name", "add_item",
+        "--input", '{"product_id": 2, "quantity": 1}'], qenv)
+    start = median_of(args.runs, [args.cart, "--version"], qenv)
+    for name, ours, theirs, what in (
+            ("`cart show`, whole process", show, query, "`temporal workflow query`"),
+            ("`cart add`, whole process", add, update, "`temporal workflow update execute`")):
+        rows.append((name, f"{ms(ours[0])}, {mib(ours[1])}",
+                     f"{what}: {ms(theirs[0])}, {mib(theirs[1])}",
+                     f"{ours[0] / theirs[0]:.2f}×, {ours[1] / theirs[1]:.2f}×"))
+    rows.append(("`cart --version` (start-up)", f"{ms(start[0])}, {mib(start[1])}"))
+    worker.stop()
 
 
 if __name__ == "__main__":
