@@ -81,6 +81,8 @@ pub struct CartWorkflow {
     /// Whether the run is about to continue-as-new: the applier then applies only what an
     /// update waits for (see [`Changes::next`]).
     draining: bool,
+    /// The latest checkout refused in this run, by its attempt, and why: its handler's answer.
+    refused: Option<(u32, String)>,
     /// The status last seen by the run loop: its changes are counted (see [`metrics`]) and kept
     /// in the memo.
     seen: Status,
@@ -135,10 +137,20 @@ enum Pricing {
 /// workflow task usually runs the activity at once (eager execution), and only a product new
 /// to the cart needs one.
 fn price_options() -> ActivityOptions {
-    let mut opts = ActivityOptions::start_to_close_timeout(Duration::from_secs(5));
+    let attempt = Duration::from_secs(5);
+    let mut opts = ActivityOptions::start_to_close_timeout(attempt);
+    // Changes behind the add wait for it: with no worker to take the lookup, it fails after a
+    // minute rather than hold the cart.
+    opts.close_timeouts = ActivityCloseTimeouts::ScheduleAndStartToClose {
+        schedule_to_close: PRICE_TRIED_FOR,
+        start_to_close: attempt,
+    };
     opts.retry_policy = Some(retry(3, Duration::from_secs(2)));
     opts
 }
+
+/// How long a price lookup may take, waiting for a worker included.
+const PRICE_TRIED_FOR: Duration = Duration::from_secs(60);
 
 /// The workflow's clock as a timestamp. Workflow time is always set while the workflow runs;
 /// the epoch fallback only keeps this total.
@@ -298,6 +310,7 @@ impl CartWorkflow {
             answers: BTreeMap::new(),
             applying: false,
             draining: false,
+            refused: None,
             seen: state.cart.status(),
             new_cart: true,
             search_attributes: false,
@@ -359,10 +372,7 @@ impl CartWorkflow {
         let mut life = std::pin::pin!(Self::live(ctx).fuse());
         temporalio_sdk::workflows::select! {
             ended = life => ended,
-            stopped = applier => match stopped {
-                Err(e) => Err(e),
-                Ok(never) => match never {},
-            },
+            never = applier => match never {},
         }
     }
 
@@ -405,8 +415,9 @@ impl CartWorkflow {
             // A cart with a change waiting its turn is not idle: the idle action waits for it.
             if !ctx.state(Self::settled) {
                 let c = &*ctx;
-                c.wait_condition(|w| w.settled() || c.continue_as_new_suggested())
-                    .await?;
+                let hand_over =
+                    |c: &WorkflowContext<Self>| at_rest && c.continue_as_new_suggested();
+                c.wait_condition(|w| w.settled() || hand_over(c)).await?;
                 continue;
             }
             let next = ctx.state(|w| w.state.next_idle_action(w.reminder_cap()));
@@ -576,13 +587,16 @@ impl CartWorkflow {
 
     /// Applies the cart's changes in the order they arrived, one at a time, for as long as the
     /// run lasts (see [`changes`]).
-    async fn apply_changes(
-        ctx: &WorkflowContext<Self>,
-    ) -> WorkflowResult<std::convert::Infallible> {
+    ///
+    /// It never ends the run: when the workflow is cancelled it stops, and the life decides
+    /// how the run ends (a payment under way still records its answer).
+    async fn apply_changes(ctx: &WorkflowContext<Self>) -> std::convert::Infallible {
         let mut ctx = ctx.clone();
         loop {
-            ctx.wait_condition(|w| w.state.changes.next(w.draining).is_some())
-                .await?;
+            let next = ctx.wait_condition(|w| w.state.changes.next(w.draining).is_some());
+            if next.await.is_err() {
+                return std::future::pending().await;
+            }
             let Some(next) = ctx.state_mut(|w| {
                 let next = w.state.changes.next(w.draining).cloned();
                 w.applying = next.is_some();
@@ -605,7 +619,8 @@ impl CartWorkflow {
         let now = clock(ctx.workflow_time());
         let (added, refusal) = ctx.state_mut(|w| {
             w.applying = false;
-            w.state.changes.applied(next.seq);
+            let taken = w.state.changes.applied(next.seq);
+            debug_assert!(taken.is_some(), "the change applied was the oldest");
             let applied = match price {
                 Some(Err(e)) => Err(e),
                 Some(Ok(found)) => w
@@ -876,7 +891,15 @@ impl CartWorkflow {
         };
         let answer = answer.map_err(|e| unanswered(&e));
         let now = clock(ctx.workflow_time());
-        let heard = ctx.state_mut(|w| w.state.payment_heard(&step, asked, answer, now));
+        let heard = ctx.state_mut(|w| {
+            let heard = w.state.payment_heard(&step, asked, answer, now);
+            let cart = &w.state.cart;
+            if cart.status() == Status::Open {
+                let reason = cart.last_error().unwrap_or_default().to_owned();
+                w.refused = Some((cart.checkout_attempts(), reason));
+            }
+            heard
+        });
         if let Heard::Nothing { unrelated } = heard {
             ctx.count(CartEvent::PaymentUnsettled { unrelated });
             let reason = ctx.state(|w| {
@@ -989,16 +1012,27 @@ impl CartWorkflow {
         req: Checkout,
     ) -> Result<CartView, BoxError> {
         let (applied, view) = Self::change(ctx, Change::Checkout(req)).await?;
-        if applied != Applied::CheckoutBegun {
+        let Applied::CheckoutBegun { attempt } = applied else {
             return Ok(view);
+        };
+        // This checkout's outcome: a refusal reopens the cart, and a checkout queued behind
+        // this one may begin at once, in the same workflow task.
+        let attempts = |w: &Self| w.state.cart.checkout_attempts();
+        ctx.wait_condition(|w| {
+            w.state.cart.status() != Status::CheckingOut || attempts(w) != attempt
+        })
+        .await?;
+        let (view, refused) = ctx.state(|w| {
+            let refused = w.refused.clone().filter(|(at, _)| *at == attempt);
+            (w.state.view(), refused.map(|(_, reason)| reason))
+        });
+        match refused {
+            Some(reason) => Err(UpdateError::Payment(reason).into()),
+            None if view.status == Status::Open => {
+                Err(UpdateError::Payment(view.last_error.unwrap_or_default()).into())
+            }
+            None => Ok(view),
         }
-        ctx.wait_condition(|w| w.state.cart.status() != Status::CheckingOut)
-            .await?;
-        let view = ctx.state(|w| w.state.view());
-        if view.status == Status::Open {
-            return Err(UpdateError::Payment(view.last_error.unwrap_or_default()).into());
-        }
-        Ok(view)
     }
 
     #[query]

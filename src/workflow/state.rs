@@ -70,8 +70,10 @@ impl CheckoutPayment {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
     Changed,
-    /// A checkout began: the run loop pays for it.
-    CheckoutBegun,
+    /// A checkout began, the cart's `attempt`-th: the run loop pays for it.
+    CheckoutBegun {
+        attempt: u32,
+    },
     /// A checkout of a cart already paying or paid: it begins nothing (see
     /// [`joins_checkout`]).
     JoinedCheckout,
@@ -302,7 +304,8 @@ impl CartState {
                     return Ok(Applied::JoinedCheckout);
                 }
                 self.begin_charge(request, now)?;
-                return Ok(Applied::CheckoutBegun);
+                let attempt = self.cart.checkout_attempts();
+                return Ok(Applied::CheckoutBegun { attempt });
             }
         }
         // The items of a start input are the cart as it begins, not a change of it.
