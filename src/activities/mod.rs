@@ -532,6 +532,21 @@ mod tests {
         (answer.observation, gateway.0.load(Ordering::SeqCst))
     }
 
+    /// An attempt that sent nothing because its request could outlast it (the key was fine).
+    fn assert_withheld_for_time(answer: &Observation, sent: usize) {
+        assert!(
+            matches!(
+                answer,
+                Observation::Withheld {
+                    key_expired: false,
+                    ..
+                }
+            ),
+            "{answer:?}"
+        );
+        assert_eq!(sent, 0);
+    }
+
     /// A question about the payment, asked of a worker that pays through `provider` (the
     /// counting provider's own when `None`).
     fn call(provider: Option<&str>) -> PaymentCall {
@@ -614,17 +629,7 @@ mod tests {
         // The attempt has 15 s left by the server's clock, and a request may take 20: it could
         // outlast the attempt, and the workflow hear the attempt was over while it still ran.
         let (answer, sent) = send(None, SystemTime::now(), Duration::from_secs(15)).await;
-        assert!(
-            matches!(
-                answer,
-                Observation::Withheld {
-                    key_expired: false,
-                    ..
-                }
-            ),
-            "{answer:?}"
-        );
-        assert_eq!(sent, 0);
+        assert_withheld_for_time(&answer, sent);
     }
 
     #[tokio::test]
@@ -633,17 +638,7 @@ mod tests {
         // now. A 20 s request would outlast the attempt.
         let started = SystemTime::now() - Duration::from_secs(20);
         let (answer, sent) = send(None, started, Duration::from_secs(30)).await;
-        assert!(
-            matches!(
-                answer,
-                Observation::Withheld {
-                    key_expired: false,
-                    ..
-                }
-            ),
-            "{answer:?}"
-        );
-        assert_eq!(sent, 0);
+        assert_withheld_for_time(&answer, sent);
     }
 
     #[tokio::test]

@@ -291,12 +291,16 @@ impl Cart {
         Ok(u32::try_from(qty).unwrap_or(u32::MAX))
     }
 
+    /// The cart's line of a product, if it holds it.
+    pub fn line(&self, product: i64) -> Option<&LineItem> {
+        self.items
+            .iter()
+            .find(|l| i64::from(l.product_id) == product)
+    }
+
     /// A product of the cart as its line prices it, if the cart holds it.
     pub fn product(&self, product: i64) -> Option<Product> {
-        let line = self
-            .items
-            .iter()
-            .find(|l| i64::from(l.product_id) == product)?;
+        let line = self.line(product)?;
         Some(Product {
             id: line.product_id,
             name: line.name.clone(),

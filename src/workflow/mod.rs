@@ -621,17 +621,11 @@ impl CartWorkflow {
             w.applying = false;
             let taken = w.state.changes.applied(next.seq);
             debug_assert!(taken.is_some(), "the change applied was the oldest");
-            let applied = match price {
-                Some(Err(e)) => Err(e),
-                Some(Ok(found)) => w
-                    .state
-                    .apply(&next.change, &next.sender, Some(&found), now)
-                    .map_err(UpdateError::from),
-                None => w
-                    .state
-                    .apply(&next.change, &next.sender, None, now)
-                    .map_err(UpdateError::from),
-            };
+            let applied = price.transpose().and_then(|found| {
+                let state = &mut w.state;
+                let applied = state.apply(&next.change, &next.sender, found.as_ref(), now);
+                applied.map_err(UpdateError::from)
+            });
             let added = matches!(
                 (&applied, &next.change),
                 (Ok(Applied::Changed), Change::Add { .. })
@@ -650,13 +644,7 @@ impl CartWorkflow {
             ctx.count(CartEvent::ItemAdded);
         }
         if let Some(e) = refusal {
-            match &next.sender {
-                Sender::Signal(name) => ignored_signal(ctx, name, e),
-                _ => {
-                    ctx.warn_once(format_args!("ignoring a start item: {e}"));
-                    ctx.count(CartEvent::SignalIgnored);
-                }
-            }
+            ignored(ctx, &next.sender, e);
         }
     }
 
@@ -681,7 +669,7 @@ impl CartWorkflow {
                 let sender = Sender::Signal(signal.to_owned());
                 ctx.state_mut(|w| w.state.changes.push(change, sender));
             }
-            Err(e) => ignored_signal(ctx, signal, e),
+            Err(e) => ignored(ctx, &Sender::Signal(signal.to_owned()), e),
         }
     }
 
@@ -1103,9 +1091,17 @@ fn find(catalog: &Catalog, product: i64) -> Result<&Product, UpdateError> {
         })
 }
 
-/// Logs a tutorial signal that was not applied: signals cannot answer.
-fn ignored_signal(ctx: &impl FirstRun, signal: &str, e: impl std::fmt::Display) {
-    ctx.warn_once(format_args!("ignoring the tutorial signal {signal}: {e}"));
+/// Logs and counts a change that nobody waits for (a tutorial signal, a start item) and
+/// that was not applied: it cannot answer.
+fn ignored(ctx: &impl FirstRun, sender: &Sender, e: impl std::fmt::Display) {
+    match sender {
+        Sender::Signal(signal) => {
+            ctx.warn_once(format_args!("ignoring the tutorial signal {signal}: {e}"));
+        }
+        Sender::StartItem | Sender::Update => {
+            ctx.warn_once(format_args!("ignoring a start item: {e}"));
+        }
+    }
     ctx.count(CartEvent::SignalIgnored);
 }
 

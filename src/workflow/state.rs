@@ -289,12 +289,10 @@ impl CartState {
             }
             Change::Remove { product, quantity } => self.cart.remove(*product, *quantity)?,
             Change::RemoveUpTo { product, quantity } => {
-                let holds = self
+                let have = self
                     .cart
-                    .items()
-                    .iter()
-                    .find(|l| i64::from(l.product_id) == *product);
-                let have = holds.map_or(0, |l| i64::from(l.quantity));
+                    .line(*product)
+                    .map_or(0, |l| i64::from(l.quantity));
                 let quantity = (*quantity < have).then_some(*quantity);
                 self.cart.remove(*product, quantity)?;
             }

@@ -167,6 +167,27 @@ pub fn start_activity_worker(
     })
 }
 
+/// The zero-config activities (ledger and outbox in the setup's data directory) on a worker
+/// of their own.
+pub fn start_local_activities(s: &Setup) -> TestWorker {
+    start_activity_worker(&s.env, &s.queue, cart::worker::local_activities(s.data()))
+}
+
+/// A server that suggests continue-as-new after 30 events, with the carts' workflows and
+/// their activities on separate workers, so that a test can hold the activities back (stop
+/// the second) while the history grows, and start them again ([`start_local_activities`]).
+pub async fn early_hand_over() -> (Setup, TestWorker, TestWorker) {
+    let s = Setup::with_server_args(&[
+        "--dynamic-config-value",
+        "limit.historyCount.suggestContinueAsNew=30",
+    ])
+    .await;
+    let workflows = start_workflow_worker(&s.env, &s.queue);
+    let activities = start_local_activities(&s);
+    wait_for_worker(&s.client()).await;
+    (s, workflows, activities)
+}
+
 /// Runs the worker `build` makes on a thread of its own.
 fn start_built(
     env: &WorkflowEnvironment<LocalServer>,

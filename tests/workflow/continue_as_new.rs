@@ -123,16 +123,8 @@ async fn a_checkout_that_arrives_while_the_cart_hands_over_is_paid() {
     // suggestion, then a checkout. The hand-over waits for the add's answer; once the price
     // comes, the changes apply in order and the checkout begins, which ends the hand-over:
     // the checkout is paid, with the add in it, and nothing waits for anything else.
-    let s = Setup::with_server_args(&[
-        "--dynamic-config-value",
-        "limit.historyCount.suggestContinueAsNew=30",
-    ])
-    .await;
-    let _workflows = start_workflow_worker(&s.env, &s.queue);
-    let activities =
-        start_activity_worker(&s.env, &s.queue, cart::worker::local_activities(s.data()));
+    let (s, _workflows, activities) = early_hand_over().await;
     let carts = s.client();
-    wait_for_worker(&carts).await;
     let id = unique_cart();
     carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
     carts
@@ -180,8 +172,7 @@ async fn a_checkout_that_arrives_while_the_cart_hands_over_is_paid() {
         },
     )
     .await;
-    let _activities =
-        start_activity_worker(&s.env, &s.queue, cart::worker::local_activities(s.data()));
+    let _activities = start_local_activities(&s);
     let added = waiting_add.await.unwrap().expect("the waiting add applies");
     assert!(added.items.iter().any(|l| l.product_id == 1));
     let paid = paying.await.unwrap().expect("the checkout is answered");

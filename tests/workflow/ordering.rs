@@ -178,16 +178,8 @@ async fn signals_queued_while_the_cart_hands_over_go_on_to_the_next_run() {
     // The server suggests continue-as-new early; the cart's activities are held back, so a
     // signalled add of a new product waits for its price while signals queue behind it and
     // the history passes the suggestion.
-    let s = Setup::with_server_args(&[
-        "--dynamic-config-value",
-        "limit.historyCount.suggestContinueAsNew=30",
-    ])
-    .await;
-    let _workflows = start_workflow_worker(&s.env, &s.queue);
-    let activities =
-        start_activity_worker(&s.env, &s.queue, cart::worker::local_activities(s.data()));
+    let (s, _workflows, activities) = early_hand_over().await;
     let carts = s.client();
-    wait_for_worker(&carts).await;
     let id = unique_cart();
     carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
     let cart = s
@@ -209,8 +201,7 @@ async fn signals_queued_while_the_cart_hands_over_go_on_to_the_next_run() {
     .await;
 
     // Once the add has its price, the run hands over: what is still queued goes with it.
-    let _activities =
-        start_activity_worker(&s.env, &s.queue, cart::worker::local_activities(s.data()));
+    let _activities = start_local_activities(&s);
     let next_run = eventually(Duration::from_secs(30), "a new run", || async {
         Some(run_id(&cart).await).filter(|run| *run != first_run)
     })
