@@ -298,3 +298,57 @@ async fn a_hot_cart_applies_thousands_of_signals_in_order_across_runs() {
     );
     assert_ne!(run_id(&cart).await, first_run, "the cart continued as new");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_changes_survive_a_worker_killed_while_they_stream_in() {
+    // The real `cart worker` is killed (SIGKILL) while four lanes stream signals into one cart
+    // and a new worker takes over from the history, across continue-as-new runs. Each lane
+    // adds two of its product and removes one, thirty times: in order, nothing is refused and
+    // every line ends at 30; a change lost, doubled or reordered leaves another number.
+    let s = Setup::with_server_args(&[
+        "--dynamic-config-value",
+        "limit.historyCount.suggestContinueAsNew=200",
+    ])
+    .await;
+    let worker = s.spawn_worker().await;
+    let id = unique_cart();
+    let cart = start_tutorial_cart(&s, &id).await;
+    const ROUNDS: u32 = 30;
+    const SIGNALS: usize = 4 * 3 * ROUNDS as usize;
+    let sent = std::sync::atomic::AtomicUsize::new(0);
+    let count = || sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let lanes = futures::stream::iter(0..4_i64)
+        .map(|product| {
+            let (cart, count) = (&cart, &count);
+            async move {
+                for _ in 0..ROUNDS {
+                    signal_add(cart, product, 1).await;
+                    signal_add(cart, product, 1).await;
+                    signal_remove(cart, product, 1).await;
+                    count();
+                    count();
+                    count();
+                }
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<()>>();
+    let takeover = async {
+        while sent.load(std::sync::atomic::Ordering::SeqCst) < SIGNALS / 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        worker.kill();
+        let at_kill = sent.load(std::sync::atomic::Ordering::SeqCst);
+        (at_kill, s.spawn_worker().await)
+    };
+    let (_, (at_kill, _replacement)) = tokio::join!(lanes, takeover);
+    assert!(
+        at_kill < SIGNALS,
+        "the worker died with signals still to come"
+    );
+
+    let view = after_earlier_changes(&s.client(), &id).await;
+    let mut held = quantities(&view);
+    held.sort();
+    assert_eq!(held, [(0, ROUNDS), (1, ROUNDS), (2, ROUNDS), (3, ROUNDS)]);
+}
