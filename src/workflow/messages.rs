@@ -2,7 +2,7 @@
 //! the cart as clients see it. These types are the wire contract; renaming a field breaks
 //! running carts and older clients.
 
-use crate::domain::{Cart, CartId, Catalog, LineItem, ProductId, Status};
+use crate::domain::{Cart, CartId, LineItem, ProductId, Status};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -23,10 +23,6 @@ pub struct CartSettings {
     /// the tutorial's) has no cap; `Some(0)` sends none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminders_per_day: Option<u32>,
-    /// The catalog that priced carts started before the worker set the prices. Carts of that
-    /// time keep it, so their histories replay; any other cart ignores it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub catalog: Option<Catalog>,
 }
 
 /// The highest cap of reminders per day a cart takes (the cart keeps one time per reminder it
@@ -44,7 +40,6 @@ impl CartSettings {
             reminder_delay,
             expire_after,
             reminders_per_day: None,
-            catalog: None,
         }
     }
 
@@ -54,12 +49,6 @@ impl CartSettings {
             reminders_per_day: Some(cap),
             ..self
         }
-    }
-
-    /// The catalog a cart from before worker prices was priced from: the one it was started
-    /// with, or the built-in one for carts started without settings.
-    pub fn start_catalog(&self) -> Catalog {
-        self.catalog.clone().unwrap_or_else(Catalog::builtin)
     }
 
     /// These settings with every period between a second and [`MAX_PERIOD`], and a cap of at
@@ -78,14 +67,11 @@ impl CartSettings {
     /// These values are part of the workflow's history contract: carts already running
     /// recompute their timers from them on replay, so they must never change. Client-side
     /// defaults live in the CLI and may change freely, because clients always send settings.
-    /// (Such carts were priced from the built-in catalog before the worker set the prices; see
-    /// `CartSettings::start_catalog`.)
     pub fn frozen_default() -> Self {
         Self {
             reminder_delay: Duration::from_secs(60 * 60),
             expire_after: Duration::from_secs(30 * 24 * 60 * 60),
             reminders_per_day: None,
-            catalog: None,
         }
     }
 }

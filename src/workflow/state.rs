@@ -137,10 +137,9 @@ impl CartState {
     }
 
     /// The one thing the idle timer should fire for next, and when; `None` when nothing is
-    /// pending (a cart that is not open waits only for messages). `cap` is the most reminders
-    /// in any 24 hours (`None`: no cap): a reminder due past it waits for a free slot, or
-    /// gives way to the expiry.
-    pub fn next_idle_action(&self, cap: Option<u32>) -> Option<(Timestamp, IdleAction)> {
+    /// pending (a cart that is not open waits only for messages). A reminder due past the
+    /// cart's cap of reminders per day waits for a free slot, or gives way to the expiry.
+    pub fn next_idle_action(&self) -> Option<(Timestamp, IdleAction)> {
         if self.cart.status() != Status::Open {
             return None;
         }
@@ -149,7 +148,7 @@ impl CartState {
             && self.cart.email().is_some()
             && self.reminded_revision != Some(self.revision);
         let remind_at = self
-            .next_reminder_slot(cap)
+            .next_reminder_slot()
             .map(|slot| slot.max(after(self.updated_at, self.settings.reminder_delay)));
         match remind_at {
             Some(at) if wants_reminder && at < expire_at => Some((at, IdleAction::Remind)),
@@ -163,8 +162,8 @@ impl CartState {
     }
 
     /// The earliest time the cap lets another reminder go out; `None` when it never does.
-    fn next_reminder_slot(&self, cap: Option<u32>) -> Option<Timestamp> {
-        let Some(cap) = cap else {
+    fn next_reminder_slot(&self) -> Option<Timestamp> {
+        let Some(cap) = self.settings.reminders_per_day else {
             return Some(Timestamp::MIN);
         };
         if cap == 0 {
@@ -178,10 +177,10 @@ impl CartState {
         })
     }
 
-    /// The reminder of idle period `revision` went out at `now`.
-    pub fn reminder_sent(&mut self, revision: u64, now: Timestamp, cap: Option<u32>) {
+    /// The reminder of idle period `revision` went out at `now` (counted against the cap).
+    pub fn reminder_sent(&mut self, revision: u64, now: Timestamp) {
         self.reminder_done(revision);
-        if let Some(cap) = cap {
+        if let Some(cap) = self.settings.reminders_per_day {
             self.reminders_sent.push(now);
             let keep = usize::try_from(cap).unwrap_or(usize::MAX);
             let extra = self.reminders_sent.len().saturating_sub(keep);
@@ -405,7 +404,6 @@ mod tests {
             reminder_delay: Duration::from_secs(10),
             expire_after: Duration::from_secs(100),
             reminders_per_day: None,
-            catalog: None,
         };
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         CartState::new(
@@ -424,13 +422,13 @@ mod tests {
     fn an_empty_or_anonymous_cart_only_expires() {
         let mut s = state();
         assert_eq!(
-            s.next_idle_action(None),
+            s.next_idle_action(),
             Some((at(&s, 100), IdleAction::Expire))
         );
         s.cart.add(&Catalog::builtin(), 0, 1).unwrap();
         s.touch(at(&s, 5));
         assert_eq!(
-            s.next_idle_action(None),
+            s.next_idle_action(),
             Some((at(&s, 105), IdleAction::Expire))
         );
     }
@@ -441,26 +439,20 @@ mod tests {
         s.cart.add(&Catalog::builtin(), 0, 1).unwrap();
         s.cart.set_email("a@example.com").unwrap();
         s.touch(at(&s, 1));
-        assert_eq!(
-            s.next_idle_action(None),
-            Some((at(&s, 11), IdleAction::Remind))
-        );
-        s.reminder_sent(s.revision, at(&s, 11), None);
+        assert_eq!(s.next_idle_action(), Some((at(&s, 11), IdleAction::Remind)));
+        s.reminder_sent(s.revision, at(&s, 11));
         assert!(s.view().reminder_sent);
         assert!(
             s.reminders_sent.is_empty(),
             "nothing to count without a cap"
         );
         assert_eq!(
-            s.next_idle_action(None),
+            s.next_idle_action(),
             Some((at(&s, 101), IdleAction::Expire))
         );
         // A change starts a new idle period, which earns a new reminder.
         s.touch(at(&s, 50));
-        assert_eq!(
-            s.next_idle_action(None),
-            Some((at(&s, 60), IdleAction::Remind))
-        );
+        assert_eq!(s.next_idle_action(), Some((at(&s, 60), IdleAction::Remind)));
         assert!(!s.view().reminder_sent);
     }
 
@@ -479,27 +471,31 @@ mod tests {
     #[test]
     fn past_the_cap_a_reminder_waits_until_the_oldest_is_a_day_old() {
         let mut s = remindable(240);
-        let cap = Some(1);
-        assert_eq!(
-            s.next_idle_action(cap),
-            Some((at(&s, 11), IdleAction::Remind))
-        );
-        s.reminder_sent(s.revision, at(&s, 11), cap);
+        s.settings.reminders_per_day = Some(1);
+        assert_eq!(s.next_idle_action(), Some((at(&s, 11), IdleAction::Remind)));
+        s.reminder_sent(s.revision, at(&s, 11));
         // The customer comes back and leaves again: the next reminder waits for the day.
         s.touch(at(&s, 50));
         assert_eq!(
-            s.next_idle_action(cap),
+            s.next_idle_action(),
             Some((at(&s, 11 + DAY_SECS), IdleAction::Remind))
         );
         // Without a cap it would go out after the usual delay.
+        let uncapped = CartState {
+            settings: CartSettings {
+                reminders_per_day: None,
+                ..s.settings.clone()
+            },
+            ..s.clone()
+        };
         assert_eq!(
-            s.next_idle_action(None),
+            uncapped.next_idle_action(),
             Some((at(&s, 60), IdleAction::Remind))
         );
         // A change after the day is over is reminded after the usual delay again.
         s.touch(at(&s, 2 * DAY_SECS));
         assert_eq!(
-            s.next_idle_action(cap),
+            s.next_idle_action(),
             Some((at(&s, 2 * DAY_SECS + 10), IdleAction::Remind))
         );
     }
@@ -507,30 +503,32 @@ mod tests {
     #[test]
     fn the_cap_counts_the_last_day_only_and_keeps_no_more_than_it_counts() {
         let mut s = remindable(240);
-        let cap = Some(2);
+        s.settings.reminders_per_day = Some(2);
         for sent_at in [11, 100, 200] {
-            s.reminder_sent(s.revision, at(&s, sent_at), cap);
+            s.reminder_sent(s.revision, at(&s, sent_at));
             s.touch(at(&s, sent_at + 1));
         }
         assert_eq!(s.reminders_sent, vec![at(&s, 100), at(&s, 200)]);
         assert_eq!(
-            s.next_idle_action(cap),
+            s.next_idle_action(),
             Some((at(&s, 100 + DAY_SECS), IdleAction::Remind))
         );
     }
 
     #[test]
     fn a_cap_of_zero_sends_none_and_a_slot_after_expiry_gives_way_to_it() {
-        let s = remindable(240);
+        let mut s = remindable(240);
+        s.settings.reminders_per_day = Some(0);
         assert_eq!(
-            s.next_idle_action(Some(0)),
+            s.next_idle_action(),
             Some((s.expires_at(), IdleAction::Expire))
         );
         let mut s = remindable(12);
-        s.reminder_sent(s.revision, at(&s, 11), Some(1));
+        s.settings.reminders_per_day = Some(1);
+        s.reminder_sent(s.revision, at(&s, 11));
         s.touch(at(&s, 20));
         assert_eq!(
-            s.next_idle_action(Some(1)),
+            s.next_idle_action(),
             Some((at(&s, 20 + DAY_SECS / 2), IdleAction::Expire)),
             "the cart expires before the cap lets another reminder out"
         );
@@ -539,17 +537,15 @@ mod tests {
     #[test]
     fn a_reminder_given_up_on_ends_its_idle_period_but_is_not_counted() {
         let mut s = remindable(240);
+        s.settings.reminders_per_day = Some(1);
         s.reminder_done(s.revision);
         assert!(s.reminders_sent.is_empty());
         assert_eq!(
-            s.next_idle_action(Some(1)),
+            s.next_idle_action(),
             Some((s.expires_at(), IdleAction::Expire))
         );
         s.touch(at(&s, 30));
-        assert_eq!(
-            s.next_idle_action(Some(1)),
-            Some((at(&s, 40), IdleAction::Remind))
-        );
+        assert_eq!(s.next_idle_action(), Some((at(&s, 40), IdleAction::Remind)));
     }
 
     #[test]
@@ -564,11 +560,7 @@ mod tests {
         assert_eq!(first.idempotency_key, "CART-1-run1-checkout-1");
         assert_eq!(first.payment, None, "the provider picks its default");
         assert_eq!(first.description, "1 x iPhone SE");
-        assert_eq!(
-            s.next_idle_action(None),
-            None,
-            "no timer while checking out"
-        );
+        assert_eq!(s.next_idle_action(), None, "no timer while checking out");
         s.checkout_failed("card declined", at(&s, 2));
         let second = s.begin_checkout(&req, at(&s, 3)).unwrap();
         assert_eq!(second.idempotency_key, "CART-1-run1-checkout-2");

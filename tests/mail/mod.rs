@@ -42,7 +42,7 @@ impl SmtpServer {
     /// Starts the server and waits until it listens.
     pub fn up(&mut self) {
         assert!(self.child.is_none(), "the SMTP server is up already");
-        let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/python");
+        let python = tool("venv/bin/python");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mail/smtp_server.py");
         let mut child = Command::new(python)
             .arg(script)

@@ -10,7 +10,6 @@ mod outcomes;
 
 use crate::support::*;
 use cart::activities::{Outbox, StripeFlow, StripeGateway, StripeSettings};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -34,9 +33,7 @@ pub struct StripeMock {
 
 impl StripeMock {
     pub async fn start() -> Self {
-        let cli = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(".tools/npm/node_modules/stripe-stateful-mock/dist/cli.js");
-        assert!(cli.exists(), "no Stripe mock: run scripts/install-tools");
+        let cli = tool("npm/node_modules/stripe-stateful-mock/dist/cli.js");
         let port = free_port();
         let child = Command::new("node")
             .arg(cli)

@@ -1,53 +1,60 @@
-//! Determinism: histories recorded from real runs replay against the current workflow code.
+//! The paths a cart can take, driven against a real server, each history replayed against
+//! today's workflow code and recorded as a fixture when `CART_RECORD_FIXTURES` is set (see
+//! `tests/fixtures/mod.rs`). Together they cover add, remove, e-mail, the tutorial's start
+//! items and signals, a reminder whose send fails and is cancelled by a change, a reminder
+//! sent, the day's cap holding one back, a cap of none, expiry, a decline, a paid checkout with
+//! its confirmation, payments whose answers say nothing and are settled by lookup, cancel and
+//! follow-up, and continue-as-new with changes carried over.
 //!
-//! Each `tests/fixtures/*.json` was recorded by one of the tests here, run by the workflow code
-//! of its time with `CART_RECORD_HISTORY=tests/fixtures/NAME.json`; replaying them all guards
-//! carts already running against changes that would break them. `full-history.json`
-//! (`a_full_history_replays`): a reminder send that fails while the provider is down and is
-//! cancelled by a change, a reminder, a decline, tutorial signals queued with an update, a last idle
-//! period held back by the cap, and a paid checkout. `settling.json` (`a_settling_history_replays`): payments whose answers say
-//! nothing, a lookup that finds nothing, a PaymentIntent given up and cancelled after a failed
-//! cancel, and one followed up by its id until it is paid.
-//!
-//! No release of `cart` exists yet, so a change to the commands a cart issues re-records these
-//! (the histories of earlier builds were retired when payments came to be settled by the
-//! payment record); from the first release on, such a change goes behind `ctx.patched(…)` with
-//! a fixture of the release before it.
+//! - `full-history`: a reminder send that fails while the provider is down and is cancelled
+//!   by a change, a reminder, a decline, tutorial signals queued with an update, a last idle
+//!   period held back by the cap, and a paid checkout.
+//! - `settling`: payments whose answers say nothing, a lookup that finds nothing, a
+//!   PaymentIntent given up and cancelled after a failed cancel, and one followed up by its id
+//!   until it is paid.
+//! - `expiry`: a cart started with the tutorial's items (one of them not sold), held back from
+//!   reminders by a cap of none, that expires.
+//! - `continued-first-run` and `continued-last-run`: a cart handed over by continue-as-new
+//!   while changes and tutorial signals stream in, then paid in its new run.
 
+use crate::fixtures::{dir, replay};
 use crate::support::*;
 use cart::activities::{EmailMessage, MailError, Mailer};
-use cart::workflow::CartWorkflow;
-use std::path::PathBuf;
+use cart::domain::{CartId, Status};
+use cart::workflow::{CartInput, CartWorkflow, TutorialItem};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use temporalio_client::WorkflowHistory;
-use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use temporalio_client::WorkflowExecutionStatus;
 
-fn fixtures() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
-}
-
-async fn replay(json: &[u8]) {
-    let replayer = WorkflowReplayer::new(
-        WorkflowReplayerOptions::new()
-            .register_workflow::<CartWorkflow>()
-            .unwrap()
-            .build(),
-    )
-    .unwrap();
-    let history = WorkflowHistory::from_json(json).expect("history JSON");
-    replayer
-        .replay_workflow(history)
+/// Replays the history of the cart's run `run` (its latest when `None`), and records it as the
+/// fixture `name` of this version when `CART_RECORD_FIXTURES` is set.
+async fn record(
+    env: &temporalio_sdk::testing::WorkflowEnvironment<temporalio_sdk::testing::LocalServer>,
+    id: &CartId,
+    run: Option<&str>,
+    name: &str,
+) {
+    let client = env.client();
+    let mut info = client
+        .get_workflow_handle::<CartWorkflow>(id.as_str())
+        .info()
+        .clone();
+    info.run_id = run.map(str::to_owned);
+    let handle = temporalio_client::WorkflowHandle::<_, CartWorkflow>::new(client.clone(), info);
+    let json = handle
+        .fetch_history(Default::default())
+        .to_json()
         .await
-        .expect("the history replays without nondeterminism");
+        .unwrap();
+    if std::env::var_os("CART_RECORD_FIXTURES").is_some() {
+        let dir = dir(env!("CARGO_PKG_VERSION"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.json")), &json).unwrap();
+    }
+    if let Err(e) = replay(&json).await {
+        panic!("the history of {name} does not replay: {e}");
+    }
 }
 
 /// The outbox, unavailable while `down` is set; counts the sends tried while down.
@@ -121,24 +128,7 @@ async fn a_full_history_replays() {
     carts.add(&id, add(2, 1), start()).await.unwrap();
     carts.checkout(&id, checkout(None, None)).await.unwrap();
     h.result(&id).await;
-    record_and_replay(&h, &id).await;
-}
-
-/// Records the cart's history to `CART_RECORD_HISTORY` when it is set, and replays it.
-async fn record_and_replay(h: &Harness, id: &cart::domain::CartId) {
-    let json = h
-        .env
-        .client()
-        .get_workflow_handle::<CartWorkflow>(id.as_str())
-        .fetch_history(Default::default())
-        .to_json()
-        .await
-        .unwrap();
-    if let Some(path) = std::env::var_os("CART_RECORD_HISTORY") {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
-        std::fs::write(path, &json).unwrap();
-    }
-    replay(&json).await;
+    record(&h.env, &id, None, "full-history").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,16 +211,87 @@ async fn a_settling_history_replays() {
     carts.checkout(&id, checkout(None, None)).await.unwrap();
     let paid = h.result(&id).await;
     assert_eq!(paid.receipt.unwrap().charge_id, "pi_3");
-    record_and_replay(&h, &id).await;
+    record(&h.env, &id, None, "settling").await;
 }
 
-#[tokio::test]
-async fn every_recorded_history_replays() {
-    let files = fixtures();
-    assert!(files.len() >= 2, "the recorded histories are missing");
-    for file in files {
-        let json = std::fs::read(&file).unwrap();
-        eprintln!("replaying {}", file.display());
-        replay(&json).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_history_replays() {
+    let h = Harness::start().await;
+    let (carts, id) = (&h.carts, unique_cart());
+    let settings =
+        settings(Duration::from_secs(1), Duration::from_secs(3)).with_reminders_per_day(0);
+    let item = |product_id, quantity| TutorialItem {
+        product_id,
+        quantity,
+    };
+    let start = CartInput {
+        tutorial_items: vec![item(0, 1), item(99, 1)],
+        ..CartInput::new(settings, Some("ann@example.com".into()))
+    };
+    let view = carts.add(&id, add(2, 1), start).await.unwrap();
+    let held: Vec<_> = view
+        .items
+        .iter()
+        .map(|l| (l.product_id, l.quantity))
+        .collect();
+    assert_eq!(held, [(0, 1), (2, 1)], "the unknown start item is ignored");
+    let ended = h.result(&id).await;
+    assert_eq!(ended.status, Status::Expired);
+    assert!(
+        reminders(h.data()).is_empty(),
+        "a cap of none sends no reminder"
+    );
+    record(&h.env, &id, None, "expiry").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continued_history_replays() {
+    let h = Harness::start_with(
+        &[
+            "--dynamic-config-value",
+            "limit.historyCount.suggestContinueAsNew=40",
+        ],
+        cart::worker::local_activities,
+    )
+    .await;
+    let (carts, id) = (&h.carts, unique_cart());
+    carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
+    let handle = h
+        .env
+        .client()
+        .get_workflow_handle::<CartWorkflow>(id.as_str());
+    let first_run = handle
+        .describe(Default::default())
+        .await
+        .unwrap()
+        .run_id()
+        .to_owned();
+    carts
+        .set_email(&id, email("ann@example.com"))
+        .await
+        .unwrap();
+    let temporal = Temporal {
+        address: h.address.clone(),
+    };
+    let signal = r#"{"Route":"add_to_cart","Item":{"ProductId":3,"Quantity":1}}"#;
+    for _ in 0..15 {
+        carts.add(&id, add(1, 1), input(LONG, LONG)).await.unwrap();
+        temporal.signal(&id, "ADD_TO_CART_CHANNEL", signal);
+        carts.remove(&id, remove(1, Some(1))).await.unwrap();
     }
+    eventually(Duration::from_secs(20), "a new run", || async {
+        let d = handle.describe(Default::default()).await.ok()?;
+        (d.run_id() != first_run && d.status() == WorkflowExecutionStatus::Running).then_some(())
+    })
+    .await;
+    let paid = carts.checkout(&id, checkout(None, None)).await.unwrap();
+    let held: Vec<_> = paid
+        .items
+        .iter()
+        .map(|l| (l.product_id, l.quantity))
+        .collect();
+    assert_eq!(held, [(0, 1), (3, 15)]);
+    h.result(&id).await;
+    record(&h.env, &id, Some(&first_run), "continued-first-run").await;
+    record(&h.env, &id, None, "continued-last-run").await;
 }
