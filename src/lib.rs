@@ -1,6 +1,6 @@
 //! `cart`: a shopping cart for the command line whose carts are durable Temporal workflows.
 //!
-//! From the inside out (each uses only those above it; README.md, "Architecture", draws it):
+//! From the inside out (each uses only those above; ARCHITECTURE.md, "Architecture", draws it):
 //!
 //! - [`domain`]: the cart rules as plain Rust: cart ids, carts, money, the catalog.
 //! - [`activities`]: side effects (payments, e-mail) behind traits, with local providers and

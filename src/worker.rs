@@ -38,7 +38,7 @@ pub fn activities(
     ))
 }
 
-/// How many carts a worker keeps in memory by default: see README.md, "Performance".
+/// How many carts a worker keeps in memory by default: see docs/design.md, "Performance".
 pub const MAX_CACHED_CARTS: usize = 1000;
 
 /// How a worker hosts its carts.

@@ -34,7 +34,7 @@ pub use settings::{
     MailSettings, PaymentSettings, ProviderSettings, SettingsError, StripeFlow, StripeSettings,
 };
 pub use smtp::Smtp;
-pub use stripe_gateway::StripeGateway;
+pub use stripe_gateway::{StripeCharges, StripePaymentIntents, gateway as stripe_gateway};
 
 pub use crate::domain::PaymentAnswer;
 use crate::domain::{

@@ -8,7 +8,7 @@
 //! the local default.
 
 use super::mail::DEFAULT_SENDER;
-use super::{LocalLedger, Mailer, Mailgun, Outbox, PaymentGateway, Smtp, StripeGateway};
+use super::{LocalLedger, Mailer, Mailgun, Outbox, PaymentGateway, Smtp};
 use crate::domain::{PaymentTiming, ProductId};
 use jiff::SignedDuration;
 use lettre::message::Mailbox;
@@ -269,7 +269,7 @@ impl PaymentSettings {
     pub fn gateway(&self, data_dir: &Path) -> Result<Arc<dyn PaymentGateway>, SettingsError> {
         Ok(match self {
             PaymentSettings::Ledger => Arc::new(LocalLedger::new(data_dir)),
-            PaymentSettings::Stripe(stripe) => Arc::new(StripeGateway::new(stripe)?),
+            PaymentSettings::Stripe(stripe) => super::stripe_gateway(stripe)?,
         })
     }
 

@@ -111,7 +111,7 @@ impl Context {
         let written = var("CART_CODEC_KEY");
         let keys = Keyring::load(file.as_deref(), written.as_deref()).map_err(|e| {
             CliError::chain("the encryption keys are not usable", &e)
-                .hint("see README.md, \"Security\"; `cart codec-key` makes a key")
+                .hint("see docs/design.md, \"Encrypted payloads\"; `cart codec-key` makes a key")
         })?;
         Ok(EncryptionCodec::new(keys))
     }

@@ -6,9 +6,9 @@ use console::Style;
 use std::fmt;
 use std::io::IsTerminal;
 
-/// Exit codes, documented in `cart --help` and the README. Scripts can tell "the cart said
-/// no" (do not retry the same request) from "Temporal or the worker could not be reached"
-/// (retry later).
+/// Exit codes, documented in `cart --help` and docs/guide.md, "Exit codes". Scripts can tell
+/// "the cart said no" (do not retry the same request) from "Temporal or the worker could not be
+/// reached" (retry later).
 pub mod exit {
     pub const FAILURE: u8 = 1;
     pub const USAGE: u8 = 2;
@@ -126,9 +126,9 @@ impl From<ClientError> for CliError {
             ClientError::AlreadyExists(_) => {
                 Some("pick another --id, or leave it out to get a fresh one")
             }
-            ClientError::Keys(_) => {
-                Some("`cart worker` logs the keys it encrypts with; see README.md, \"Security\"")
-            }
+            ClientError::Keys(_) => Some(
+                "`cart worker` logs the keys it encrypts with; see docs/design.md, \"Encrypted payloads\"",
+            ),
             _ => None,
         };
         let code = match &e {

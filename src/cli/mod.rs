@@ -30,7 +30,7 @@ use std::time::Duration;
     // A later option wins over an earlier one, as in most tools; the prompt relies on it to
     // let an option typed on a line override the ones the prompt was opened with.
     args_override_self = true,
-    after_help = "Exit codes: 0 success, 1 failure, 2 usage error, 3 the cart refused (a rule, a declined card, no such cart; a checkout that exits 3 charged nothing), 4 Temporal or a worker unreachable or too slow (try again later), 5 accepted but the outcome is not known yet (a payment still settling: look again later, do not repeat), 130 interrupted with Ctrl-C."
+    after_help = "Exit codes: 0 success, 1 failure, 2 usage error, 3 the cart refused (a rule, a declined card, no such cart; a checkout that exits 3 charged nothing), 4 Temporal or a worker unreachable or too slow (try again later), 5 accepted but the outcome is not known yet (a payment still settling: look again later, do not repeat), 130 interrupted with Ctrl-C.\n\nDocumentation: docs/guide.md (using cart) and docs/operations.md (running it), in cart's source beside README.md."
 )]
 pub struct Cli {
     #[command(flatten)]

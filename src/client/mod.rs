@@ -524,7 +524,7 @@ impl CartClient {
                         && filter.uses_search_attributes() =>
                 {
                     ClientError::Rejected(format!(
-                        "the listing cannot filter on that: {} (is the query right, and does the namespace have the carts' search attributes? see README.md, \"Finding carts\")",
+                        "the listing cannot filter on that: {} (is the query right, and does the namespace have the carts' search attributes? see docs/operations.md, \"Finding carts\")",
                         status.message()
                     ))
                 }

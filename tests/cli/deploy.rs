@@ -1,13 +1,13 @@
-//! The systemd units README.md gives for production are valid units.
+//! The systemd units docs/operations.md gives for production are valid units.
 
 use std::path::Path;
 
-/// Every code block of README.md whose first line names a file under /etc/systemd/system.
+/// Every code block of docs/operations.md whose first line names a file under
+/// /etc/systemd/system.
 fn units() -> Vec<(String, String)> {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    readme
-        .split("```ini\n")
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/operations.md");
+    let text = std::fs::read_to_string(doc).unwrap();
+    text.split("```ini\n")
         .skip(1)
         .filter_map(|block| {
             let block = block.split("```").next()?;
@@ -21,7 +21,7 @@ fn units() -> Vec<(String, String)> {
 }
 
 #[test]
-fn the_readme_s_systemd_units_verify() {
+fn the_documented_systemd_units_verify() {
     let units = units();
     let names: Vec<&str> = units.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["cart-worker.service", "cart-serve.service"]);

@@ -204,7 +204,7 @@ async fn a_broken_catalog_file_stops_the_worker_with_the_reason() {
     assert_eq!(
         stderr(&out),
         format!(
-            "error: the catalog {} is not usable: the catalog has no products\nhint: see README.md, \"Catalog\", for the file format\n",
+            "error: the catalog {} is not usable: the catalog has no products\nhint: see docs/operations.md, \"Catalog\", for the file format\n",
             file.display()
         )
     );

@@ -9,7 +9,7 @@ mod faults;
 mod outcomes;
 
 use crate::support::*;
-use cart::activities::{Outbox, StripeFlow, StripeGateway, StripeSettings};
+use cart::activities::{Outbox, StripeFlow, StripeSettings, stripe_gateway};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -170,14 +170,14 @@ async fn a_retried_charge_is_a_single_charge_on_stripe() {
     let counter = calls.clone();
     let base = stripe.base.clone();
     let h = Harness::start_with(&[], move |data| {
-        let stripe = StripeGateway::new(&StripeSettings {
+        let stripe = stripe_gateway(&StripeSettings {
             base: base.clone(),
             flow: StripeFlow::Charges,
             ..StripeSettings::new(KEY)
         })
         .unwrap();
         activities_with(
-            LostAnswers::new(Arc::new(stripe), 2, counter),
+            LostAnswers::new(stripe, 2, counter),
             Outbox::new(data, "cart@localhost".parse().unwrap()),
         )
     })

@@ -3,8 +3,8 @@
 use crate::cli::{CliError, Context};
 use std::path::PathBuf;
 
-/// Make a new key for encrypting carts' data (see `cart worker --help` and README.md,
-/// "Security").
+/// Make a new key for encrypting carts' data (see `cart worker --help` and docs/design.md,
+/// "Encrypted payloads").
 ///
 /// Without --file, prints it as ID:BASE64 for CART_CODEC_KEY. With --file, writes it to that
 /// file, readable by its owner only (for CART_CODEC_KEY_FILE); if the file has keys already,

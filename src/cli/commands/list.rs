@@ -8,8 +8,8 @@ use crate::domain::Status;
 ///
 /// The filters ask Temporal's visibility store for the carts' search attributes (CartStatus,
 /// CartItems, CartTotal, CartUpdatedAt), which the namespace must have: `scripts/dev-server`
-/// registers them, README.md ("Finding carts") says how for a cluster. With a filter, carts
-/// that are checked out or expired are listed too.
+/// registers them, docs/operations.md ("Finding carts") says how for a cluster. With a filter,
+/// carts that are checked out or expired are listed too.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only carts with this status
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     };
     let carts = ctx.carts().await?.list(&filter).await.map_err(|e| {
         CliError::from(e).refused_hint(
-            "register the search attributes as README.md (\"Finding carts\") says, or fix the --query",
+            "register the search attributes as docs/operations.md (\"Finding carts\") says, or fix the --query",
         )
     })?;
     printed(ctx.printer().carts(&carts))

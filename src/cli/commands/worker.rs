@@ -30,7 +30,7 @@ pub struct Args {
     pub catalog: Option<PathBuf>,
     /// How many carts to keep in memory between their changes (Temporal's sticky cache). A
     /// cart that is not is rebuilt from its history when next touched: fewer cost replays,
-    /// more cost memory (see README.md, "Performance")
+    /// more cost memory (see docs/design.md, "Performance")
     #[arg(long, env = "CART_MAX_CACHED_CARTS", value_name = "N", default_value_t = crate::worker::MAX_CACHED_CARTS)]
     pub max_cached_carts: usize,
     /// Serve Prometheus metrics (the carts' counters and the Temporal SDK's worker metrics) at
@@ -54,7 +54,7 @@ pub fn catalog(path: Option<&Path>) -> Result<Catalog, CliError> {
     };
     Catalog::parse(&text, format).map_err(|e| {
         CliError::chain(format!("the catalog {} is not usable", path.display()), &e)
-            .hint("see README.md, \"Catalog\", for the file format")
+            .hint("see docs/operations.md, \"Catalog\", for the file format")
     })
 }
 
@@ -93,7 +93,7 @@ async fn search_attributes_registered(carts: &crate::client::CartClient) -> bool
         }
         Err(e) => {
             tracing::warn!(
-                "cannot tell whether the namespace has the carts' search attributes ({e}); carts keep none: see README.md, \"Finding carts\""
+                "cannot tell whether the namespace has the carts' search attributes ({e}); carts keep none: see docs/operations.md, \"Finding carts\""
             );
             false
         }
@@ -103,7 +103,7 @@ async fn search_attributes_registered(carts: &crate::client::CartClient) -> bool
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let refuse = |e: crate::activities::SettingsError| {
         CliError::new(format!("cannot start the worker: {e}"))
-            .hint("see README.md, \"Configuration\", for the provider variables")
+            .hint("see docs/operations.md, \"Configuration\", for the provider variables")
     };
     let data_dir = data_dir(args.data_dir)?;
     let catalog = catalog(args.catalog.as_deref())?;

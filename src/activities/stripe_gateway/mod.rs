@@ -19,26 +19,35 @@
 //!
 //! A payment is looked up by the key it carries in its metadata (Stripe's search, whose index
 //! lags), and by its id once an answer named it.
+//!
+//! The two APIs are two gateways, [`StripePaymentIntents`] and [`StripeCharges`], over one
+//! [`Stripe`] connection; [`gateway`] makes the one the settings choose.
+
+mod charges;
+mod payment_intents;
+
+pub use charges::StripeCharges;
+pub use payment_intents::StripePaymentIntents;
 
 use super::settings::{SettingsError, StripeFlow, StripeSettings};
 use super::{ChargeRequest, PaymentGateway};
 use crate::domain::{Money, Observation, PaymentTiming, bounded};
-use async_trait::async_trait;
 use std::collections::HashMap;
-use std::str::FromStr;
-use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
-use stripe_core::charge::{CreateCharge, RetrieveCharge, SearchCharge};
-use stripe_core::payment_intent::{
-    CancelPaymentIntent, CancelPaymentIntentCancellationReason, CreatePaymentIntent,
-    CreatePaymentIntentAutomaticPaymentMethods,
-    CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects, RetrievePaymentIntent,
-    SearchPaymentIntent,
-};
-use stripe_core::{ChargeStatus, PaymentIntent, PaymentIntentStatus};
+use std::sync::Arc;
+use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError};
 
-pub struct StripeGateway {
+/// The gateway of the API the settings choose.
+pub fn gateway(settings: &StripeSettings) -> Result<Arc<dyn PaymentGateway>, SettingsError> {
+    Ok(match settings.flow {
+        StripeFlow::PaymentIntents => Arc::new(StripePaymentIntents::new(settings)?),
+        StripeFlow::Charges => Arc::new(StripeCharges::new(settings)?),
+    })
+}
+
+/// One Stripe account, as both APIs use it: a client that sends every request once, and what
+/// the payment record needs to know of it.
+pub struct Stripe {
     client: stripe::Client,
-    flow: StripeFlow,
     /// Which Stripe this is, for the payment record (see [`PaymentGateway::provider`]).
     provider: String,
     /// A test key (`sk_test_…`, `rk_test_…`) may fall back to Stripe's test card.
@@ -46,8 +55,9 @@ pub struct StripeGateway {
     timing: PaymentTiming,
 }
 
-impl StripeGateway {
-    pub fn new(settings: &StripeSettings) -> Result<Self, SettingsError> {
+impl Stripe {
+    /// The connection for `api` (the name the provider goes by: "PaymentIntents", "Charges").
+    fn new(settings: &StripeSettings, api: &str) -> Result<Self, SettingsError> {
         let key = &settings.secret_key;
         let client = stripe::ClientBuilder::new(key)
             .url(settings.base.trim_end_matches('/'))
@@ -58,35 +68,54 @@ impl StripeGateway {
                 SettingsError::Provider(format!("cannot set up the Stripe client: {e}"))
             })?;
         let test_mode = key.starts_with("sk_test_") || key.starts_with("rk_test_");
-        let flow = match settings.flow {
-            StripeFlow::PaymentIntents => "PaymentIntents",
-            StripeFlow::Charges => "Charges",
-        };
         let mode = if test_mode { "test" } else { "live" };
         Ok(Self {
             client,
             provider: format!(
-                "Stripe {flow} {} ({mode})",
+                "Stripe {api} {} ({mode})",
                 settings.base.trim_end_matches('/')
             ),
-            flow: settings.flow,
             test_mode,
             timing: settings.timing(),
         })
     }
 
-    /// What to charge: the request's payment, or Stripe's test card with a test key.
-    fn payment(&self, request: &ChargeRequest) -> Result<String, String> {
-        match (&request.payment, self.test_mode, self.flow) {
-            (Some(p), _, _) => Ok(p.clone()),
-            (None, true, StripeFlow::PaymentIntents) => Ok("pm_card_visa".into()),
-            (None, true, StripeFlow::Charges) => Ok("tok_visa".into()),
-            (None, false, _) => Err(
+    /// What to charge: the request's payment, or Stripe's `test_card` with a test key.
+    fn payment(&self, request: &ChargeRequest, test_card: &str) -> Result<String, String> {
+        match (&request.payment, self.test_mode) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, true) => Ok(test_card.to_owned()),
+            (None, false) => Err(
                 "payment rejected: a payment method is required with a live Stripe key: check out with --payment"
                     .into(),
             ),
         }
     }
+
+    /// The checks made before anything is sent; the payment method, the amount in Stripe's
+    /// units, its currency and the key's request strategy when they pass.
+    fn prepared(&self, request: &ChargeRequest, test_card: &str) -> Result<Prepared, String> {
+        let payment = self.payment(request, test_card)?;
+        let amount = stripe_amount(&request.amount)?;
+        let code = request.amount.currency.code().to_ascii_lowercase();
+        let currency = code
+            .parse::<stripe_types::Currency>()
+            .unwrap_or_else(|never| match never {});
+        Ok(Prepared {
+            payment,
+            amount,
+            currency,
+            strategy: strategy(request)?,
+        })
+    }
+}
+
+/// A charge request checked and in Stripe's terms.
+struct Prepared {
+    payment: String,
+    amount: i64,
+    currency: stripe_types::Currency,
+    strategy: RequestStrategy,
 }
 
 fn strategy(request: &ChargeRequest) -> Result<RequestStrategy, String> {
@@ -112,229 +141,19 @@ fn search_query(key: &str) -> String {
     format!("metadata['checkout']:'{escaped}'")
 }
 
-impl StripeGateway {
-    /// The checks made before anything is sent; the payment method, the amount in Stripe's
-    /// units and the key's request strategy when they pass.
-    fn prepared(&self, request: &ChargeRequest) -> Result<(String, i64, RequestStrategy), String> {
-        let payment = self.payment(request)?;
-        let amount = stripe_amount(&request.amount)?;
-        Ok((payment, amount, strategy(request)?))
-    }
-
-    async fn create(&self, request: &ChargeRequest) -> Observation {
-        let (payment, amount, strategy) = match self.prepared(request) {
-            Ok(prepared) => prepared,
-            Err(reason) => return Observation::NotSent { reason },
-        };
-        let currency =
-            stripe_types::Currency::from_str(&request.amount.currency.code().to_ascii_lowercase())
-                .unwrap_or_else(|never| match never {});
-        match self.flow {
-            StripeFlow::Charges => CreateCharge::new()
-                .amount(amount)
-                .currency(currency)
-                .source(payment)
-                .description(request.description.clone())
-                .receipt_email(request.email.to_string())
-                .metadata(metadata(request))
-                .customize()
-                .request_strategy(strategy)
-                .send(&self.client)
-                .await
-                .map_or_else(answer_to_key, |c| charge_observation(&c)),
-            StripeFlow::PaymentIntents => CreatePaymentIntent::new(amount, currency)
-                .payment_method(payment)
-                .confirm(true)
-                .automatic_payment_methods(CreatePaymentIntentAutomaticPaymentMethods {
-                    enabled: true,
-                    allow_redirects: Some(
-                        CreatePaymentIntentAutomaticPaymentMethodsAllowRedirects::Never,
-                    ),
-                })
-                .description(request.description.clone())
-                .receipt_email(request.email.to_string())
-                .metadata(metadata(request))
-                .customize()
-                .request_strategy(strategy)
-                .send(&self.client)
-                .await
-                .map_or_else(answer_to_key, |i| intent_observation(&i)),
-        }
-    }
-
-    async fn retrieve_by_id(&self, reference: &str) -> Observation {
-        match self.flow {
-            StripeFlow::Charges => RetrieveCharge::new(reference)
-                .send(&self.client)
-                .await
-                .map_or_else(
-                    |e| not_an_answer("following the charge up", e),
-                    |c| charge_observation(&c),
-                ),
-            StripeFlow::PaymentIntents => RetrievePaymentIntent::new(reference)
-                .send(&self.client)
-                .await
-                .map_or_else(
-                    |e| not_an_answer("following the payment up", e),
-                    |i| intent_observation(&i),
-                ),
-        }
-    }
-
-    async fn search(&self, request: &ChargeRequest) -> Option<Observation> {
-        let query = search_query(&request.idempotency_key);
-        let failed = |e| Some(not_an_answer("looking the payment up", e));
-        let found: Vec<Observation> = match self.flow {
-            StripeFlow::Charges => match SearchCharge::new(query).send(&self.client).await {
-                Ok(found) => found.data.iter().map(charge_observation).collect(),
-                Err(e) => return failed(e),
-            },
-            StripeFlow::PaymentIntents => {
-                match SearchPaymentIntent::new(query).send(&self.client).await {
-                    Ok(found) => found.data.iter().map(intent_observation).collect(),
-                    Err(e) => return failed(e),
-                }
-            }
-        };
-        // One key makes one payment; should there be more, a paid one is what counts.
-        let paid = found
-            .iter()
-            .position(|o| matches!(o, Observation::Paid { .. }));
-        let mut found = found;
-        match paid {
-            Some(i) => Some(found.swap_remove(i)),
-            None => found.into_iter().next(),
-        }
-    }
-}
-
-#[async_trait]
-impl PaymentGateway for StripeGateway {
-    fn check_amount(&self, amount: &Money) -> Result<(), String> {
-        stripe_amount(amount).map(drop)
-    }
-
-    fn timing(&self) -> PaymentTiming {
-        self.timing
-    }
-
-    fn provider(&self) -> String {
-        self.provider.clone()
-    }
-
-    async fn charge(&self, request: &ChargeRequest) -> Observation {
-        self.create(request).await
-    }
-
-    async fn retrieve(&self, _request: &ChargeRequest, reference: &str) -> Observation {
-        self.retrieve_by_id(reference).await
-    }
-
-    async fn find(&self, request: &ChargeRequest) -> Option<Observation> {
-        self.search(request).await
-    }
-
-    /// Cancels a PaymentIntent (a charge cannot be cancelled, and is never given up on). When
-    /// Stripe refuses the cancel, the payment is retrieved: what it is now is the answer (it
-    /// succeeded or was canceled meanwhile, say), or, if it still waits to be cancelled, the
-    /// refusal.
-    async fn cancel(&self, _request: &ChargeRequest, reference: &str) -> Observation {
-        if self.flow == StripeFlow::Charges {
-            return self.retrieve_by_id(reference).await;
-        }
-        let cancelled = CancelPaymentIntent::new(reference)
-            .cancellation_reason(CancelPaymentIntentCancellationReason::Abandoned)
-            .send(&self.client)
-            .await;
-        match cancelled {
-            Ok(intent) => intent_observation(&intent),
-            Err(e) => match self.retrieve_by_id(reference).await {
-                // Still waiting to be cancelled: the refused cancel is what there is to tell.
-                Observation::Stalled { .. } => not_an_answer("cancelling the payment", e),
-                other => other,
-            },
-        }
+/// The payment a lookup found. One key makes one payment; should there be more, a paid one is
+/// what counts.
+fn first_paid(mut found: Vec<Observation>) -> Option<Observation> {
+    match found
+        .iter()
+        .position(|o| matches!(o, Observation::Paid { .. }))
+    {
+        Some(i) => Some(found.swap_remove(i)),
+        None => found.into_iter().next(),
     }
 }
 
 const PROCESSING: &str = "the payment provider is still processing the payment";
-
-/// What a PaymentIntent's status says of the payment, as Stripe documents the statuses.
-fn intent_observation(intent: &PaymentIntent) -> Observation {
-    let reference = intent.id.as_str().to_owned();
-    let declined = || {
-        let why = intent
-            .last_payment_error
-            .as_ref()
-            .and_then(|e| decline_reason(e))
-            .unwrap_or_else(|| "the payment method was declined".to_owned());
-        format!("card declined: {why}")
-    };
-    match &intent.status {
-        PaymentIntentStatus::Succeeded => Observation::Paid { reference },
-        PaymentIntentStatus::Processing => Observation::Unfinished {
-            reference,
-            reason: PROCESSING.into(),
-        },
-        PaymentIntentStatus::RequiresPaymentMethod => Observation::Stalled {
-            reference,
-            reason: declined(),
-        },
-        PaymentIntentStatus::RequiresAction => Observation::Stalled {
-            reference,
-            reason: "card declined: the card needs the customer to confirm the payment with the bank (3-D Secure), which a checkout here cannot do: use another card".into(),
-        },
-        PaymentIntentStatus::RequiresConfirmation => Observation::Stalled {
-            reference,
-            reason: "payment rejected: the payment was not confirmed".into(),
-        },
-        PaymentIntentStatus::Canceled => Observation::Refused {
-            reason: "card declined: the payment was canceled".into(),
-        },
-        // Automatic capture is asked for; an authorized payment waits for someone to act.
-        PaymentIntentStatus::RequiresCapture => Observation::Unfinished {
-            reason: format!(
-                "payment {reference} is authorized but not captured: capture or cancel it in Stripe"
-            ),
-            reference,
-        },
-        other => Observation::Unfinished {
-            reason: format!(
-                "payment {reference} has a status this version does not know: {}",
-                other.as_str()
-            ),
-            reference,
-        },
-    }
-}
-
-/// What a charge's status says (the Charges API).
-fn charge_observation(charge: &stripe_core::Charge) -> Observation {
-    let reference = charge.id.as_str().to_owned();
-    match &charge.status {
-        ChargeStatus::Succeeded => Observation::Paid { reference },
-        ChargeStatus::Pending => Observation::Unfinished {
-            reference,
-            reason: PROCESSING.into(),
-        },
-        ChargeStatus::Failed => Observation::Refused {
-            reason: format!(
-                "card declined: {}",
-                charge
-                    .failure_message
-                    .as_deref()
-                    .unwrap_or("the charge failed")
-            ),
-        },
-        other => Observation::Unfinished {
-            reason: format!(
-                "charge {reference} has a status this version does not know: {}",
-                other.as_str()
-            ),
-            reference,
-        },
-    }
-}
 
 /// A decline's reason: Stripe's decline code in words, or its message.
 fn decline_reason(api: &stripe::ApiErrors) -> Option<String> {
@@ -401,7 +220,7 @@ fn answer_to_key(err: StripeError) -> Observation {
     if api.type_ != ApiErrorsType::CardError {
         // An error that carries the PaymentIntent says what became of it.
         return match &api.payment_intent {
-            Some(intent) => intent_observation(intent),
+            Some(intent) => payment_intents::observation(intent),
             None => not_an_answer("stripe", err),
         };
     }
@@ -411,7 +230,7 @@ fn answer_to_key(err: StripeError) -> Observation {
     );
     match &api.payment_intent {
         // The PaymentIntent waits for another payment method: the cart gives it up.
-        Some(intent) => match intent_observation(intent) {
+        Some(intent) => match payment_intents::observation(intent) {
             Observation::Stalled { reference, .. } => Observation::Stalled { reference, reason },
             other => other,
         },
@@ -502,8 +321,8 @@ mod tests {
         })
     }
 
-    async fn gateway(server: &MockServer) -> StripeGateway {
-        StripeGateway::new(&StripeSettings {
+    async fn gateway(server: &MockServer) -> Arc<dyn PaymentGateway> {
+        super::gateway(&StripeSettings {
             base: server.uri(),
             ..StripeSettings::new(KEY)
         })
@@ -545,7 +364,10 @@ mod tests {
     }
 
     /// A gateway whose every request is answered with `status` and `body`.
-    async fn answering(status: u16, body: serde_json::Value) -> (MockServer, StripeGateway) {
+    async fn answering(
+        status: u16,
+        body: serde_json::Value,
+    ) -> (MockServer, Arc<dyn PaymentGateway>) {
         let server = MockServer::start().await;
         Mock::given(wiremock::matchers::any())
             .respond_with(ResponseTemplate::new(status).set_body_json(body))
@@ -657,7 +479,7 @@ mod tests {
             )
             .mount(&server)
             .await;
-        let gateway = StripeGateway::new(&StripeSettings {
+        let gateway = super::gateway(&StripeSettings {
             base: server.uri(),
             timeout: std::time::Duration::from_secs(1),
             ..StripeSettings::new(KEY)
@@ -900,18 +722,18 @@ mod tests {
 
     #[test]
     fn workers_of_one_stripe_name_it_alike_and_never_show_the_key() {
-        let live = StripeGateway::new(&StripeSettings::new("sk_live_abc")).unwrap();
+        let live = super::gateway(&StripeSettings::new("sk_live_abc")).unwrap();
         assert_eq!(
             live.provider(),
             "Stripe PaymentIntents https://api.stripe.com (live)"
         );
-        let rolled = StripeGateway::new(&StripeSettings::new("sk_live_other")).unwrap();
+        let rolled = super::gateway(&StripeSettings::new("sk_live_other")).unwrap();
         assert_eq!(
             rolled.provider(),
             live.provider(),
             "a rolled key is the same Stripe"
         );
-        let charges = StripeGateway::new(&StripeSettings {
+        let charges = super::gateway(&StripeSettings {
             flow: StripeFlow::Charges,
             ..StripeSettings::new(KEY)
         })
@@ -990,19 +812,24 @@ mod tests {
 
     #[tokio::test]
     async fn a_live_key_needs_an_explicit_payment() {
-        let live = StripeGateway::new(&StripeSettings::new("sk_live_x")).unwrap();
-        assert!(live.payment(&request(None)).is_err());
+        let live = super::gateway(&StripeSettings::new("sk_live_x")).unwrap();
+        let account = Stripe::new(&StripeSettings::new("sk_live_x"), "PaymentIntents").unwrap();
+        assert!(account.payment(&request(None), "pm_card_visa").is_err());
         // Refused before anything is sent.
         assert!(matches!(
             live.charge(&request(None)).await,
             Observation::NotSent { .. }
         ));
-        assert_eq!(live.payment(&request(Some("pm_x"))).unwrap(), "pm_x");
-        let charges = StripeGateway::new(&StripeSettings {
-            flow: StripeFlow::Charges,
-            ..StripeSettings::new(KEY)
-        })
-        .unwrap();
-        assert_eq!(charges.payment(&request(None)).unwrap(), "tok_visa");
+        assert_eq!(
+            account
+                .payment(&request(Some("pm_x")), "pm_card_visa")
+                .unwrap(),
+            "pm_x"
+        );
+        let test = Stripe::new(&StripeSettings::new(KEY), "Charges").unwrap();
+        assert_eq!(
+            test.payment(&request(None), "tok_visa").unwrap(),
+            "tok_visa"
+        );
     }
 }
