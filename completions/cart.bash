@@ -125,7 +125,7 @@ _cart() {
 
     case "${cmd}" in
         cart)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,6 +171,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -179,7 +183,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__add)
-            opts="-h -V --product --qty --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --product --qty --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -245,6 +249,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -253,7 +261,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__checkout)
-            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --email --payment --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -307,6 +315,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -315,7 +327,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__codec__subcmd__key)
-            opts="-h -V --id --file --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --id --file --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -369,6 +381,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -377,7 +393,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__codec__subcmd__server)
-            opts="-h -V --listen --token --token-file --ui-origin --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --listen --token --token-file --ui-origin --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -439,6 +455,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -447,7 +467,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__completions)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version bash elvish fish powershell zsh"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -493,6 +513,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -501,7 +525,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__demo)
-            opts="-h -V --remind-after --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --remind-after --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -551,6 +575,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -559,7 +587,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__email)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -602,6 +630,10 @@ _cart() {
                     return 0
                     ;;
                 --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -865,7 +897,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__list)
-            opts="-h -V --status --since --query --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --status --since --query --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -923,6 +955,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -931,7 +967,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__man)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -977,6 +1013,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -985,7 +1025,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__new)
-            opts="-h -V --id --email --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --id --email --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1051,6 +1091,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1059,7 +1103,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__products)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1105,6 +1149,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1113,7 +1161,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__remove)
-            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --product --qty --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1167,6 +1215,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1175,13 +1227,17 @@ _cart() {
             return 0
             ;;
         cart__subcmd__serve)
-            opts="-h -V --listen --token --token-file --allow-no-token --allow-origin --allow-host --metrics --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --listen --port --token --token-file --allow-no-token --allow-origin --allow-host --metrics --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1257,6 +1313,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1265,7 +1325,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__shell)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1308,6 +1368,10 @@ _cart() {
                     return 0
                     ;;
                 --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1319,7 +1383,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__show)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1365,6 +1429,10 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1373,7 +1441,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__worker)
-            opts="-h -V --data-dir --catalog --max-cached-carts --metrics --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --help --version"
+            opts="-h -V --data-dir --catalog --max-cached-carts --metrics --stripe-secret-key --stripe-private-key --stripe-api --stripe-api-base --stripe-timeout --stripe-key-window --stripe-search-lag --stripe-follow-up-max --smtp-url --mailgun-api-key --mailgun-private-key --mailgun-domain --mailgun-api-base --mail-from --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1395,6 +1463,62 @@ _cart() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --stripe-secret-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stripe-private-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stripe-api)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stripe-api-base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stripe-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stripe-key-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stripe-search-lag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stripe-follow-up-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mailgun-api-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mailgun-private-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mailgun-domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mailgun-api-base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mail-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1432,6 +1556,10 @@ _cart() {
                     return 0
                     ;;
                 --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_cart_global_optspecs
-    string join \n address= namespace= profile= task-queue= output= color= log-format= wait= ui-url= codec-key-file= h/help V/version
+    string join \n address= namespace= profile= task-queue= output= color= log-format= wait= ui-url= codec-key-file= codec-key= h/help V/version
 end
 
 function __fish_cart_needs_command
@@ -38,7 +38,8 @@ complete -c cart -n "__fish_cart_needs_command" -l log-format -d 'How logs are w
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_needs_command" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_needs_command" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_needs_command" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_needs_command" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_needs_command" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_needs_command" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_needs_command" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
@@ -62,6 +63,20 @@ complete -c cart -n "__fish_cart_using_subcommand worker" -l data-dir -d 'Where 
 complete -c cart -n "__fish_cart_using_subcommand worker" -l catalog -d 'The catalog that prices the carts: a TOML or JSON file [default: built in]' -r -F
 complete -c cart -n "__fish_cart_using_subcommand worker" -l max-cached-carts -d 'How many carts to keep in memory between their changes (Temporal\'s sticky cache). A cart that is not is rebuilt from its history when next touched: fewer cost replays, more cost memory (see docs/design.md, "Performance")' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l metrics -d 'Serve Prometheus metrics (the carts\' counters and the Temporal SDK\'s worker metrics) at /metrics, liveness at /healthz and readiness at /readyz on this address' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l stripe-secret-key -d 'Charge through Stripe with this secret key (`sk_test_…` or `sk_live_…`) instead of the local ledger' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l stripe-private-key -d 'The tutorial\'s name for STRIPE_SECRET_KEY, taken when that is not set' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l stripe-api -d 'Stripe\'s API to charge with: payment_intents or charges (the tutorial\'s) [default: payment_intents]' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l stripe-api-base -d 'Where Stripe\'s API is, e.g. a Stripe mock server [default: https://api.stripe.com]' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l stripe-timeout -d 'How long one request to Stripe may take, from 1s to 25s [default: 20s]' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l stripe-key-window -d 'How long after a checkout\'s first request its idempotency key may still be sent, at most 23h (Stripe keeps keys for 24 hours) [default: 23h]' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l stripe-search-lag -d 'How long Stripe\'s search may take to show a payment; at least 1m against Stripe\'s own API [default: 10m]' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l stripe-follow-up-max -d 'The longest wait between two follow-ups of a payment not settled, from 1s to 1h [default: 5m]' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l smtp-url -d 'Send e-mail through this SMTP server instead of the outbox, e.g. smtps://user:password@smtp.example.com or smtp://…:587 (STARTTLS)' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l mailgun-api-key -d 'Send e-mail through Mailgun with this API key (with --mailgun-domain)' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l mailgun-private-key -d 'The tutorial\'s name for MAILGUN_API_KEY, taken when that is not set' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l mailgun-domain -d 'The Mailgun domain that sends the e-mail' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l mailgun-api-base -d 'Mailgun\'s API, e.g. https://api.eu.mailgun.net for the EU region [default: https://api.mailgun.net]' -r
+complete -c cart -n "__fish_cart_using_subcommand worker" -l mail-from -d 'The sender of every e-mail, e.g. "Shop <shop@example.com>" [default: Cart <cart@localhost>, or cart@ the Mailgun domain]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -76,7 +91,8 @@ complete -c cart -n "__fish_cart_using_subcommand worker" -l log-format -d 'How 
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand worker" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand worker" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand worker" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand worker" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand worker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand worker" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand new" -l id -d 'The id for the new cart' -r
@@ -98,7 +114,8 @@ complete -c cart -n "__fish_cart_using_subcommand new" -l log-format -d 'How log
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand new" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand new" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand new" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand new" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand new" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand add" -l product -d 'Product id (see `cart products`)' -r
@@ -120,7 +137,8 @@ complete -c cart -n "__fish_cart_using_subcommand add" -l log-format -d 'How log
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand add" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand add" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand add" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand add" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand add" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand remove" -l product -d 'Product id' -r
@@ -139,7 +157,8 @@ complete -c cart -n "__fish_cart_using_subcommand remove" -l log-format -d 'How 
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand remove" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand remove" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand remove" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand remove" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand remove" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand email" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -156,7 +175,8 @@ complete -c cart -n "__fish_cart_using_subcommand email" -l log-format -d 'How l
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand email" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand email" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand email" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand email" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand email" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand email" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l email -d 'E-mail address for the receipt, if not set before' -r
@@ -175,7 +195,8 @@ complete -c cart -n "__fish_cart_using_subcommand checkout" -l log-format -d 'Ho
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand checkout" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand checkout" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand checkout" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand checkout" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand show" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -192,7 +213,8 @@ complete -c cart -n "__fish_cart_using_subcommand show" -l log-format -d 'How lo
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand show" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand show" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand show" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand show" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand show" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand products" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -209,7 +231,8 @@ complete -c cart -n "__fish_cart_using_subcommand products" -l log-format -d 'Ho
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand products" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand products" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand products" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand products" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand products" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand list" -l status -d 'Only carts with this status' -r -f -a "open\t''
@@ -233,7 +256,8 @@ complete -c cart -n "__fish_cart_using_subcommand list" -l log-format -d 'How lo
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand list" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand list" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand list" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand list" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand list" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand shell" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -250,7 +274,8 @@ complete -c cart -n "__fish_cart_using_subcommand shell" -l log-format -d 'How l
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand shell" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand shell" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand shell" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand shell" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand shell" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand shell" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand shell" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand demo" -l remind-after -d 'How long the cart sits unchanged before its reminder e-mail' -r
@@ -268,10 +293,12 @@ complete -c cart -n "__fish_cart_using_subcommand demo" -l log-format -d 'How lo
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand demo" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand demo" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand demo" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand demo" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand demo" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand demo" -s V -l version -d 'Print version'
-complete -c cart -n "__fish_cart_using_subcommand serve" -l listen -d 'Address to listen on [default: 127.0.0.1:3001, or 127.0.0.1:$PORT as in the tutorial]' -r
+complete -c cart -n "__fish_cart_using_subcommand serve" -l listen -d 'Address to listen on [default: 127.0.0.1:3001, or 127.0.0.1:PORT]' -r
+complete -c cart -n "__fish_cart_using_subcommand serve" -l port -d 'The port to listen on at 127.0.0.1 when --listen is not given, as the tutorial\'s PORT variable sets it [default: 3001]' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l token -d 'Require `Authorization: Bearer TOKEN` on every request. Anyone who can list processes sees a token given here: prefer CART_API_TOKEN or --token-file' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l token-file -d 'Read the token from this file (its first line)' -r -F
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-origin -d 'Another origin browsers may call from, besides pages on this machine (repeat for several); `*` allows any page on any site' -r
@@ -294,7 +321,8 @@ complete -c cart -n "__fish_cart_using_subcommand serve" -l log-format -d 'How l
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand serve" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand serve" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand serve" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand serve" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-no-token -d 'Listen on an address other machines can reach without a token (anyone there may then start, change and pay for carts)'
 complete -c cart -n "__fish_cart_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand serve" -s V -l version -d 'Print version'
@@ -316,7 +344,8 @@ complete -c cart -n "__fish_cart_using_subcommand codec-server" -l log-format -d
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand codec-server" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand codec-server" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand codec-server" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -l id -d 'The key\'s id, stored in the clear beside every payload it encrypts [default: k and the date and time]' -r
@@ -335,7 +364,8 @@ complete -c cart -n "__fish_cart_using_subcommand codec-key" -l log-format -d 'H
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand codec-key" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand codec-key" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand codec-key" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand completions" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -352,7 +382,8 @@ complete -c cart -n "__fish_cart_using_subcommand completions" -l log-format -d 
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand completions" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand completions" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand completions" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand completions" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand man" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
@@ -369,7 +400,8 @@ complete -c cart -n "__fish_cart_using_subcommand man" -l log-format -d 'How log
 json\t'One JSON object per line: time, level, target, message and fields'"
 complete -c cart -n "__fish_cart_using_subcommand man" -l wait -d 'How long to wait for a worker to answer' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
-complete -c cart -n "__fish_cart_using_subcommand man" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand man" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand man" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand man" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'

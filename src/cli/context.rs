@@ -104,12 +104,11 @@ impl Context {
     /// The payload codec: encrypting with the keys of `--codec-key-file` (CART_CODEC_KEY_FILE)
     /// or CART_CODEC_KEY, or passing payloads through unencrypted without any.
     pub fn codec(&self) -> Result<EncryptionCodec, CliError> {
-        // Read here rather than by clap, so that an empty variable means no file.
-        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let file = (self.global.codec_key_file.clone())
-            .or_else(|| var("CART_CODEC_KEY_FILE").map(Into::into));
-        let written = var("CART_CODEC_KEY");
-        let keys = Keyring::load(file.as_deref(), written.as_deref()).map_err(|e| {
+        // An empty variable means no file, and no keys.
+        let file = (self.global.codec_key_file.as_deref())
+            .filter(|path| !path.as_os_str().to_string_lossy().trim().is_empty());
+        let written = (self.global.codec_key.as_deref()).filter(|keys| !keys.trim().is_empty());
+        let keys = Keyring::load(file, written).map_err(|e| {
             CliError::chain("the encryption keys are not usable", &e)
                 .hint("see docs/design.md, \"Encrypted payloads\"; `cart codec-key` makes a key")
         })?;

@@ -7,6 +7,7 @@ pub mod commands;
 mod context;
 mod error;
 pub(crate) mod output;
+mod providers;
 
 pub use context::{CartDefaults, Context};
 pub use error::CliError;
@@ -83,10 +84,27 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "CART_UI_URL", value_name = "URL")]
     pub ui_url: Option<String>,
     /// File of encryption keys, readable by its owner only (`cart codec-key --file` makes
-    /// one) [default: CART_CODEC_KEY_FILE]. CART_CODEC_KEY holds keys directly. Without keys,
-    /// carts' data reaches Temporal unencrypted
-    #[arg(long, global = true, value_name = "FILE")]
+    /// one). Without keys, carts' data reaches Temporal unencrypted
+    // Any text, so that an empty variable means no file rather than a usage error.
+    #[arg(
+        long,
+        global = true,
+        env = "CART_CODEC_KEY_FILE",
+        value_name = "FILE",
+        value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), std::path::PathBuf::from)
+    )]
     pub codec_key_file: Option<std::path::PathBuf>,
+    /// Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when
+    /// no key file is given. Anyone who can list processes sees keys given here: prefer the
+    /// variable or --codec-key-file
+    #[arg(
+        long,
+        global = true,
+        env = "CART_CODEC_KEY",
+        value_name = "KEYS",
+        hide_env_values = true
+    )]
+    pub codec_key: Option<String>,
 }
 
 impl Cli {
@@ -100,6 +118,24 @@ impl Cli {
             .chain(global.to_args())
             .chain(words);
         Cli::try_parse_from(argv)
+    }
+}
+
+impl Cli {
+    /// Notes which tokens were typed on the command line, where everyone on the machine can
+    /// read them, rather than given by their variables: clap reads both into `--token`.
+    fn note_typed_tokens(&mut self, matches: &clap::ArgMatches) {
+        let typed = |name: &str| {
+            matches
+                .subcommand_matches(name)
+                .and_then(|m| m.value_source("token"))
+                == Some(clap::parser::ValueSource::CommandLine)
+        };
+        match &mut self.command {
+            Some(Command::Serve(args)) => args.token_typed = typed("serve"),
+            Some(Command::CodecServer(args)) => args.token_typed = typed("codec-server"),
+            _ => {}
+        }
     }
 }
 
@@ -117,6 +153,7 @@ impl GlobalArgs {
                     .as_ref()
                     .map(|p| p.display().to_string()),
             ),
+            ("codec-key", self.codec_key.clone()),
         ];
         fn value(v: &impl clap::ValueEnum) -> String {
             v.to_possible_value()
@@ -246,7 +283,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 /// The whole program: parse, run, print any error, pick the exit code.
 pub fn main() -> ExitCode {
     commands::completions::complete_if_asked();
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.note_typed_tokens(&matches);
     // The long-running commands log what they do; the others only warnings.
     let is_worker = matches!(
         cli.command,

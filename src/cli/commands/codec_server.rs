@@ -20,8 +20,11 @@ pub struct Args {
     /// Require `Authorization: Bearer TOKEN` (the CLI's --codec-auth, the UI's access token).
     /// Anyone who can list processes sees a token given here: prefer CART_CODEC_TOKEN or
     /// --token-file
-    #[arg(long, conflicts_with = "token_file")]
+    #[arg(long, env = "CART_CODEC_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Whether `--token` was typed on the command line (rather than given by CART_CODEC_TOKEN).
+    #[arg(skip)]
+    pub token_typed: bool,
     /// Read the token from this file (its first line)
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<std::path::PathBuf>,
@@ -44,6 +47,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     }
     let token = super::prelude::token(
         args.token.as_deref(),
+        args.token_typed,
         args.token_file.as_deref(),
         "CART_CODEC_TOKEN",
     )?;

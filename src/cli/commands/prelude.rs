@@ -62,14 +62,21 @@ pub(crate) fn look_hint(cart: &CartId) -> String {
     format!("`cart show {cart}` shows the cart, `cart products` the product ids")
 }
 
-/// A token: from a file, from the command line (with a warning: `ps` shows it), or from the
-/// environment variable `var`.
+/// A token: from a file, or from `--token` or its variable `var` (clap reads both). One typed
+/// on the command line gets a warning, as `ps` shows it, and may not come with a file too.
 pub(crate) fn token(
-    flag: Option<&str>,
+    given: Option<&str>,
+    typed: bool,
     file: Option<&std::path::Path>,
     var: &str,
 ) -> Result<Option<String>, CliError> {
     if let Some(path) = file {
+        if typed {
+            return Err(
+                CliError::usage("the token is given twice, with --token and --token-file")
+                    .hint("give one of them"),
+            );
+        }
         let text = std::fs::read_to_string(path).map_err(|e| {
             CliError::chain(format!("cannot read the token file {}", path.display()), &e)
         })?;
@@ -82,13 +89,12 @@ pub(crate) fn token(
         }
         return Ok(Some(token));
     }
-    if let Some(token) = flag {
+    if typed {
         tracing::warn!(
             "the token was given on the command line, where anyone who can list processes sees it; prefer {var} or --token-file"
         );
-        return Ok(Some(token.to_owned()).filter(|t| !t.is_empty()));
     }
-    Ok(std::env::var(var).ok().filter(|t| !t.is_empty()))
+    Ok(given.map(str::to_owned).filter(|t| !t.is_empty()))
 }
 
 /// Binds the `--metrics` address, with a message that says what to do when it is taken.

@@ -12,13 +12,20 @@ use std::net::SocketAddr;
 /// carts. Stops on Ctrl-C or SIGTERM after finishing the requests in flight.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Address to listen on [default: 127.0.0.1:3001, or 127.0.0.1:$PORT as in the tutorial]
+    /// Address to listen on [default: 127.0.0.1:3001, or 127.0.0.1:PORT]
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<SocketAddr>,
+    /// The port to listen on at 127.0.0.1 when --listen is not given, as the tutorial's PORT
+    /// variable sets it [default: 3001]
+    #[arg(long, env = "PORT", value_name = "PORT")]
+    pub port: Option<String>,
     /// Require `Authorization: Bearer TOKEN` on every request. Anyone who can list processes
     /// sees a token given here: prefer CART_API_TOKEN or --token-file
-    #[arg(long, conflicts_with = "token_file")]
+    #[arg(long, env = "CART_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Whether `--token` was typed on the command line (rather than given by CART_API_TOKEN).
+    #[arg(skip)]
+    pub token_typed: bool,
     /// Read the token from this file (its first line)
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<std::path::PathBuf>,
@@ -43,12 +50,12 @@ pub struct Args {
 }
 
 /// The address to listen on: `--listen`, else the tutorial's `PORT` on the loopback address.
-fn listen_address(flag: Option<SocketAddr>) -> Result<SocketAddr, CliError> {
+fn listen_address(flag: Option<SocketAddr>, port: Option<&str>) -> Result<SocketAddr, CliError> {
     if let Some(address) = flag {
         return Ok(address);
     }
-    let port = match std::env::var("PORT") {
-        Ok(port) if !port.is_empty() => port.parse::<u16>().map_err(|_| {
+    let port = match port {
+        Some(port) if !port.is_empty() => port.parse::<u16>().map_err(|_| {
             CliError::usage(format!("PORT={port:?} is not a port number"))
                 .hint("set PORT to a number such as 3001, or use --listen")
         })?,
@@ -58,9 +65,10 @@ fn listen_address(flag: Option<SocketAddr>) -> Result<SocketAddr, CliError> {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
-    let address = listen_address(args.listen)?;
+    let address = listen_address(args.listen, args.port.as_deref())?;
     let token = super::prelude::token(
         args.token.as_deref(),
+        args.token_typed,
         args.token_file.as_deref(),
         "CART_API_TOKEN",
     )?;

@@ -1,7 +1,6 @@
 //! `cart worker`: host the carts, their payments and e-mail.
 
 use super::prelude::*;
-use crate::activities::ProviderSettings;
 use crate::domain::{Catalog, CatalogFormat};
 use crate::metrics::Endpoint;
 use std::path::{Path, PathBuf};
@@ -37,6 +36,8 @@ pub struct Args {
     /// /metrics, liveness at /healthz and readiness at /readyz on this address
     #[arg(long, env = "CART_METRICS", value_name = "HOST:PORT")]
     pub metrics: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub providers: Box<crate::cli::providers::ProviderArgs>,
 }
 
 /// The catalog from a file (JSON by its `.json` extension, TOML otherwise), or the built-in one.
@@ -111,7 +112,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         Some(path) => path.display().to_string(),
         None => "built in".to_owned(),
     };
-    let providers = ProviderSettings::read(|name| std::env::var(name).ok()).map_err(refuse)?;
+    let providers = args.providers.settings().map_err(refuse)?;
     let activities = crate::worker::activities(&data_dir, catalog, &providers).map_err(refuse)?;
     activities.check_prices().map_err(|e| {
         CliError::new(format!("cannot start the worker: {e}"))
