@@ -247,6 +247,18 @@ fn unavailable(reason: String) -> Response {
         .into_response()
 }
 
+/// Serves `/metrics`, `/healthz` and `/readyz` on `listener` for as long as the process runs.
+pub fn serve(listener: tokio::net::TcpListener, endpoint: Endpoint) {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!("metrics on http://{address}/metrics, /healthz, /readyz");
+    }
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router(endpoint)).await {
+            tracing::error!("the metrics endpoint stopped: {e}");
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

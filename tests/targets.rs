@@ -32,14 +32,25 @@ fn declared(file: &Path, crate_root: bool) -> Vec<PathBuf> {
     };
     let mut found = Vec::new();
     let mut path_attr: Option<String> = None;
+    let mut cfg = false;
     for line in text.lines().map(str::trim) {
         if let Some(p) = line.strip_prefix("#[path = \"") {
             path_attr = p.strip_suffix("\"]").map(str::to_owned);
             continue;
         }
+        if line.starts_with("#[cfg") {
+            cfg = true;
+            continue;
+        }
         let decl = line.strip_prefix("pub ").unwrap_or(line);
         let decl = decl.strip_prefix("pub(crate) ").unwrap_or(decl);
         if let Some(name) = decl.strip_prefix("mod ").and_then(|d| d.strip_suffix(';')) {
+            // A module behind a cfg may never compile; its file would count as reached.
+            assert!(
+                !std::mem::take(&mut cfg),
+                "{}: `mod {name};` is behind #[cfg]: every test module always compiles",
+                file.display()
+            );
             match path_attr.take() {
                 Some(p) => found.push(file.parent().unwrap().join(p)),
                 None => {
@@ -50,6 +61,7 @@ fn declared(file: &Path, crate_root: bool) -> Vec<PathBuf> {
             }
         } else if !line.starts_with("#[") {
             path_attr = None;
+            cfg = false;
         }
     }
     found

@@ -1,11 +1,12 @@
-//! A worker's provider settings: which payment and mail providers it uses, read from the
-//! environment, checked, and described at start-up with every secret masked. The providers
-//! are built from these settings ([`PaymentSettings::gateway`], [`MailSettings::mailer`]).
+//! A worker's provider settings: which payment and mail providers it uses, as `cart worker`'s
+//! flags and their variables give them, checked, and described at start-up with every secret
+//! masked. The providers are built from these settings ([`PaymentSettings::gateway`],
+//! [`MailSettings::mailer`]).
 //!
-//! Reading is a pure function of a variable lookup, so the rules are unit-tested and the
-//! worker passes `std::env::var`. A variable set to blanks counts as unset. A half-configured
-//! provider is an error that names exactly what is missing; it never silently falls back to
-//! the local default.
+//! Reading is a pure function of a lookup by variable name, so the rules are unit-tested and
+//! the worker passes the values its command line and environment gave. A variable set to blanks
+//! counts as unset. A half-configured provider is an error that names exactly what is missing;
+//! it never silently falls back to the local default.
 
 use super::mail::DEFAULT_SENDER;
 use super::{LocalLedger, Mailer, Mailgun, Outbox, PaymentGateway, Smtp};
@@ -66,7 +67,8 @@ pub struct ProviderSettings {
 }
 
 impl ProviderSettings {
-    /// Reads the settings through `var` (`std::env::var` in the worker).
+    /// Reads the settings through `var`, which answers the value given for a variable's
+    /// setting (by its flag or the variable itself, in the worker).
     pub fn read(var: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let vars = Vars(&var);
         Ok(Self {

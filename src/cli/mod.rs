@@ -39,7 +39,23 @@ pub struct Cli {
     /// Without a command, `cart` opens the prompt on a terminal.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The secrets typed on the command line, by flag, where everyone on the machine can read
+    /// them (see [`Cli::from_matches`]); warned about once logging is set up.
+    #[arg(skip)]
+    pub typed_secrets: Vec<&'static str>,
 }
+
+/// The flags that carry secrets, by the subcommand that takes them (`None`: every command).
+const SECRETS: &[(Option<&str>, &str)] = &[
+    (None, "codec_key"),
+    (Some("worker"), "stripe_secret_key"),
+    (Some("worker"), "stripe_private_key"),
+    (Some("worker"), "smtp_url"),
+    (Some("worker"), "mailgun_api_key"),
+    (Some("worker"), "mailgun_private_key"),
+    (Some("serve"), "token"),
+    (Some("codec-server"), "token"),
+];
 
 /// Options every command takes. Temporal connection settings follow Temporal's own
 /// environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, the TLS
@@ -117,24 +133,70 @@ impl Cli {
         let argv = std::iter::once("cart".to_owned())
             .chain(global.to_args())
             .chain(words);
-        Cli::try_parse_from(argv)
+        let matches = <Cli as clap::CommandFactory>::command().try_get_matches_from(argv)?;
+        Cli::from_matches(&matches)
     }
 }
 
 impl Cli {
-    /// Notes which tokens were typed on the command line, where everyone on the machine can
-    /// read them, rather than given by their variables: clap reads both into `--token`.
-    fn note_typed_tokens(&mut self, matches: &clap::ArgMatches) {
-        let typed = |name: &str| {
-            matches
-                .subcommand_matches(name)
-                .and_then(|m| m.value_source("token"))
-                == Some(clap::parser::ValueSource::CommandLine)
+    /// The command line clap has read, with what only the value sources tell: which secrets
+    /// were typed on the command line rather than given by their variables (clap reads both
+    /// into one flag), and a key file or keys typed blank, which is a usage error (an empty
+    /// variable means none, as in a unit file that leaves it unset).
+    fn from_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        use clap::parser::ValueSource;
+        let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(matches)?;
+        let typed = |m: &clap::ArgMatches, id: &str| {
+            m.try_get_raw(id).is_ok_and(|v| v.is_some())
+                && m.value_source(id) == Some(ValueSource::CommandLine)
         };
-        match &mut self.command {
-            Some(Command::Serve(args)) => args.token_typed = typed("serve"),
-            Some(Command::CodecServer(args)) => args.token_typed = typed("codec-server"),
+        cli.typed_secrets = SECRETS
+            .iter()
+            .filter(|(command, id)| match command {
+                None => typed(matches, id),
+                Some(name) => matches
+                    .subcommand_matches(name)
+                    .is_some_and(|m| typed(m, id)),
+            })
+            .map(|(_, id)| *id)
+            .collect();
+        let token_typed = cli.typed_secrets.contains(&"token");
+        match &mut cli.command {
+            Some(Command::Serve(args)) => args.token_typed = token_typed,
+            Some(Command::CodecServer(args)) => args.token_typed = token_typed,
             _ => {}
+        }
+        let blank = |text: Option<&str>| text.is_some_and(|t| t.trim().is_empty());
+        let key_file = cli.global.codec_key_file.as_ref();
+        for (id, value) in [
+            (
+                "codec_key_file",
+                key_file.map(|p| p.to_string_lossy().into_owned()),
+            ),
+            ("codec_key", cli.global.codec_key.clone()),
+        ] {
+            if blank(value.as_deref()) && matches.value_source(id) == Some(ValueSource::CommandLine)
+            {
+                let flag = id.replace('_', "-");
+                return Err(<Cli as clap::CommandFactory>::command().error(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("--{flag} is empty: give the file of keys, or leave the flag out to send payloads unencrypted"),
+                ));
+            }
+        }
+        Ok(cli)
+    }
+
+    /// Warns about each secret typed on the command line.
+    fn warn_typed_secrets(&self) {
+        for id in &self.typed_secrets {
+            // A token warns where it is read (`prelude::token`).
+            if *id != "token" {
+                let flag = id.replace('_', "-");
+                tracing::warn!(
+                    "--{flag} was given on the command line, where anyone who can list processes sees it; prefer its environment variable"
+                );
+            }
         }
     }
 }
@@ -167,9 +229,10 @@ impl GlobalArgs {
             ("log-format", value(&self.log_format)),
             ("wait", humantime::format_duration(self.wait).to_string()),
         ];
+        // A blank value (an empty variable) means none, and is left out.
         optional
             .into_iter()
-            .filter_map(|(name, v)| Some((name, v?)))
+            .filter_map(|(name, v)| Some((name, v?)).filter(|(_, v)| !v.trim().is_empty()))
             .chain(always)
             .map(|(name, v)| format!("--{name}={v}"))
             .collect()
@@ -284,9 +347,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 pub fn main() -> ExitCode {
     commands::completions::complete_if_asked();
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
-    let mut cli =
-        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    cli.note_typed_tokens(&matches);
+    let cli = Cli::from_matches(&matches).unwrap_or_else(|e| e.exit());
     // The long-running commands log what they do; the others only warnings.
     let is_worker = matches!(
         cli.command,
@@ -298,6 +359,7 @@ pub fn main() -> ExitCode {
         color,
         cli.global.log_format,
     );
+    cli.warn_typed_secrets();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -11,10 +11,11 @@
 //!   CONTRIBUTING.md, "Fixtures"), which the replay tests replay;
 //! - a line in CHANGELOG.md.
 //!
-//! Once no run from before a patch can still be open (every cart of that time has finished or
-//! expired: `cart list` shows none started before the release that added it), the old branch
-//! and its fixtures may go, in a release of their own, with `ctx.deprecate_patch(ID)` for one
-//! release in between.
+//! Once no run from before a patch can still be open, the old branch and its fixtures may go,
+//! in a release of their own, with `ctx.deprecate_patch(ID)` for one release in between. A run
+//! is from before the patch if a worker of an older release ran it, whenever it started: a cart
+//! that an older worker continued-as-new is one. So the test is that `cart list` shows no open
+//! cart started before the last worker of the older release stopped.
 //!
 //! | patch | since | decided when | what older runs do |
 //! |-------|-------|--------------|--------------------|

@@ -1,5 +1,5 @@
 //! The paths a cart can take, driven against a real server, each history replayed against
-//! today's workflow code and recorded as a fixture when `CART_RECORD_FIXTURES` is set (see
+//! today's workflow code and recorded as a fixture when `CART_RECORD_FIXTURES=1` (see
 //! `tests/fixtures/mod.rs`). Together they cover add, remove, e-mail, the tutorial's start
 //! items and signals, a reminder whose send fails and is cancelled by a change, a reminder
 //! sent, the day's cap holding one back, a cap of none, expiry, a decline, a paid checkout with
@@ -28,7 +28,7 @@ use std::time::Duration;
 use temporalio_client::WorkflowExecutionStatus;
 
 /// Replays the history of the cart's run `run` (its latest when `None`), and records it as the
-/// fixture `name` of this version when `CART_RECORD_FIXTURES` is set.
+/// fixture `name` of this version when `CART_RECORD_FIXTURES=1`.
 async fn record(
     env: &temporalio_sdk::testing::WorkflowEnvironment<temporalio_sdk::testing::LocalServer>,
     id: &CartId,
@@ -47,13 +47,13 @@ async fn record(
         .to_json()
         .await
         .unwrap();
-    if std::env::var_os("CART_RECORD_FIXTURES").is_some() {
+    if let Err(e) = replay(&json).await {
+        panic!("the history of {name} does not replay: {e}");
+    }
+    if std::env::var("CART_RECORD_FIXTURES").is_ok_and(|v| v == "1") {
         let dir = dir(env!("CARGO_PKG_VERSION"));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.json")), &json).unwrap();
-    }
-    if let Err(e) = replay(&json).await {
-        panic!("the history of {name} does not replay: {e}");
     }
 }
 

@@ -107,18 +107,6 @@ pub(crate) async fn bind_metrics(
     })
 }
 
-/// Serves `/metrics`, `/healthz` and `/readyz` for as long as the process runs.
-pub(crate) fn serve_metrics(listener: tokio::net::TcpListener, endpoint: crate::metrics::Endpoint) {
-    if let Ok(address) = listener.local_addr() {
-        tracing::info!("metrics on http://{address}/metrics, /healthz, /readyz");
-    }
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, crate::metrics::router(endpoint)).await {
-            tracing::error!("the metrics endpoint stopped: {e}");
-        }
-    });
-}
-
 /// Ready: Temporal answers and a worker polls the carts' task queue.
 pub(crate) fn readiness(carts: crate::client::CartClient) -> crate::metrics::Readiness {
     Arc::new(move || {

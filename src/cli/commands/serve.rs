@@ -93,7 +93,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
             let listener = bind_metrics(address).await?;
             let metrics = std::sync::Arc::new(crate::metrics::HttpMetrics::new());
             let endpoint = crate::metrics::Endpoint::http(&metrics, readiness(carts.clone()));
-            serve_metrics(listener, endpoint);
+            crate::metrics::serve(listener, endpoint);
             Some(metrics)
         }
         None => None,

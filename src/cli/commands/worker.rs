@@ -2,15 +2,7 @@
 
 use super::prelude::*;
 use crate::domain::{Catalog, CatalogFormat};
-use crate::metrics::Endpoint;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use temporalio_common::telemetry::metrics::CoreMeter;
-use temporalio_common::telemetry::{
-    PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
-};
-use temporalio_sdk::Runtime;
-use temporalio_sdk::runtime::RuntimeOptions;
 
 /// Run the worker that hosts the carts and their payments and e-mail.
 ///
@@ -118,7 +110,6 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         CliError::new(format!("cannot start the worker: {e}"))
             .hint("change the catalog's prices, or charge through another provider")
     })?;
-    let shop = activities.catalog();
     std::fs::create_dir_all(&data_dir).map_err(|e| {
         CliError::chain(
             format!("cannot create the data directory {}", data_dir.display()),
@@ -128,72 +119,27 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let client = ctx.temporal().await?;
     // One connection serves the worker and its own questions (readiness, search attributes).
     let carts = ctx.carts_on(client.clone())?;
-    let mut options = RuntimeOptions::default();
-    let mut counters = None;
-    if let Some(address) = args.metrics {
-        let listener = bind_metrics(address).await?;
-        // The SDK exports its own metrics on a loopback port that /metrics reads.
-        let sdk = start_prometheus_metric_exporter(
-            PrometheusExporterOptions::builder()
-                .socket_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-                .build(),
-        )
-        .map_err(|e| CliError::new(format!("cannot start the SDK's metrics: {e:#}")))?;
-        let meter: Arc<dyn CoreMeter> = sdk.meter.clone();
-        options = RuntimeOptions::builder()
-            .telemetry_options(TelemetryOptions::builder().metrics(meter).build())
-            .build()
-            .map_err(CliError::new)?;
-        let metrics = Arc::new(crate::metrics::WorkerMetrics::new());
-        let endpoint = Endpoint::worker(&metrics, sdk.bound_addr, readiness(carts.clone()));
-        serve_metrics(listener, endpoint);
-        counters = Some(metrics as Arc<dyn crate::workflow::metrics::CartCounters>);
-    }
-    let runtime = Runtime::from_current_tokio(options)
-        .map_err(|e| CliError::chain("cannot start the Temporal runtime", &e))?;
-    let queue = &ctx.global.task_queue;
-    let codec = ctx.codec()?;
-    let search_attributes = search_attributes_registered(&carts).await;
-    let hosting = crate::worker::Hosting {
-        keys: codec.fingerprints(),
-        max_cached_carts: args.max_cached_carts,
-        counters,
-        search_attributes,
+    let metrics = match args.metrics {
+        Some(address) => Some((bind_metrics(address).await?, readiness(carts.clone()))),
+        None => None,
     };
-    let mut worker = crate::worker::build(&runtime, client, queue, activities, &hosting)
-        .map_err(|e| CliError::new(format!("cannot start the worker: {e:#}")))?;
-    let shutdown = worker.shutdown_handle();
-    tokio::spawn(async move {
-        stop_signal().await;
-        tracing::info!("stopping: finishing the tasks in hand");
-        shutdown();
-    });
-    match codec.key_ids().as_slice() {
-        [] => tracing::warn!(
-            "customer data (e-mail addresses, carts, payment methods, receipts) goes to Temporal unencrypted: give every worker and client the same key with CART_CODEC_KEY_FILE (`cart codec-key --file PATH` makes one) or CART_CODEC_KEY"
-        ),
-        ids => tracing::info!(
-            "payloads: encrypted with key {}; keys that decrypt: {}",
-            ids[0],
-            ids.join(", ")
-        ),
-    }
-    tracing::info!(
-        "catalog: {} products in {} ({catalog_source})",
-        shop.products().len(),
-        shop.currency()
-    );
-    tracing::info!("payments: {}", providers.payments.describe(&data_dir));
-    tracing::info!("mail: {}", providers.mail.describe(&data_dir));
-    tracing::info!(
-        task_queue = %queue,
-        data_dir = %data_dir.display(),
-        "cart worker started"
-    );
-    worker
-        .run()
+    let codec = ctx.codec()?;
+    let plan = crate::worker::Plan {
+        task_queue: ctx.global.task_queue.clone(),
+        data_dir,
+        catalog_source,
+        providers,
+        activities,
+        keys: codec.fingerprints(),
+        key_ids: codec.key_ids().into_iter().map(str::to_owned).collect(),
+        max_cached_carts: args.max_cached_carts,
+        search_attributes: search_attributes_registered(&carts).await,
+        metrics,
+    };
+    crate::worker::host(client, plan, stop_signal())
         .await
-        .map_err(|e| CliError::chain("the worker stopped", &e))?;
-    tracing::info!("cart worker stopped");
-    Ok(())
+        .map_err(|e| match e {
+            crate::worker::HostError::Start(_) => CliError::new(e),
+            crate::worker::HostError::Stopped(e) => CliError::chain("the worker stopped", &e),
+        })
 }
