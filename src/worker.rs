@@ -127,6 +127,10 @@ pub struct Plan {
 /// Why a worker did not start, or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
+    #[error("cannot start the SDK's metrics: {0}")]
+    Metrics(String),
+    #[error("cannot start the Temporal runtime")]
+    Runtime(#[source] temporalio_sdk::RuntimeError),
     #[error("cannot start the worker: {0:#}")]
     Start(anyhow::Error),
     #[error("the worker stopped")]
@@ -150,18 +154,17 @@ pub async fn host(
                 .socket_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
                 .build(),
         )
-        .map_err(|e| HostError::Start(anyhow::anyhow!("the SDK's metrics: {e:#}")))?;
+        .map_err(|e| HostError::Metrics(format!("{e:#}")))?;
         let meter: Arc<dyn CoreMeter> = sdk.meter.clone();
         options = RuntimeOptions::builder()
             .telemetry_options(TelemetryOptions::builder().metrics(meter).build())
             .build()
-            .map_err(|e| HostError::Start(anyhow::anyhow!("{e}")))?;
+            .map_err(|e| HostError::Metrics(e.to_string()))?;
         let metrics = Arc::new(WorkerMetrics::new());
         crate::metrics::serve(listener, Endpoint::worker(&metrics, sdk.bound_addr, ready));
         counters = Some(metrics as Arc<dyn CartCounters>);
     }
-    let runtime = Runtime::from_current_tokio(options)
-        .map_err(|e| HostError::Start(anyhow::Error::new(e).context("the Temporal runtime")))?;
+    let runtime = Runtime::from_current_tokio(options).map_err(HostError::Runtime)?;
     let shop = plan.activities.catalog();
     let hosting = Hosting {
         keys: plan.keys,

@@ -42,7 +42,7 @@ pub struct Cli {
     /// The secrets typed on the command line, by flag, where everyone on the machine can read
     /// them (see [`Cli::from_matches`]); warned about once logging is set up.
     #[arg(skip)]
-    pub typed_secrets: Vec<&'static str>,
+    typed_secrets: Vec<&'static str>,
 }
 
 /// The flags that carry secrets, by the subcommand that takes them (`None`: every command).
@@ -177,10 +177,13 @@ impl Cli {
         ] {
             if blank(value.as_deref()) && matches.value_source(id) == Some(ValueSource::CommandLine)
             {
-                let flag = id.replace('_', "-");
+                let what = match id {
+                    "codec_key_file" => "--codec-key-file is empty: give the file of keys",
+                    _ => "--codec-key is empty: give the keys",
+                };
                 return Err(<Cli as clap::CommandFactory>::command().error(
                     clap::error::ErrorKind::InvalidValue,
-                    format!("--{flag} is empty: give the file of keys, or leave the flag out to send payloads unencrypted"),
+                    format!("{what}, or leave the flag out to send payloads unencrypted"),
                 ));
             }
         }
@@ -229,10 +232,13 @@ impl GlobalArgs {
             ("log-format", value(&self.log_format)),
             ("wait", humantime::format_duration(self.wait).to_string()),
         ];
-        // A blank value (an empty variable) means none, and is left out.
+        // Blank keys (an empty variable) mean none, and are left out: typed blank, they are a
+        // usage error (see `Cli::from_matches`).
+        let keys = ["codec-key-file", "codec-key"];
         optional
             .into_iter()
-            .filter_map(|(name, v)| Some((name, v?)).filter(|(_, v)| !v.trim().is_empty()))
+            .filter_map(|(name, v)| Some((name, v?)))
+            .filter(|(name, v)| !(keys.contains(name) && v.trim().is_empty()))
             .chain(always)
             .map(|(name, v)| format!("--{name}={v}"))
             .collect()
@@ -421,6 +427,49 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every flag that hides its value is a secret warned about when typed, and every secret
+    /// named is a flag of its command.
+    #[test]
+    fn every_secret_flag_is_known_as_one() {
+        let cli = Cli::command();
+        let mut hidden: Vec<(Option<String>, String)> = cli
+            .get_arguments()
+            .filter(|a| a.is_hide_env_values_set())
+            .map(|a| (None, a.get_id().to_string()))
+            .collect();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments().filter(|a| a.is_hide_env_values_set()) {
+                // Global flags show up on every subcommand too.
+                if !arg.is_global_set() {
+                    hidden.push((Some(sub.get_name().to_owned()), arg.get_id().to_string()));
+                }
+            }
+        }
+        let mut named: Vec<(Option<String>, String)> = SECRETS
+            .iter()
+            .map(|(sub, id)| (sub.map(str::to_owned), (*id).to_owned()))
+            .collect();
+        hidden.sort();
+        named.sort();
+        assert_eq!(hidden, named);
+    }
+
+    #[test]
+    fn a_typed_secret_is_noted_wherever_it_stands_and_a_blank_typed_key_refused() {
+        let parse = |args: &[&str]| {
+            let matches = Cli::command().try_get_matches_from(args)?;
+            Cli::from_matches(&matches)
+        };
+        let cli = parse(&["cart", "show", "CART-1", "--codec-key", "k1:x"]).unwrap();
+        assert_eq!(cli.typed_secrets, ["codec_key"]);
+        let cli = parse(&["cart", "serve", "--token", "t"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve(ref a)) if a.token_typed));
+        let cli = parse(&["cart", "worker", "--smtp-url", "smtp://u:p@h"]).unwrap();
+        assert_eq!(cli.typed_secrets, ["smtp_url"]);
+        assert!(parse(&["cart", "--codec-key-file", " ", "show", "CART-1"]).is_err());
+        assert!(parse(&["cart", "show", "CART-1", "--codec-key="]).is_err());
     }
 
     #[test]

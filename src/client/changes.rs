@@ -98,7 +98,7 @@ impl CartClient {
 
     /// A refusal, told apart by the cart's status rather than by the wording of the message:
     /// a cart that is no longer open is closed to changes.
-    pub(super) async fn refused(&self, id: &CartId, message: String) -> ClientError {
+    async fn refused(&self, id: &CartId, message: String) -> ClientError {
         match self.get(id).await {
             Ok(view) if view.status != crate::domain::Status::Open => ClientError::Closed(message),
             _ => ClientError::Rejected(message),
@@ -145,7 +145,7 @@ impl CartClient {
     }
 
     /// Explains why a cart that exists no longer accepts changes.
-    pub(super) async fn closed(&self, id: &CartId) -> ClientError {
+    async fn closed(&self, id: &CartId) -> ClientError {
         match self.get(id).await {
             Ok(view) => ClientError::Closed(
                 crate::domain::CartError::Closed {
@@ -219,6 +219,10 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
             Err(Sent::Failed(failure)) if Rejection::of(&failure.message) == Rejection::Late => {
                 tracing::debug!("the change reached the cart after its deadline; sending it again");
                 self.admission.not_after = None;
+                // The first send may have started the cart: the resend joins it.
+                if let Some(start) = &mut self.start {
+                    start.conflict = ConflictPolicy::UseExisting;
+                }
                 self.carts.within_wait(self.began, self.send()).await?
             }
             other => other,

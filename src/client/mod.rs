@@ -68,14 +68,14 @@ pub struct CartClient {
 /// How long a change may wait for a worker to take it. A change not taken by then is refused
 /// by the cart when a worker does come (see [`crate::workflow::admission`]), so that "no
 /// worker" can be said without the change being applied later.
-pub(super) const TAKE_WITHIN: Duration = Duration::from_secs(4);
+const TAKE_WITHIN: Duration = Duration::from_secs(4);
 /// How far this machine's clock and the Temporal server's may disagree. "No worker" is said
 /// this long after a change's deadline.
-pub(super) const CLOCK_MARGIN: Duration = Duration::from_secs(1);
+const CLOCK_MARGIN: Duration = Duration::from_secs(1);
 /// How long a query may go unanswered before we check whether any worker is listening.
-pub(super) const WORKER_PROBE_AFTER: Duration = Duration::from_secs(2);
+const WORKER_PROBE_AFTER: Duration = Duration::from_secs(2);
 /// How long we wait for a worker to appear before saying there is none.
-pub(super) const WORKER_GRACE: Duration = Duration::from_secs(5);
+const WORKER_GRACE: Duration = Duration::from_secs(5);
 
 impl CartClient {
     pub fn new(client: Client, task_queue: impl Into<String>, wait: Duration) -> Self {
@@ -93,10 +93,7 @@ impl CartClient {
         self
     }
 
-    pub(super) fn handle(
-        &self,
-        id: &CartId,
-    ) -> temporalio_client::WorkflowHandle<Client, CartWorkflow> {
+    fn handle(&self, id: &CartId) -> temporalio_client::WorkflowHandle<Client, CartWorkflow> {
         self.client.get_workflow_handle::<CartWorkflow>(id.as_str())
     }
 
@@ -122,7 +119,7 @@ impl CartClient {
     }
 
     /// Waits for a change until `wait` has passed since it `began`.
-    pub(super) async fn within_wait<T>(
+    async fn within_wait<T>(
         &self,
         began: tokio::time::Instant,
         call: impl Future<Output = T>,
@@ -138,10 +135,7 @@ impl CartClient {
     /// Waits for a query. If it has no answer after a moment, asks the server whether any
     /// worker polls the task queue, so that a missing worker is reported in seconds rather
     /// than after the full wait.
-    pub(super) async fn answered<T>(
-        &self,
-        call: impl Future<Output = T>,
-    ) -> Result<T, ClientError> {
+    async fn answered<T>(&self, call: impl Future<Output = T>) -> Result<T, ClientError> {
         let deadline = tokio::time::Instant::now() + self.wait;
         tokio::pin!(call);
         tokio::select! {

@@ -53,7 +53,7 @@ impl CartClient {
     /// such worker is enough: a worker without the key
     /// fails the task and Temporal hands it to another (the task queue may still list a
     /// worker that stopped a minute ago, during a key rotation say).
-    pub(super) fn keys_match(&self, pollers: &[String]) -> Result<(), ClientError> {
+    fn keys_match(&self, pollers: &[String]) -> Result<(), ClientError> {
         let mut problem = None;
         for worker in pollers.iter().filter_map(|p| crate::codec::advertised(p)) {
             problem = match (self.keys.first(), worker.first()) {

@@ -2,6 +2,7 @@
 
 use super::prelude::*;
 use crate::domain::{Catalog, CatalogFormat};
+use crate::worker::HostError;
 use std::path::{Path, PathBuf};
 
 /// Run the worker that hosts the carts and their payments and e-mail.
@@ -139,7 +140,8 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     crate::worker::host(client, plan, stop_signal())
         .await
         .map_err(|e| match e {
-            crate::worker::HostError::Start(_) => CliError::new(e),
-            crate::worker::HostError::Stopped(e) => CliError::chain("the worker stopped", &e),
+            HostError::Runtime(e) => CliError::chain("cannot start the Temporal runtime", &e),
+            HostError::Stopped(e) => CliError::chain("the worker stopped", &e),
+            HostError::Metrics(_) | HostError::Start(_) => CliError::new(e),
         })
 }
