@@ -131,6 +131,18 @@ impl Setup {
         ledger.lines().map(str::to_owned).collect()
     }
 
+    /// The id of the cart's latest run.
+    pub async fn run_id(&self, id: &CartId) -> String {
+        self.env
+            .client()
+            .get_workflow_handle::<cart::workflow::CartWorkflow>(id.as_str())
+            .describe(Default::default())
+            .await
+            .expect("the cart exists")
+            .run_id()
+            .to_owned()
+    }
+
     /// The workflow's result, once it completes.
     pub async fn result(&self, id: &CartId) -> cart::workflow::CartView {
         self.env

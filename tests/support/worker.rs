@@ -158,6 +158,13 @@ impl Harness {
         Self::start_with(&[], cart::worker::local_activities).await
     }
 
+    /// With a server that suggests continue-as-new once a history passes `events` events.
+    pub async fn suggesting_continue_as_new_after(events: u32) -> Self {
+        let limit = format!("limit.historyCount.suggestContinueAsNew={events}");
+        let args = ["--dynamic-config-value", limit.as_str()];
+        Self::start_with(&args, cart::worker::local_activities).await
+    }
+
     pub async fn start_with(
         server_args: &[&str],
         activities: impl FnOnce(&std::path::Path) -> CartActivities,

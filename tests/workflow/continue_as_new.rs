@@ -9,14 +9,7 @@ use temporalio_common::protos::temporal::api::enums::v1::EventType;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cart_keeps_its_state_across_continue_as_new() {
     // The server suggests continue-as-new once a history passes 40 events.
-    let h = Harness::start_with(
-        &[
-            "--dynamic-config-value",
-            "limit.historyCount.suggestContinueAsNew=40",
-        ],
-        cart::worker::local_activities,
-    )
-    .await;
+    let h = Harness::suggesting_continue_as_new_after(40).await;
     let (carts, id) = (&h.carts, unique_cart());
 
     let first = carts.add(&id, add(0, 2), input(LONG, LONG)).await.unwrap();
@@ -24,12 +17,7 @@ async fn a_cart_keeps_its_state_across_continue_as_new() {
         .env
         .client()
         .get_workflow_handle::<CartWorkflow>(id.as_str());
-    let first_run = handle
-        .describe(Default::default())
-        .await
-        .unwrap()
-        .run_id()
-        .to_owned();
+    let first_run = h.run_id(&id).await;
     carts
         .set_email(&id, email("ann@example.com"))
         .await

@@ -246,26 +246,14 @@ async fn an_expiring_history_replays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_continued_history_replays() {
-    let h = Harness::start_with(
-        &[
-            "--dynamic-config-value",
-            "limit.historyCount.suggestContinueAsNew=40",
-        ],
-        cart::worker::local_activities,
-    )
-    .await;
+    let h = Harness::suggesting_continue_as_new_after(40).await;
     let (carts, id) = (&h.carts, unique_cart());
     carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
     let handle = h
         .env
         .client()
         .get_workflow_handle::<CartWorkflow>(id.as_str());
-    let first_run = handle
-        .describe(Default::default())
-        .await
-        .unwrap()
-        .run_id()
-        .to_owned();
+    let first_run = h.run_id(&id).await;
     carts
         .set_email(&id, email("ann@example.com"))
         .await
