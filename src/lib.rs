@@ -13,7 +13,7 @@
 //!
 //! Beside them: [`codec`] encrypts payloads (and serves the remote codec for the `temporal`
 //! CLI and UI); [`metrics`] serves what operators' tools read; [`redact`] decides what logs may
-//! say of a customer.
+//! say of a customer; [`report`] reads an error's causes back into one line.
 
 pub mod activities;
 pub mod api;
@@ -23,5 +23,6 @@ pub mod codec;
 pub mod domain;
 pub mod metrics;
 pub mod redact;
+pub mod report;
 pub mod worker;
 pub mod workflow;

@@ -127,12 +127,12 @@ pub struct Plan {
 /// Why a worker did not start, or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error("cannot start the SDK's metrics: {0}")]
-    Metrics(String),
+    #[error("cannot start the SDK's metrics")]
+    Metrics(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot start the Temporal runtime")]
     Runtime(#[source] temporalio_sdk::RuntimeError),
-    #[error("cannot start the worker: {0:#}")]
-    Start(anyhow::Error),
+    #[error("cannot start the worker")]
+    Start(#[source] anyhow::Error),
     #[error("the worker stopped")]
     Stopped(#[source] temporalio_sdk::WorkerRunError),
 }
@@ -154,12 +154,12 @@ pub async fn host(
                 .socket_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
                 .build(),
         )
-        .map_err(|e| HostError::Metrics(format!("{e:#}")))?;
+        .map_err(|e| HostError::Metrics(e.into()))?;
         let meter: Arc<dyn CoreMeter> = sdk.meter.clone();
         options = RuntimeOptions::builder()
             .telemetry_options(TelemetryOptions::builder().metrics(meter).build())
             .build()
-            .map_err(|e| HostError::Metrics(e.to_string()))?;
+            .map_err(|e| HostError::Metrics(e.into()))?;
         let metrics = Arc::new(WorkerMetrics::new());
         crate::metrics::serve(listener, Endpoint::worker(&metrics, sdk.bound_addr, ready));
         counters = Some(metrics as Arc<dyn CartCounters>);

@@ -54,7 +54,7 @@ impl Mailer for Mailgun {
             .form(&form)
             .send()
             .await
-            .map_err(|e| MailError::Unavailable(format!("mailgun: {e}")))?;
+            .map_err(|e| MailError::Unavailable(format!("mailgun: {}", crate::report::line(&e))))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

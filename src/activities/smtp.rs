@@ -6,6 +6,7 @@
 use super::mail::build_message;
 use super::settings::SettingsError;
 use super::{EmailMessage, MailError, Mailer};
+use crate::report::line;
 use async_trait::async_trait;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -37,8 +38,8 @@ impl Mailer for Smtp {
         match self.transport.send(email).await {
             Ok(_) => Ok(()),
             // A 5xx reply (bad credentials, unknown mailbox) will not get better by itself.
-            Err(e) if e.is_permanent() => Err(MailError::Rejected(format!("smtp: {e}"))),
-            Err(e) => Err(MailError::Unavailable(format!("smtp: {e}"))),
+            Err(e) if e.is_permanent() => Err(MailError::Rejected(format!("smtp: {}", line(&e)))),
+            Err(e) => Err(MailError::Unavailable(format!("smtp: {}", line(&e)))),
         }
     }
 }

@@ -56,7 +56,7 @@ impl From<ClientError> for ApiError {
             ClientError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ClientError::Keys(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self::new(status, e.to_string())
+        Self::new(status, crate::report::line(&e))
     }
 }
 

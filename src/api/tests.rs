@@ -3,7 +3,7 @@
 //! carts answer is tested end to end in `tests/api`.
 
 use super::*;
-use crate::client::{CartFilter, CartSummary, ClientError};
+use crate::client::{CartFilter, CartSummary, ClientError, TemporalError};
 use crate::domain::{Catalog, Status};
 use crate::workflow::{AddItem, CartView, Checkout, RemoveItem, SetEmail};
 use axum::body::Body as HttpBody;
@@ -219,7 +219,10 @@ async fn what_the_carts_answer_becomes_an_honest_status() {
             422,
         ),
         (|_| Err(ClientError::NoWorker("q".into())), 503),
-        (|_| Err(ClientError::Temporal("unavailable".into())), 503),
+        (
+            |_| Err(ClientError::Temporal(TemporalError::said("unavailable"))),
+            503,
+        ),
         (
             |_| {
                 Err(ClientError::Timeout {

@@ -250,7 +250,7 @@ async fn health(State(api): Shared) -> Answer<Health> {
         .carts
         .worker_polling()
         .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, crate::report::line(&e)))?;
     Ok(Json(Health {
         temporal: "ok".to_owned(),
         worker,

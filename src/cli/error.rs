@@ -62,19 +62,9 @@ impl CliError {
         self
     }
 
-    /// Builds the message from an error and its sources: "a: b: c".
+    /// Builds the message from an error and its sources: "context: a: b: c".
     pub fn chain(context: impl fmt::Display, err: &(dyn std::error::Error + 'static)) -> Self {
-        let mut message = format!("{context}: {err}");
-        let mut source = err.source();
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = cause.source();
-        }
-        Self::new(message)
+        Self::new(format!("{context}: {}", crate::report::line(err)))
     }
 
     /// A hint for when the cart refused and nothing more specific was said.
@@ -139,7 +129,7 @@ impl From<ClientError> for CliError {
             ClientError::NoWorker(_) | ClientError::Timeout { .. } => exit::UNAVAILABLE,
             ClientError::Temporal(_) | ClientError::Keys(_) => exit::FAILURE,
         };
-        let err = CliError::new(e).code(code);
+        let err = CliError::new(crate::report::line(&e)).code(code);
         match hint {
             Some(h) => err.hint(h),
             None => err,

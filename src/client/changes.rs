@@ -303,7 +303,7 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
             Sent::Undecodable(e) => Err(undecodable(&e)),
             Sent::NotFound => Err(carts.closed(id).await),
             Sent::AlreadyStarted => Err(ClientError::AlreadyExists(id.clone())),
-            Sent::Other(message) => Err(ClientError::Temporal(message)),
+            Sent::Other(said) => Err(ClientError::Temporal(said)),
         }
     }
 }

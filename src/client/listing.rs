@@ -97,7 +97,7 @@ impl CartClient {
                         status.message()
                     ))
                 }
-                other => ClientError::Temporal(other.to_string()),
+                other => ClientError::temporal(other),
             })?;
             // The search attribute, else the memo (carts from before search attributes, or in
             // a namespace without them), else open.

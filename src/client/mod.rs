@@ -47,12 +47,79 @@ pub enum ClientError {
         humantime::format_duration(*waited)
     )]
     Timeout { queue: String, waited: Duration },
-    #[error("Temporal refused the request: {0}")]
-    Temporal(String),
+    #[error("Temporal refused the request")]
+    Temporal(#[source] TemporalError),
     /// This client and the workers do not share the encryption keys: a change sent now could
     /// not be read by them, or their answer not by us. Nothing was sent.
     #[error("{0}")]
     Keys(String),
+}
+
+impl ClientError {
+    fn temporal(said: impl Into<TemporalError>) -> Self {
+        Self::Temporal(said.into())
+    }
+}
+
+/// What Temporal or the connection to it said, with whatever lies underneath (a transport
+/// error, an I/O error) kept as its source.
+#[derive(Debug)]
+pub struct TemporalError(Said);
+
+#[derive(Debug)]
+enum Said {
+    /// A gRPC status: its message is what the server said, its source what the connection did.
+    Status(tonic::Status),
+    /// Any other error from the SDK, standing for itself.
+    Error(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl std::fmt::Display for TemporalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Said::Status(status) if status.message().is_empty() => {
+                write!(f, "{:?}", status.code())
+            }
+            Said::Status(status) => f.write_str(status.message()),
+            Said::Error(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TemporalError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            Said::Status(status) => std::error::Error::source(status),
+            Said::Error(e) => e.source(),
+        }
+    }
+}
+
+impl From<tonic::Status> for TemporalError {
+    fn from(status: tonic::Status) -> Self {
+        Self(Said::Status(status))
+    }
+}
+
+impl From<temporalio_client::errors::ClientError> for TemporalError {
+    fn from(e: temporalio_client::errors::ClientError) -> Self {
+        match e {
+            temporalio_client::errors::ClientError::Rpc(status) => status.into(),
+            other => Self(Said::Error(other.into())),
+        }
+    }
+}
+
+impl TemporalError {
+    /// Any other error from the SDK or the data converter.
+    pub(crate) fn of(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Said::Error(Box::new(e)))
+    }
+
+    /// Something this client found wrong with an answer.
+    pub(crate) fn said(what: &str) -> Self {
+        Self(Said::Error(what.into()))
+    }
 }
 
 #[derive(Clone)]
@@ -104,7 +171,7 @@ impl CartClient {
             .fetch_history(Default::default())
             .into_events()
             .await
-            .map_err(|e| ClientError::Temporal(e.to_string()))
+            .map_err(|e| ClientError::temporal(TemporalError::of(e)))
     }
 
     /// The cart as it stands.
@@ -114,7 +181,7 @@ impl CartClient {
         self.answered(query).await?.map_err(|e| match e {
             WorkflowQueryError::NotFound(_) => ClientError::NotFound(id.clone()),
             WorkflowQueryError::PayloadConversion(e) => undecodable(&e.to_string()),
-            other => ClientError::Temporal(other.to_string()),
+            other => ClientError::temporal(TemporalError::of(other)),
         })
     }
 
@@ -150,5 +217,48 @@ impl CartClient {
                 waited: self.wait,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ClientError, TemporalError};
+    use std::error::Error as _;
+    use std::sync::Arc;
+
+    #[test]
+    fn what_temporal_said_keeps_what_lies_underneath() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let mut status = tonic::Status::unavailable("transport error");
+        status.set_source(Arc::new(refused));
+        let e = ClientError::temporal(status);
+        assert_eq!(e.to_string(), "Temporal refused the request");
+        let said = e.source().expect("what Temporal said");
+        assert_eq!(said.to_string(), "transport error");
+        assert_eq!(
+            said.source().expect("its cause").to_string(),
+            "connection refused"
+        );
+        assert_eq!(
+            crate::report::line(&e),
+            "Temporal refused the request: transport error: connection refused"
+        );
+    }
+
+    #[test]
+    fn a_status_without_a_message_is_named_by_its_code() {
+        let e = ClientError::temporal(tonic::Status::new(tonic::Code::Unavailable, ""));
+        assert_eq!(
+            crate::report::line(&e),
+            "Temporal refused the request: Unavailable"
+        );
+        let e = ClientError::Temporal(TemporalError::said(
+            "the worker that answered has no catalog",
+        ));
+        assert_eq!(
+            crate::report::line(&e),
+            "Temporal refused the request: the worker that answered has no catalog"
+        );
     }
 }

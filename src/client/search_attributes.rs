@@ -15,7 +15,7 @@ impl CartClient {
         let registered = service
             .list_search_attributes(tonic::Request::new(request))
             .await
-            .map_err(|e| ClientError::Temporal(e.message().to_owned()))?
+            .map_err(ClientError::temporal)?
             .into_inner()
             .custom_attributes;
         Ok(crate::workflow::search::ALL

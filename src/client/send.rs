@@ -11,6 +11,7 @@
 //! client's own retries (a busy cart's "too many updates in flight", an update aborted while
 //! the cart continued as new), exactly as the SDK's own calls do.
 
+use super::TemporalError;
 use crate::domain::CartId;
 use crate::workflow::CartView;
 use temporalio_client::grpc::WorkflowService;
@@ -50,7 +51,7 @@ pub(super) enum Sent {
     /// The answer came, and this client could not decode it.
     Undecodable(String),
     /// Anything else the server or the connection said.
-    Other(String),
+    Other(TemporalError),
 }
 
 /// A change: the update's name and argument, and the header it travels with.
@@ -124,7 +125,7 @@ pub(super) async fn update<T: TemporalSerializable + 'static>(
     let args = converter
         .to_payloads(&context(), change.arg)
         .await
-        .map_err(|e| Sent::Other(e.to_string()))?;
+        .map_err(|e| Sent::Other(TemporalError::of(e)))?;
     let update_id = uuid::Uuid::new_v4().to_string();
     let request = update_request(client, id, &update_id, &change, args);
     loop {
@@ -135,7 +136,7 @@ pub(super) async fn update<T: TemporalSerializable + 'static>(
         .await
         .map_err(|status| match status.code() {
             Code::NotFound => Sent::NotFound,
-            _ => Sent::Other(status.message().to_owned()),
+            _ => Sent::Other(status.into()),
         })?
         .into_inner();
         if let Some(outcome) = response.outcome {
@@ -160,11 +161,11 @@ where
     let input = converter
         .to_payloads(&context(), start.input)
         .await
-        .map_err(|e| Sent::Other(e.to_string()))?;
+        .map_err(|e| Sent::Other(TemporalError::of(e)))?;
     let args = converter
         .to_payloads(&context(), change.arg)
         .await
-        .map_err(|e| Sent::Other(e.to_string()))?;
+        .map_err(|e| Sent::Other(TemporalError::of(e)))?;
     let start_request = StartWorkflowExecutionRequest {
         namespace: client.namespace(),
         workflow_id: id.to_string(),
@@ -231,9 +232,9 @@ async fn decode(client: &Client, outcome: Outcome) -> Result<CartView, Sent> {
             .await
             .map_err(|e| Sent::Undecodable(e.to_string())),
         Some(outcome::Value::Failure(failure)) => Err(Sent::Failed(Box::new(failure))),
-        None => Err(Sent::Other(
-            "the update came back without an outcome".into(),
-        )),
+        None => Err(Sent::Other(TemporalError::said(
+            "the update came back without an outcome",
+        ))),
     }
 }
 
@@ -242,7 +243,7 @@ async fn decode(client: &Client, outcome: Outcome) -> Result<CartView, Sent> {
 fn multi_operation_error(status: tonic::Status) -> Sent {
     let Some(failure) = decode_status_detail::<MultiOperationExecutionFailure>(status.details())
     else {
-        return Sent::Other(status.message().to_owned());
+        return Sent::Other(status.into());
     };
     let culprit = failure.statuses.into_iter().enumerate().find(|(_, s)| {
         s.code != Code::Ok as i32
@@ -254,7 +255,7 @@ fn multi_operation_error(status: tonic::Status) -> Sent {
     match culprit {
         Some((0, s)) if s.code == Code::AlreadyExists as i32 => Sent::AlreadyStarted,
         Some((_, s)) if s.code == Code::NotFound as i32 => Sent::NotFound,
-        Some((_, s)) => Sent::Other(s.message),
-        None => Sent::Other(status.message().to_owned()),
+        Some((_, s)) => Sent::Other(TemporalError::said(&s.message)),
+        None => Sent::Other(status.into()),
     }
 }

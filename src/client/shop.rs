@@ -1,6 +1,6 @@
 //! The task queue's shop workflow: the catalog the workers charge, as a worker answers it.
 
-use super::{CartClient, ClientError};
+use super::{CartClient, ClientError, TemporalError};
 use crate::domain::Catalog;
 use crate::workflow::{ShopWorkflow, shop_id};
 use temporalio_client::errors::WorkflowQueryError;
@@ -13,11 +13,15 @@ impl CartClient {
         let id = shop_id(&self.task_queue);
         let handle = self.client.get_workflow_handle::<ShopWorkflow>(&id);
         let query = handle.query(ShopWorkflow::catalog, (), WorkflowQueryOptions::default());
-        let no_catalog = || ClientError::Temporal("the worker that answered has no catalog".into());
+        let no_catalog = || {
+            ClientError::temporal(TemporalError::said(
+                "the worker that answered has no catalog",
+            ))
+        };
         match self.answered(query).await? {
             Ok(catalog) => return catalog.ok_or_else(no_catalog),
             Err(WorkflowQueryError::NotFound(_)) => {}
-            Err(other) => return Err(ClientError::Temporal(other.to_string())),
+            Err(other) => return Err(ClientError::temporal(TemporalError::of(other))),
         }
         self.ensure_worker().await?;
         let options = WorkflowStartOptions::new(self.task_queue.clone(), id.clone())
@@ -26,12 +30,12 @@ impl CartClient {
         self.client
             .start_workflow(ShopWorkflow::run, (), options)
             .await
-            .map_err(|e| ClientError::Temporal(e.to_string()))?;
+            .map_err(|e| ClientError::temporal(TemporalError::of(e)))?;
         let handle = self.client.get_workflow_handle::<ShopWorkflow>(&id);
         let query = handle.query(ShopWorkflow::catalog, (), WorkflowQueryOptions::default());
         self.answered(query)
             .await?
-            .map_err(|e| ClientError::Temporal(e.to_string()))?
+            .map_err(|e| ClientError::temporal(TemporalError::of(e)))?
             .ok_or_else(no_catalog)
     }
 
@@ -47,7 +51,7 @@ impl CartClient {
         match handle.terminate(options).await {
             Ok(()) => Ok(()),
             Err(temporalio_client::errors::WorkflowInteractionError::NotFound(_)) => Ok(()),
-            Err(e) => Err(ClientError::Temporal(e.to_string())),
+            Err(e) => Err(ClientError::temporal(TemporalError::of(e))),
         }
     }
 }

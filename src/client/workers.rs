@@ -100,7 +100,7 @@ impl CartClient {
         let response = service
             .describe_task_queue(tonic::Request::new(request))
             .await
-            .map_err(|e| ClientError::Temporal(e.message().to_owned()))?;
+            .map_err(ClientError::temporal)?;
         // The server lists pollers for a while after they stop; count only pollers seen
         // within the last long-poll interval.
         let recent = std::time::SystemTime::now() - Duration::from_secs(90);

@@ -2,7 +2,6 @@
 
 use super::prelude::*;
 use crate::domain::{Catalog, CatalogFormat};
-use crate::worker::HostError;
 use std::path::{Path, PathBuf};
 
 /// Run the worker that hosts the carts and their payments and e-mail.
@@ -139,9 +138,5 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     };
     crate::worker::host(client, plan, stop_signal())
         .await
-        .map_err(|e| match e {
-            HostError::Runtime(e) => CliError::chain("cannot start the Temporal runtime", &e),
-            HostError::Stopped(e) => CliError::chain("the worker stopped", &e),
-            HostError::Metrics(_) | HostError::Start(_) => CliError::new(e),
-        })
+        .map_err(|e| CliError::new(crate::report::line(&e)))
 }
