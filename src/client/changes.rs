@@ -113,6 +113,7 @@ impl CartClient {
         let events = match self.stored_history(id).await {
             Ok(events) => events,
             Err(e) => {
+                let e = crate::report::line(&e);
                 tracing::warn!("could not check whether cart {id} was left behind: {e}");
                 return false;
             }

@@ -101,14 +101,27 @@ impl From<tonic::Status> for TemporalError {
     }
 }
 
-impl From<temporalio_client::errors::ClientError> for TemporalError {
-    fn from(e: temporalio_client::errors::ClientError) -> Self {
-        match e {
-            temporalio_client::errors::ClientError::Rpc(status) => status.into(),
-            other => Self(Said::Error(other.into())),
+/// The SDK's errors: a gRPC status inside one is kept as a status, so that what the server said
+/// is the message and what the connection did its source.
+macro_rules! from_sdk_errors {
+    ($($error:ident),*) => {$(
+        impl From<temporalio_client::errors::$error> for TemporalError {
+            fn from(e: temporalio_client::errors::$error) -> Self {
+                match e {
+                    temporalio_client::errors::$error::Rpc(status) => status.into(),
+                    other => Self(Said::Error(other.into())),
+                }
+            }
         }
-    }
+    )*};
 }
+
+from_sdk_errors!(
+    ClientError,
+    WorkflowStartError,
+    WorkflowQueryError,
+    WorkflowInteractionError
+);
 
 impl TemporalError {
     /// Any other error from the SDK or the data converter.
@@ -171,7 +184,7 @@ impl CartClient {
             .fetch_history(Default::default())
             .into_events()
             .await
-            .map_err(|e| ClientError::temporal(TemporalError::of(e)))
+            .map_err(ClientError::temporal)
     }
 
     /// The cart as it stands.
@@ -181,7 +194,7 @@ impl CartClient {
         self.answered(query).await?.map_err(|e| match e {
             WorkflowQueryError::NotFound(_) => ClientError::NotFound(id.clone()),
             WorkflowQueryError::PayloadConversion(e) => undecodable(&e.to_string()),
-            other => ClientError::temporal(TemporalError::of(other)),
+            other => ClientError::temporal(other),
         })
     }
 

@@ -21,7 +21,7 @@ impl CartClient {
         match self.answered(query).await? {
             Ok(catalog) => return catalog.ok_or_else(no_catalog),
             Err(WorkflowQueryError::NotFound(_)) => {}
-            Err(other) => return Err(ClientError::temporal(TemporalError::of(other))),
+            Err(other) => return Err(ClientError::temporal(other)),
         }
         self.ensure_worker().await?;
         let options = WorkflowStartOptions::new(self.task_queue.clone(), id.clone())
@@ -30,12 +30,12 @@ impl CartClient {
         self.client
             .start_workflow(ShopWorkflow::run, (), options)
             .await
-            .map_err(|e| ClientError::temporal(TemporalError::of(e)))?;
+            .map_err(ClientError::temporal)?;
         let handle = self.client.get_workflow_handle::<ShopWorkflow>(&id);
         let query = handle.query(ShopWorkflow::catalog, (), WorkflowQueryOptions::default());
         self.answered(query)
             .await?
-            .map_err(|e| ClientError::temporal(TemporalError::of(e)))?
+            .map_err(ClientError::temporal)?
             .ok_or_else(no_catalog)
     }
 
@@ -51,7 +51,7 @@ impl CartClient {
         match handle.terminate(options).await {
             Ok(()) => Ok(()),
             Err(temporalio_client::errors::WorkflowInteractionError::NotFound(_)) => Ok(()),
-            Err(e) => Err(ClientError::temporal(TemporalError::of(e))),
+            Err(e) => Err(ClientError::temporal(e)),
         }
     }
 }

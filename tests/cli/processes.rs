@@ -250,7 +250,9 @@ async fn three_workers_two_killed_part_way_every_change_lands_once() {
                 carts
                     .add(&id, add(product, 1), input(LONG, LONG))
                     .await
-                    .unwrap_or_else(|e| panic!("add {product} to {id}: {e}"));
+                    .unwrap_or_else(|e| {
+                        panic!("add {product} to {id}: {}", cart::report::line(&e))
+                    });
                 done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             let out = tokio::task::spawn_blocking(move || {

@@ -150,7 +150,8 @@ async fn updates_and_signals_to_one_cart_apply_in_the_order_they_were_sent() {
                 for _ in 0..10 {
                     signal_add(cart, product, 1).await;
                     let view = carts.remove(id, remove(product, Some(1))).await;
-                    let view = view.unwrap_or_else(|e| panic!("lane {product}: {e}"));
+                    let view = view
+                        .unwrap_or_else(|e| panic!("lane {product}: {}", cart::report::line(&e)));
                     assert!(
                         !view
                             .items

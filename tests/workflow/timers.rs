@@ -44,12 +44,14 @@ async fn every_change_postpones_the_reminder() {
     carts.set_email(&id, email).await.unwrap();
     // Keep changing the cart for longer than the reminder delay.
     let started = std::time::Instant::now();
+    let mut rounds = 0;
     while started.elapsed() < Duration::from_secs(5) {
         carts
             .add(&id, add(1, 1), input(remind, LONG))
             .await
             .unwrap();
         carts.remove(&id, remove(1, None)).await.unwrap();
+        rounds += 1;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(
@@ -64,9 +66,11 @@ async fn every_change_postpones_the_reminder() {
 
     let (most, cancelled, fired) = timer_stats(&history(&h.env, &id).await);
     assert_eq!(most, 1, "never more than one idle timer pending");
+    // The e-mail and each change of the loop cancel the timer the change before armed; how
+    // many rounds fit in the five seconds depends on how busy the machine is.
     assert!(
-        cancelled >= 10,
-        "each change cancels the timer: {cancelled}"
+        cancelled > 2 * rounds,
+        "each change cancels the timer: {cancelled} cancelled in {rounds} rounds"
     );
     assert_eq!(fired, 1);
 }

@@ -115,7 +115,7 @@ pub(crate) fn readiness(carts: crate::client::CartClient) -> crate::metrics::Rea
             match carts.worker_polling().await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err("no worker polls the carts' task queue".to_owned()),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(crate::report::line(&e)),
             }
         })
     })

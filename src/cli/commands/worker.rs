@@ -85,6 +85,7 @@ async fn search_attributes_registered(carts: &crate::client::CartClient) -> bool
             false
         }
         Err(e) => {
+            let e = crate::report::line(&e);
             tracing::warn!(
                 "cannot tell whether the namespace has the carts' search attributes ({e}); carts keep none: see docs/operations.md, \"Finding carts\""
             );
