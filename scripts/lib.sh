@@ -32,3 +32,26 @@ wait_for() {
     sleep 0.2
   done
 }
+
+# The tools install in the background while cargo builds: one waits on the network, the other
+# on the CPU. install_tools_in_background DIR starts scripts/install-tools, its answer (the
+# Temporal CLI's path) going to DIR/temporal-path and what it says to DIR/install.log.
+# tools_ready DIR waits for it, and shows the log and fails if it failed.
+# stop_installing, for an exit trap, stops an install still under way.
+installing=
+install_tools_in_background() {
+  scripts/install-tools >"$1/temporal-path" 2>"$1/install.log" &
+  installing=$!
+}
+tools_ready() {
+  local pid=$installing
+  installing=
+  if ! wait "$pid"; then
+    cat "$1/install.log" >&2
+    echo "scripts/install-tools failed" >&2
+    return 1
+  fi
+}
+stop_installing() {
+  [ -z "$installing" ] || kill "$installing" 2>/dev/null || true
+}

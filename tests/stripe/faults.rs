@@ -49,18 +49,17 @@ fn seeds() -> Vec<u64> {
     seeds
 }
 
-/// Seeds checked at once (`CART_PAYMENT_AT_ONCE`, default 1, for a soak on a bigger machine).
-/// Each seed has a server, workers and a Stripe stand-in of its own, and each lane a thread and
-/// runtime of its own, as the test had when it checked one seed at a time: a seed's blocking
-/// calls to the `cart` binary never hold up another's kills. A failure stops the lanes from
-/// taking further seeds. CI checks one at a time: two, beside the other tests, loaded the 2-core
-/// machine enough to fail an unrelated test.
+/// Seeds checked at once (`CART_PAYMENT_AT_ONCE`, default 2; more for a soak on a bigger
+/// machine). Each seed has a server, workers and a Stripe stand-in of its own, and each lane a
+/// thread and runtime of its own: a seed's blocking calls to the `cart` binary never hold up
+/// another's kills. A failure stops the lanes from taking further seeds. Two at a time halve
+/// the longest test of the server tier on a 2-core machine.
 fn at_once() -> usize {
     std::env::var("CART_PAYMENT_AT_ONCE")
         .ok()
         .and_then(|n| n.parse().ok())
         .filter(|&n| n > 0)
-        .unwrap_or(1)
+        .unwrap_or(2)
 }
 
 #[test]

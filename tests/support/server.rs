@@ -133,9 +133,7 @@ impl Setup {
 
     /// The id of the cart's latest run.
     pub async fn run_id(&self, id: &CartId) -> String {
-        self.env
-            .client()
-            .get_workflow_handle::<cart::workflow::CartWorkflow>(id.as_str())
+        self.handle(id)
             .describe(Default::default())
             .await
             .expect("the cart exists")
@@ -145,12 +143,19 @@ impl Setup {
 
     /// The workflow's result, once it completes.
     pub async fn result(&self, id: &CartId) -> cart::workflow::CartView {
-        self.env
-            .client()
-            .get_workflow_handle::<cart::workflow::CartWorkflow>(id.as_str())
+        self.handle(id)
             .get_result(Default::default())
             .await
             .expect("the cart workflow completes")
+    }
+
+    /// The SDK's handle on the cart's workflow.
+    pub fn handle(
+        &self,
+        id: &CartId,
+    ) -> temporalio_client::WorkflowHandle<temporalio_client::Client, cart::workflow::CartWorkflow>
+    {
+        self.env.client().get_workflow_handle(id.as_str())
     }
 }
 

@@ -353,3 +353,32 @@ async fn queued_changes_survive_a_worker_killed_while_they_stream_in() {
     held.sort();
     assert_eq!(held, [(0, ROUNDS), (1, ROUNDS), (2, ROUNDS), (3, ROUNDS)]);
 }
+
+/// A server that lets a cart have one update in flight turns away almost every change of a
+/// burst, and the client's own retries give up on some of them within seconds. Each change
+/// still waits its turn for as long as its caller waits, and none is applied twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_past_the_servers_limit_of_updates_in_flight_keeps_every_change() {
+    let args = ["--dynamic-config-value", "history.maxInFlightUpdates=1"];
+    let h = Harness::start_with(&args, cart::worker::local_activities).await;
+    let (carts, id) = (&h.carts, unique_cart());
+    carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
+    let changes = (0..40).map(|i| carts.add(&id, add(i % 2, 1), input(LONG, LONG)));
+    let failed: Vec<String> = futures::future::join_all(changes)
+        .await
+        .into_iter()
+        .filter_map(|outcome| outcome.err().map(|e| cart::report::line(&e)))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} changes failed: {failed:?}",
+        failed.len()
+    );
+    let view = carts.get(&id).await.unwrap();
+    let lines: Vec<_> = view
+        .items
+        .iter()
+        .map(|l| (l.product_id, l.quantity))
+        .collect();
+    assert_eq!(lines, [(0, 21), (1, 20)]);
+}

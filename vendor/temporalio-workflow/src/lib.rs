@@ -15,20 +15,20 @@ pub mod __private {
     pub use futures_util::{FutureExt, future::LocalBoxFuture, join, select_biased};
 
     pub mod macros {
-        pub use crate::{
-            component::{
-                __wit_export, ExportedComponent, StaticWorkflowComponent, bindings,
-                instantiate_component_workflow,
-                instantiate_component_workflow_with_interceptor_constructors,
-            },
-            runtime::{
-                entry::WorkflowImplementation,
-                guest::WorkflowInstance,
-                host::WorkflowHost,
-                types::{
-                    UpdateDefinitionDescriptor, WorkflowDefinitionDescriptor, WorkflowFailure,
-                    WorkflowInit,
-                },
+        // cart patch: the component-model glue exists on wasm32 only (see PATCHED.md).
+        #[cfg(target_arch = "wasm32")]
+        pub use crate::component::{
+            __wit_export, ExportedComponent, StaticWorkflowComponent, bindings,
+            instantiate_component_workflow,
+            instantiate_component_workflow_with_interceptor_constructors,
+        };
+        pub use crate::runtime::{
+            entry::WorkflowImplementation,
+            guest::WorkflowInstance,
+            host::WorkflowHost,
+            types::{
+                UpdateDefinitionDescriptor, WorkflowDefinitionDescriptor, WorkflowFailure,
+                WorkflowInit,
             },
         };
     }
@@ -52,6 +52,8 @@ pub mod __private {
 }
 
 mod cancellation;
+// cart patch: the component-model glue exists on wasm32 only (see PATCHED.md).
+#[cfg(target_arch = "wasm32")]
 mod component;
 mod runtime;
 mod workflow_context;
