@@ -52,7 +52,9 @@ impl From<ClientError> for ApiError {
             ClientError::NotFound(_) => StatusCode::NOT_FOUND,
             ClientError::AlreadyExists(_) | ClientError::Closed(_) => StatusCode::CONFLICT,
             ClientError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ClientError::NoWorker(_) | ClientError::Temporal(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ClientError::NoWorker(_) | ClientError::Temporal(_) | ClientError::Busy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ClientError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ClientError::Keys(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

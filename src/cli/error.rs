@@ -113,6 +113,7 @@ impl From<ClientError> for CliError {
             ClientError::Timeout { .. } => Some(
                 "is the worker overloaded or stuck? its log is on its stderr; --wait sets how long to wait",
             ),
+            ClientError::Busy { .. } => Some("try again; --wait sets how long to wait"),
             ClientError::AlreadyExists(_) => {
                 Some("pick another --id, or leave it out to get a fresh one")
             }
@@ -126,7 +127,9 @@ impl From<ClientError> for CliError {
             | ClientError::AlreadyExists(_)
             | ClientError::Rejected(_)
             | ClientError::Closed(_) => exit::REFUSED,
-            ClientError::NoWorker(_) | ClientError::Timeout { .. } => exit::UNAVAILABLE,
+            ClientError::NoWorker(_) | ClientError::Timeout { .. } | ClientError::Busy { .. } => {
+                exit::UNAVAILABLE
+            }
             ClientError::Temporal(_) | ClientError::Keys(_) => exit::FAILURE,
         };
         let err = CliError::new(crate::report::line(&e)).code(code);

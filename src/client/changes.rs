@@ -170,6 +170,8 @@ struct Delivery<'a, T> {
     name: &'a str,
     arg: &'a T,
     began: tokio::time::Instant,
+    /// When the change was sent, after waiting for room (see `in_flight`).
+    sent: tokio::time::Instant,
     sent_at: jiff::Timestamp,
     /// How long a worker has to take the change (see [`crate::workflow::admission`]).
     take_within: Duration,
@@ -193,6 +195,7 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
             name,
             arg,
             began: tokio::time::Instant::now(),
+            sent: tokio::time::Instant::now(),
             sent_at,
             take_within,
             admission: Admission {
@@ -215,6 +218,17 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
     /// reached a worker after its deadline (this machine's clock behind the server's, or a
     /// worker busy for seconds) is sent again without one: a worker has just answered.
     async fn run(mut self) -> Result<CartView, ClientError> {
+        // Room among this process's changes to the cart (see `in_flight`), within the wait. The
+        // deadline for a worker to take the change counts from here, when it is sent.
+        let carts = self.carts;
+        let room = carts.in_flight.enter(self.id);
+        let Ok(_room) = tokio::time::timeout_at(self.began + carts.wait, room).await else {
+            let (id, waited) = (self.id.clone(), carts.wait);
+            return Err(ClientError::Busy { id, waited });
+        };
+        self.sent = tokio::time::Instant::now();
+        self.sent_at = jiff::Timestamp::now();
+        self.admission.not_after = self.sent_at.checked_add(self.take_within).ok();
         let outcome = self.wait(self.send()).await?;
         let outcome = match outcome {
             Err(Sent::Failed(failure)) if Rejection::of(&failure.message) == Rejection::Late => {
@@ -257,7 +271,7 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
         tokio::pin!(call);
         tokio::select! {
             out = &mut call => return Ok(out),
-            _ = tokio::time::sleep_until(self.began + self.take_within + CLOCK_MARGIN) => {}
+            _ = tokio::time::sleep_until(self.sent + self.take_within + CLOCK_MARGIN) => {}
         }
         let answer = match carts.workers_problem().await {
             Some(none @ ClientError::NoWorker(_)) => Err(none),

@@ -10,6 +10,7 @@
 //! message), [`send`] (the raw update requests).
 
 mod changes;
+mod in_flight;
 mod listing;
 mod refusal;
 mod search_attributes;
@@ -47,6 +48,13 @@ pub enum ClientError {
         humantime::format_duration(*waited)
     )]
     Timeout { queue: String, waited: Duration },
+    /// This process already had its most changes in flight to the cart for the whole wait (see
+    /// `in_flight`). Nothing was sent.
+    #[error(
+        "cart {id} was busy with other changes from here for {}; this one was not sent",
+        humantime::format_duration(*waited)
+    )]
+    Busy { id: CartId, waited: Duration },
     #[error("Temporal refused the request")]
     Temporal(#[source] TemporalError),
     /// This client and the workers do not share the encryption keys: a change sent now could
@@ -143,6 +151,8 @@ pub struct CartClient {
     wait: Duration,
     /// The fingerprints of this client's encryption keys, the encrypting one first.
     keys: Vec<String>,
+    /// Room for changes in flight to each cart, shared by this client's clones.
+    in_flight: std::sync::Arc<in_flight::InFlight>,
 }
 
 /// How long a change may wait for a worker to take it. A change not taken by then is refused
@@ -164,6 +174,7 @@ impl CartClient {
             task_queue: task_queue.into(),
             wait,
             keys: Vec::new(),
+            in_flight: std::sync::Arc::new(in_flight::InFlight::new()),
         }
     }
 

@@ -9,14 +9,11 @@
 //!
 //! Payloads go through the client's data converter, codec included, and requests through the
 //! client's own retries (a busy cart's "too many updates in flight", an update aborted while
-//! the cart continued as new), exactly as the SDK's own calls do. Where those retries give up
-//! on a cart that is only busy, the change is sent again for as long as its caller waits (see
-//! [`turned_away`]).
+//! the cart continued as new), exactly as the SDK's own calls do.
 
 use super::TemporalError;
 use crate::domain::CartId;
 use crate::workflow::CartView;
-use std::time::Duration;
 use temporalio_client::grpc::WorkflowService;
 use temporalio_client::{Client, NamespacedClient};
 use temporalio_common::data_converters::{
@@ -132,20 +129,16 @@ pub(super) async fn update<T: TemporalSerializable + 'static>(
     let update_id = uuid::Uuid::new_v4().to_string();
     let request = update_request(client, id, &update_id, &change, args);
     loop {
-        let response = match WorkflowService::update_workflow_execution(
+        let response = WorkflowService::update_workflow_execution(
             &mut client.clone(),
             tonic::Request::new(request.clone()),
         )
         .await
-        {
-            Ok(response) => response.into_inner(),
-            Err(status) if turned_away(status.code(), status.message()) => {
-                tokio::time::sleep(TURNED_AWAY_PAUSE).await;
-                continue;
-            }
-            Err(status) if status.code() == Code::NotFound => return Err(Sent::NotFound),
-            Err(status) => return Err(Sent::Other(status.into())),
-        };
+        .map_err(|status| match status.code() {
+            Code::NotFound => Sent::NotFound,
+            _ => Sent::Other(status.into()),
+        })?
+        .into_inner();
         if let Some(outcome) = response.outcome {
             return decode(client, outcome).await;
         }
@@ -207,21 +200,13 @@ where
         resource_id: id.to_string(),
     };
     loop {
-        let response = match WorkflowService::execute_multi_operation(
+        let response = WorkflowService::execute_multi_operation(
             &mut client.clone(),
             tonic::Request::new(request.clone()),
         )
         .await
-        {
-            Ok(response) => response.into_inner(),
-            Err(status) => match multi_operation_error(status) {
-                Failed::TurnedAway => {
-                    tokio::time::sleep(TURNED_AWAY_PAUSE).await;
-                    continue;
-                }
-                Failed::With(sent) => return Err(sent),
-            },
-        };
+        .map_err(multi_operation_error)?
+        .into_inner();
         let outcome = response
             .responses
             .into_iter()
@@ -253,56 +238,24 @@ async fn decode(client: &Client, outcome: Outcome) -> Result<CartView, Sent> {
     }
 }
 
-/// How long to pause before sending again a change that the server turned away.
-const TURNED_AWAY_PAUSE: Duration = Duration::from_millis(500);
-
-/// Whether the server turned the change away for now, without applying it: the cart has as
-/// many updates in flight as the server allows (`ResourceExhausted`, ten by default), or its
-/// update was aborted before the cart accepted it. The client's own retries give up on these
-/// after about ten seconds; a change waits as long as its caller does (`--wait`, 30 s by
-/// default), and sending the same request again, under the same update id and start request
-/// id, cannot apply it twice. A message too large for the server is not a busy cart.
-fn turned_away(code: Code, message: &str) -> bool {
-    match code {
-        Code::ResourceExhausted => !message.contains("larger than max"),
-        Code::Unavailable => message.contains("update was aborted"),
-        _ => false,
-    }
-}
-
-/// How a multi-operation request failed.
-enum Failed {
-    /// The server turned it away for now (see [`turned_away`]).
-    TurnedAway,
-    With(Sent),
-}
-
 /// Which operation of a multi-operation request failed, and how. The operations that did not
 /// fail carry an "aborted" detail.
-fn multi_operation_error(status: tonic::Status) -> Failed {
-    let culprit = decode_status_detail::<MultiOperationExecutionFailure>(status.details())
-        .and_then(|failure| {
-            failure.statuses.into_iter().enumerate().find(|(_, s)| {
-                s.code != Code::Ok as i32
-                    && !s
-                        .details
-                        .iter()
-                        .any(|d| d.type_url.ends_with("MultiOperationExecutionAborted"))
-            })
-        });
-    let Some((at, culprit)) = culprit else {
-        return match turned_away(status.code(), status.message()) {
-            true => Failed::TurnedAway,
-            false => Failed::With(Sent::Other(status.into())),
-        };
+fn multi_operation_error(status: tonic::Status) -> Sent {
+    let Some(failure) = decode_status_detail::<MultiOperationExecutionFailure>(status.details())
+    else {
+        return Sent::Other(status.into());
     };
-    let code = Code::from(culprit.code);
-    if turned_away(code, &culprit.message) {
-        return Failed::TurnedAway;
+    let culprit = failure.statuses.into_iter().enumerate().find(|(_, s)| {
+        s.code != Code::Ok as i32
+            && !s
+                .details
+                .iter()
+                .any(|d| d.type_url.ends_with("MultiOperationExecutionAborted"))
+    });
+    match culprit {
+        Some((0, s)) if s.code == Code::AlreadyExists as i32 => Sent::AlreadyStarted,
+        Some((_, s)) if s.code == Code::NotFound as i32 => Sent::NotFound,
+        Some((_, s)) => Sent::Other(TemporalError::said(&s.message)),
+        None => Sent::Other(status.into()),
     }
-    Failed::With(match (at, code) {
-        (0, Code::AlreadyExists) => Sent::AlreadyStarted,
-        (_, Code::NotFound) => Sent::NotFound,
-        _ => Sent::Other(TemporalError::said(&culprit.message)),
-    })
 }
