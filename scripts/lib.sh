@@ -17,7 +17,10 @@ stop_all() {
   done
   pids=()
 }
-trap stop_all EXIT INT TERM
+trap stop_all EXIT
+# Ctrl-C or a TERM ends the script, through its EXIT trap, rather than only the step running.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # wait_for SECONDS DESCRIPTION COMMAND...: retries COMMAND until it succeeds or time runs out.
 wait_for() {
@@ -44,13 +47,13 @@ install_tools_in_background() {
   installing=$!
 }
 tools_ready() {
-  local pid=$installing
-  installing=
-  if ! wait "$pid"; then
+  if ! wait "$installing"; then
+    installing=
     cat "$1/install.log" >&2
     echo "scripts/install-tools failed" >&2
     return 1
   fi
+  installing=
 }
 stop_installing() {
   [ -z "$installing" ] || kill "$installing" 2>/dev/null || true

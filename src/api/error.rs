@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 /// An error answer. Unlike the tutorial's server (500 for everything), the status says what
 /// kind of failure it is: 400 unreadable request, 401 token, 404 no such cart, 409 the cart
 /// takes no more changes or the id is taken, 422 the cart rules or the payment refused,
-/// 503 Temporal or a worker unavailable, 504 the worker did not answer in time.
+/// 503 Temporal or a worker unavailable (or the cart busy with other changes from this server
+/// for the whole wait), 504 the worker did not answer in time.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,

@@ -2,6 +2,7 @@
 //! cart that may not exist yet), waited for, decided when no worker answers, sent again when it
 //! reached the cart after its deadline, and the cart it started ended when nobody took it.
 
+use super::in_flight::Room;
 use super::refusal::{Rejection, undecodable};
 use super::send::{self, Sent, Start};
 use super::workers::{NO_KEY_HERE, NOT_THEIR_KEY_HERE, keys_error};
@@ -170,7 +171,7 @@ struct Delivery<'a, T> {
     name: &'a str,
     arg: &'a T,
     began: tokio::time::Instant,
-    /// When the change was sent, after waiting for room (see `in_flight`).
+    /// When the change was sent, after waiting for room (see [`Delivery::room`]).
     sent: tokio::time::Instant,
     sent_at: jiff::Timestamp,
     /// How long a worker has to take the change (see [`crate::workflow::admission`]).
@@ -218,19 +219,38 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
     /// reached a worker after its deadline (this machine's clock behind the server's, or a
     /// worker busy for seconds) is sent again without one: a worker has just answered.
     async fn run(mut self) -> Result<CartView, ClientError> {
-        // Room among this process's changes to the cart (see `in_flight`), within the wait. The
-        // deadline for a worker to take the change counts from here, when it is sent.
+        let outcome = {
+            let _room = self.room().await?;
+            self.answer().await?
+        };
+        self.outcome(outcome).await
+    }
+
+    /// Waits for room among this process's changes to the cart (see `in_flight`), within the
+    /// wait. With none by its end nothing was sent, and the answer is that no worker serves
+    /// the cart, if none does, or else that the cart was busy. The deadline for a worker to
+    /// take the change counts from when it is sent, and ends within the wait.
+    async fn room(&mut self) -> Result<Room<'a>, ClientError> {
         let carts = self.carts;
         let room = carts.in_flight.enter(self.id);
-        let Ok(_room) = tokio::time::timeout_at(self.began + carts.wait, room).await else {
+        let Ok(room) = tokio::time::timeout_at(self.began + carts.wait, room).await else {
+            if let Some(none @ ClientError::NoWorker(_)) = carts.workers_problem().await {
+                return Err(none);
+            }
             let (id, waited) = (self.id.clone(), carts.wait);
             return Err(ClientError::Busy { id, waited });
         };
         self.sent = tokio::time::Instant::now();
         self.sent_at = jiff::Timestamp::now();
+        self.take_within = TAKE_WITHIN.min(carts.wait.saturating_sub(self.began.elapsed()));
         self.admission.not_after = self.sent_at.checked_add(self.take_within).ok();
+        Ok(room)
+    }
+
+    /// The answer to the change, sent once, or twice when it reached the cart late.
+    async fn answer(&mut self) -> Result<Result<CartView, Sent>, ClientError> {
         let outcome = self.wait(self.send()).await?;
-        let outcome = match outcome {
+        Ok(match outcome {
             Err(Sent::Failed(failure)) if Rejection::of(&failure.message) == Rejection::Late => {
                 tracing::debug!("the change reached the cart after its deadline; sending it again");
                 self.admission.not_after = None;
@@ -241,8 +261,7 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
                 self.carts.within_wait(self.began, self.send()).await?
             }
             other => other,
-        };
-        self.outcome(outcome).await
+        })
     }
 
     async fn send(&self) -> Result<CartView, Sent> {

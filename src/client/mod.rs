@@ -11,6 +11,7 @@
 
 mod changes;
 mod in_flight;
+pub use in_flight::MAX_IN_FLIGHT_PER_CART;
 mod listing;
 mod refusal;
 mod search_attributes;
@@ -48,10 +49,11 @@ pub enum ClientError {
         humantime::format_duration(*waited)
     )]
     Timeout { queue: String, waited: Duration },
-    /// This process already had its most changes in flight to the cart for the whole wait (see
-    /// `in_flight`). Nothing was sent.
+    /// This process had its most changes in flight to the cart for the whole wait (see
+    /// `in_flight`), and a worker serves it. Nothing was sent.
     #[error(
-        "cart {id} was busy with other changes from here for {}; this one was not sent",
+        "cart {id} was busy with {} other changes from here for {}; this one was not sent",
+        MAX_IN_FLIGHT_PER_CART,
         humantime::format_duration(*waited)
     )]
     Busy { id: CartId, waited: Duration },
@@ -174,7 +176,7 @@ impl CartClient {
             task_queue: task_queue.into(),
             wait,
             keys: Vec::new(),
-            in_flight: std::sync::Arc::new(in_flight::InFlight::new()),
+            in_flight: Default::default(),
         }
     }
 
