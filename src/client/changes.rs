@@ -161,6 +161,10 @@ impl CartClient {
     }
 }
 
+/// The least time a worker is given to take a change: room for it any later in the wait and it
+/// is not sent.
+const LEAST_TIME_TO_TAKE: Duration = Duration::from_millis(100);
+
 /// One change on its way to a cart, from its first send to what its outcome means.
 struct Delivery<'a, T> {
     carts: &'a CartClient,
@@ -227,22 +231,28 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
     }
 
     /// Waits for room among this process's changes to the cart (see `in_flight`), within the
-    /// wait. With none by its end nothing was sent, and the answer is that no worker serves
-    /// the cart, if none does, or else that the cart was busy. The deadline for a worker to
+    /// wait. With none by its end (or too near it) nothing is sent, and the answer is what is
+    /// wrong with the workers (none, or other keys), if anything, or else that the cart was
+    /// busy. The deadline for a worker to
     /// take the change counts from when it is sent, and ends within the wait.
     async fn room(&mut self) -> Result<Room<'a>, ClientError> {
         let carts = self.carts;
         let room = carts.in_flight.enter(self.id);
-        let Ok(room) = tokio::time::timeout_at(self.began + carts.wait, room).await else {
-            if let Some(none @ ClientError::NoWorker(_)) = carts.workers_problem().await {
-                return Err(none);
+        let left = match tokio::time::timeout_at(self.began + carts.wait, room).await {
+            Ok(room) => Some((carts.wait.saturating_sub(self.began.elapsed()), room)),
+            Err(_) => None,
+        };
+        // Room at the very end of the wait would leave a worker no time to take the change.
+        let Some((left, room)) = left.filter(|(left, _)| *left >= LEAST_TIME_TO_TAKE) else {
+            if let Some(problem) = carts.workers_problem().await {
+                return Err(problem);
             }
             let (id, waited) = (self.id.clone(), carts.wait);
             return Err(ClientError::Busy { id, waited });
         };
         self.sent = tokio::time::Instant::now();
         self.sent_at = jiff::Timestamp::now();
-        self.take_within = TAKE_WITHIN.min(carts.wait.saturating_sub(self.began.elapsed()));
+        self.take_within = TAKE_WITHIN.min(left);
         self.admission.not_after = self.sent_at.checked_add(self.take_within).ok();
         Ok(room)
     }

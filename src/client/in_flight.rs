@@ -32,7 +32,8 @@ pub(super) struct InFlight(Mutex<HashMap<CartId, Arc<Semaphore>>>);
 pub(super) struct Room<'a> {
     carts: &'a InFlight,
     id: CartId,
-    limit: Arc<Semaphore>,
+    /// Held while the change waits, so that its cart stays in the map; let go on drop.
+    limit: Option<Arc<Semaphore>>,
     permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -52,7 +53,7 @@ impl InFlight {
         let mut room = Room {
             carts: self,
             id: id.clone(),
-            limit: limit.clone(),
+            limit: Some(limit.clone()),
             permit: None,
         };
         // Never closed, so never an error.
@@ -69,10 +70,16 @@ impl InFlight {
 impl Drop for Room<'_> {
     fn drop(&mut self) {
         let mut carts = self.carts.carts();
+        // Let go of this change's references under the lock, so that of two changes to the
+        // cart ending at once, the second sees the first's gone.
         self.permit = None;
-        // The map's reference and this one: no other change waits on the cart or is in flight.
-        // References are only taken under the lock, so none can appear meanwhile.
-        if Arc::strong_count(&self.limit) == 2 {
+        self.limit = None;
+        // Only the map's reference left: no other change waits on the cart or is in flight.
+        // A change takes its first reference under the lock, so none can appear meanwhile.
+        if carts
+            .get(&self.id)
+            .is_some_and(|limit| Arc::strong_count(limit) == 1)
+        {
             carts.remove(&self.id);
         }
     }
