@@ -8,6 +8,7 @@ mod cart_id;
 mod catalog;
 mod email;
 mod money;
+mod order;
 mod payment;
 
 pub use cart::{
@@ -18,6 +19,10 @@ pub use cart_id::{CartId, CartIdError};
 pub use catalog::{Catalog, CatalogError, CatalogFormat, MAX_PRODUCTS, Product, ProductId};
 pub use email::{Email, EmailError};
 pub use money::{Currency, Money, MoneyError};
+pub use order::{
+    MAX_ORDER_TEXT_CHARS, Order, OrderError, OrderStatus, Refund, RefundState, RefundVerdict,
+    Shipment,
+};
 pub use payment::{
     Heard, Known, MAX_PAYMENT_CHARS, Observation, PaymentAnswer, PaymentMethod, PaymentMethodError,
     PaymentRecord, PaymentTiming, SENDS, Step,
