@@ -20,8 +20,8 @@ pub use catalog::{Catalog, CatalogError, CatalogFormat, MAX_PRODUCTS, Product, P
 pub use email::{Email, EmailError};
 pub use money::{Currency, Money, MoneyError};
 pub use order::{
-    MAX_ORDER_TEXT_CHARS, Order, OrderError, OrderStatus, Refund, RefundState, RefundVerdict,
-    Shipment,
+    Dispute, MAX_ORDER_TEXT_CHARS, Order, OrderError, OrderStatus, Refund, RefundState,
+    RefundVerdict, Shipment,
 };
 pub use payment::{
     Heard, Known, MAX_PAYMENT_CHARS, Observation, PaymentAnswer, PaymentMethod, PaymentMethodError,

@@ -87,10 +87,14 @@ pub enum OrderError {
     Cancelled,
     #[error("the order has shipped; refund an amount instead")]
     Shipped,
-    #[error("the order is refunded in full and has nothing left to ship")]
+    #[error("everything paid is refunded or on its way back: nothing is left to ship")]
     NothingToShip,
     #[error("a dispute is open on the payment: refunds wait until it is closed")]
     Disputed,
+    #[error("the payment was charged back through a dispute: nothing is left to refund")]
+    ChargedBack,
+    #[error("{0} is the id of a refund already")]
+    IdTaken(String),
     #[error("there is no refund {0}")]
     NoSuchRefund(String),
     #[error("refund {0} already has its verdict")]
@@ -100,13 +104,32 @@ pub enum OrderError {
 }
 
 /// A paid cart's money and shipping after the checkout.
+///
+/// Every field but `paid` has a default, so that state saved before a field existed still loads.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     paid: Money,
+    #[serde(default)]
     refunds: Vec<Refund>,
+    #[serde(default)]
     shipment: Option<Shipment>,
+    #[serde(default)]
     cancelled: Option<Cancellation>,
-    dispute_open: bool,
+    #[serde(default)]
+    dispute: Dispute,
+}
+
+/// Where a dispute of the payment (a chargeback) stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dispute {
+    #[default]
+    None,
+    Open,
+    /// Closed in the shop's favour: refunds go on as before.
+    Won,
+    /// Closed in the customer's favour: the money went back through the dispute.
+    Lost,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,7 +144,7 @@ impl Order {
             refunds: Vec::new(),
             shipment: None,
             cancelled: None,
-            dispute_open: false,
+            dispute: Dispute::None,
         }
     }
 
@@ -142,10 +165,19 @@ impl Order {
         self.sum(|state| matches!(state, RefundState::Refunded { .. }))
     }
 
-    /// What can still be asked for: the amount paid less every refund not refused.
+    /// What can still be asked for: the amount paid less every refund not refused, and nothing
+    /// once a dispute was lost.
     pub fn refundable(&self) -> Money {
         let committed = self.sum(|state| !matches!(state, RefundState::Failed { .. }));
-        Money::new(self.paid.minor - committed.minor, self.paid.currency)
+        let left = match self.dispute {
+            Dispute::Lost => 0,
+            _ => self.paid.minor.saturating_sub(committed.minor),
+        };
+        Money::new(left, self.paid.currency)
+    }
+
+    pub fn dispute(&self) -> Dispute {
+        self.dispute
     }
 
     /// Whether some refund waits for its verdict.
@@ -171,7 +203,8 @@ impl Order {
     }
 
     /// Asks for a refund of `amount`, or of all that is refundable. Under an id already asked
-    /// for, it is that refund again, whatever the arguments.
+    /// for, it is that refund again, whatever the arguments. A cancelled order still takes
+    /// refunds: one of its refunds that failed is asked for again this way.
     pub fn refund(
         &mut self,
         id: &str,
@@ -180,9 +213,6 @@ impl Order {
     ) -> Result<&Refund, OrderError> {
         if let Some(at) = self.refunds.iter().position(|r| r.id == id) {
             return Ok(&self.refunds[at]);
-        }
-        if self.cancelled.is_some() {
-            return Err(OrderError::Cancelled);
         }
         let amount = self.check_refund(amount)?;
         let reason = bounded(reason)?;
@@ -196,9 +226,7 @@ impl Order {
     }
 
     fn check_refund(&self, amount: Option<Money>) -> Result<Money, OrderError> {
-        if self.dispute_open {
-            return Err(OrderError::Disputed);
-        }
+        self.check_dispute()?;
         let refundable = self.refundable();
         let asked = amount.unwrap_or(refundable);
         if asked.currency != self.paid.currency {
@@ -245,8 +273,17 @@ impl Order {
         }
     }
 
+    fn check_dispute(&self) -> Result<(), OrderError> {
+        match self.dispute {
+            Dispute::Open => Err(OrderError::Disputed),
+            Dispute::Lost => Err(OrderError::ChargedBack),
+            Dispute::None | Dispute::Won => Ok(()),
+        }
+    }
+
     /// Cancels an order that has not shipped, asking under `id` for a refund of all that is
-    /// refundable (none when nothing is). Cancelling again is the same cancellation.
+    /// refundable (none when nothing is). Cancelling again is the same cancellation. Refunds
+    /// still pending may yet fail; what they give back is refunded with [`Order::refund`].
     pub fn cancel(
         &mut self,
         id: &str,
@@ -255,9 +292,13 @@ impl Order {
         if self.cancelled.is_some() {
             return Ok(self.refunds.iter().find(|r| r.id == id));
         }
+        if self.refunds.iter().any(|r| r.id == id) {
+            return Err(OrderError::IdTaken(id.to_owned()));
+        }
         if self.shipment.is_some() {
             return Err(OrderError::Shipped);
         }
+        self.check_dispute()?;
         let reason = bounded(reason)?;
         let refund = match self.refundable().minor {
             0 => None,
@@ -277,31 +318,35 @@ impl Order {
         }))
     }
 
-    /// Marks the order shipped. Shipping again keeps the first shipment.
+    /// Marks the order shipped. Shipping again keeps the first shipment, whatever happened
+    /// since.
     pub fn ship(
         &mut self,
         tracking: Option<String>,
         carrier: Option<String>,
     ) -> Result<&Shipment, OrderError> {
+        if let Some(first) = self.shipment.take() {
+            return Ok(self.shipment.insert(first));
+        }
         if self.cancelled.is_some() {
             return Err(OrderError::Cancelled);
         }
-        if self.refundable().minor == 0 {
+        if !self.refunds.is_empty() && self.refundable().minor == 0 {
             return Err(OrderError::NothingToShip);
         }
-        let shipment = match self.shipment.take() {
-            Some(first) => first,
-            None => Shipment {
-                tracking: bounded(tracking)?,
-                carrier: bounded(carrier)?,
-            },
+        let shipment = Shipment {
+            tracking: bounded(tracking)?,
+            carrier: bounded(carrier)?,
         };
         Ok(self.shipment.insert(shipment))
     }
 
-    /// A dispute on the payment was opened (`true`) or closed (`false`).
-    pub fn disputed(&mut self, open: bool) {
-        self.dispute_open = open;
+    /// A dispute of the payment opened, or closed with its outcome. A lost dispute stays lost:
+    /// the money went back through it, and nothing is refundable after.
+    pub fn disputed(&mut self, now: Dispute) {
+        if self.dispute != Dispute::Lost {
+            self.dispute = now;
+        }
     }
 
     fn sum(&self, counts: impl Fn(&RefundState) -> bool) -> Money {
@@ -468,28 +513,25 @@ mod tests {
         assert_eq!(refund.map(|r| r.amount), Some(usd("75.00")));
         assert_eq!(order.status(), OrderStatus::Cancelled);
         let again = order.cancel("c1", None).unwrap();
-        assert_eq!(
-            again.map(|r| r.amount),
-            Some(usd("75.00")),
-            "the same cancellation"
-        );
-        assert_eq!(
-            order.refund("r2", None, None).unwrap_err(),
-            OrderError::Cancelled
-        );
+        let again = again.map(|r| r.amount);
+        assert_eq!(again, Some(usd("75.00")), "the same cancellation");
         assert_eq!(order.ship(None, None).unwrap_err(), OrderError::Cancelled);
+        // The cancel's refund fails: what it gives back is refunded again, and no more.
+        let reason = "card closed".to_owned();
+        order
+            .settle("c1", RefundVerdict::Failed { reason })
+            .unwrap();
+        assert_eq!(order.refund("r2", None, None).unwrap().amount, usd("75.00"));
+        let err = order.refund("r3", None, None).unwrap_err();
+        assert!(matches!(err, OrderError::NothingLeft { .. }), "{err}");
+        assert_eq!(order.status(), OrderStatus::Cancelled);
 
         let mut shipped = paid("100.00");
-        shipped
-            .ship(Some("1Z999".into()), Some("UPS".into()))
-            .unwrap();
+        shipped.ship(Some("1Z999".into()), None).unwrap();
         assert_eq!(shipped.cancel("c1", None).unwrap_err(), OrderError::Shipped);
         shipped.refund("r1", Some(usd("10.00")), None).unwrap();
-        assert_eq!(
-            shipped.refundable(),
-            usd("90.00"),
-            "a refund of an amount still works"
-        );
+        let left = shipped.refundable();
+        assert_eq!(left, usd("90.00"), "a refund of an amount still works");
     }
 
     #[test]
@@ -497,9 +539,7 @@ mod tests {
         let mut order = paid("100.00");
         order.ship(Some(" 1Z999 ".into()), None).unwrap();
         assert_eq!(order.status(), OrderStatus::Shipped);
-        order
-            .ship(Some("other".into()), Some("DHL".into()))
-            .unwrap();
+        order.ship(Some("other".into()), None).unwrap();
         let shipment = order.shipment().unwrap();
         assert_eq!(shipment.tracking.as_deref(), Some("1Z999"));
         assert_eq!(shipment.carrier, None);
@@ -510,26 +550,56 @@ mod tests {
     }
 
     #[test]
-    fn an_order_refunded_in_full_has_nothing_to_ship() {
+    fn an_order_refunded_in_full_has_nothing_to_ship_but_one_shipped_keeps_its_shipment() {
         let mut order = paid("100.00");
         order.refund("r1", None, None).unwrap();
-        assert_eq!(
-            order.ship(None, None).unwrap_err(),
-            OrderError::NothingToShip
-        );
+        let err = order.ship(None, None).unwrap_err();
+        assert_eq!(err, OrderError::NothingToShip);
+
+        let mut shipped = paid("100.00");
+        shipped.ship(Some("1Z999".into()), None).unwrap();
+        shipped.refund("r1", None, None).unwrap();
+        let again = shipped.ship(None, None).unwrap();
+        assert_eq!(again.tracking.as_deref(), Some("1Z999"));
     }
 
     #[test]
-    fn an_open_dispute_holds_refunds_back_until_it_closes() {
+    fn a_cancel_under_the_id_of_a_refund_is_refused_and_changes_nothing() {
         let mut order = paid("100.00");
-        order.disputed(true);
-        assert_eq!(
-            order.refund("r1", None, None).unwrap_err(),
-            OrderError::Disputed
-        );
+        order.refund("x", Some(usd("25.00")), None).unwrap();
+        let err = order.cancel("x", None).unwrap_err();
+        assert_eq!(err, OrderError::IdTaken("x".into()));
+        assert_eq!(order.status(), OrderStatus::CheckedOut);
+        assert_eq!(order.refunds().len(), 1);
+    }
+
+    #[test]
+    fn an_open_dispute_holds_refunds_back_and_a_lost_one_ends_them() {
+        let mut order = paid("100.00");
+        order.disputed(Dispute::Open);
+        let err = order.refund("r1", None, None).unwrap_err();
+        assert_eq!(err, OrderError::Disputed);
         assert_eq!(order.cancel("c1", None).unwrap_err(), OrderError::Disputed);
-        order.disputed(false);
-        order.refund("r1", None, None).unwrap();
+        order.disputed(Dispute::Won);
+        order.refund("r1", Some(usd("10.00")), None).unwrap();
+
+        let mut lost = paid("100.00");
+        lost.disputed(Dispute::Open);
+        lost.disputed(Dispute::Lost);
+        lost.disputed(Dispute::Won);
+        assert_eq!(lost.dispute(), Dispute::Lost, "a lost dispute stays lost");
+        assert_eq!(lost.refundable(), usd("0"));
+        let err = lost.refund("r1", None, None).unwrap_err();
+        assert_eq!(err, OrderError::ChargedBack);
+    }
+
+    #[test]
+    fn an_order_saved_with_only_what_it_paid_loads() {
+        let saved = r#"{"paid":{"minor":1000,"currency":"USD"}}"#;
+        let order: Order = serde_json::from_str(saved).unwrap();
+        assert_eq!(order, paid("10.00"));
+        let json = serde_json::to_string(&order).unwrap();
+        assert_eq!(serde_json::from_str::<Order>(&json).unwrap(), order);
     }
 
     #[test]
