@@ -1,5 +1,8 @@
-# Helpers for the demo and test scripts: free ports, background services that are always
-# stopped, and waiting for a condition with a deadline.
+# Helpers for the demo and test scripts: a scratch directory, free ports, background services
+# and the tools' install that are always stopped, and waiting for a condition with a deadline.
+
+# The script's scratch directory, removed on exit.
+scratch=$(mktemp -d)
 
 # A free TCP port on localhost.
 free_port() {
@@ -17,7 +20,15 @@ stop_all() {
   done
   pids=()
 }
-trap stop_all EXIT
+# On exit, whatever happens: stop what was started, then remove the scratch directory. A second
+# Ctrl-C does not cut that short.
+cleanup() {
+  trap '' INT TERM
+  stop_installing
+  stop_all
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
 # Ctrl-C or a TERM ends the script, through its EXIT trap, rather than only the step running.
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -37,19 +48,18 @@ wait_for() {
 }
 
 # The tools install in the background while cargo builds: one waits on the network, the other
-# on the CPU. install_tools_in_background DIR starts scripts/install-tools, its answer (the
-# Temporal CLI's path) going to DIR/temporal-path and what it says to DIR/install.log.
-# tools_ready DIR waits for it, and shows the log and fails if it failed.
-# stop_installing, for an exit trap, stops an install still under way.
+# on the CPU. install_tools_in_background starts scripts/install-tools: the Temporal CLI's path
+# goes to $scratch/temporal-path, what it says to $scratch/install.log. tools_ready waits for
+# it, and shows the log and fails if it failed. cleanup stops an install still under way.
 installing=
 install_tools_in_background() {
-  scripts/install-tools >"$1/temporal-path" 2>"$1/install.log" &
+  scripts/install-tools >"$scratch/temporal-path" 2>"$scratch/install.log" &
   installing=$!
 }
 tools_ready() {
   if ! wait "$installing"; then
     installing=
-    cat "$1/install.log" >&2
+    cat "$scratch/install.log" >&2
     echo "scripts/install-tools failed" >&2
     return 1
   fi

@@ -191,23 +191,33 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
         name: &'a str,
         arg: &'a T,
     ) -> Self {
-        let sent_at = jiff::Timestamp::now();
-        let take_within = TAKE_WITHIN.min(carts.wait);
-        Self {
+        let began = tokio::time::Instant::now();
+        let mut delivery = Self {
             carts,
             id,
             start,
             name,
             arg,
-            began: tokio::time::Instant::now(),
-            sent: tokio::time::Instant::now(),
-            sent_at,
-            take_within,
+            began,
+            sent: began,
+            sent_at: jiff::Timestamp::now(),
+            take_within: Duration::ZERO,
             admission: Admission {
-                not_after: sent_at.checked_add(take_within).ok(),
+                not_after: None,
                 reads: Some(carts.keys.clone()),
             },
-        }
+        };
+        delivery.sending(carts.wait);
+        delivery
+    }
+
+    /// The change goes now, with `left` of the wait: its deadline for a worker to take it counts
+    /// from here and ends within the wait.
+    fn sending(&mut self, left: Duration) {
+        self.sent = tokio::time::Instant::now();
+        self.sent_at = jiff::Timestamp::now();
+        self.take_within = TAKE_WITHIN.min(left);
+        self.admission.not_after = self.sent_at.checked_add(self.take_within).ok();
     }
 
     /// Whether this change may create the cart.
@@ -233,8 +243,7 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
     /// Waits for room among this process's changes to the cart (see `in_flight`), within the
     /// wait. With none by its end (or too near it) nothing is sent, and the answer is what is
     /// wrong with the workers (none, or other keys), if anything, or else that the cart was
-    /// busy. The deadline for a worker to
-    /// take the change counts from when it is sent, and ends within the wait.
+    /// busy.
     async fn room(&mut self) -> Result<Room<'a>, ClientError> {
         let carts = self.carts;
         let room = carts.in_flight.enter(self.id);
@@ -250,10 +259,7 @@ impl<'a, T: TemporalSerializable + 'static> Delivery<'a, T> {
             let (id, waited) = (self.id.clone(), carts.wait);
             return Err(ClientError::Busy { id, waited });
         };
-        self.sent = tokio::time::Instant::now();
-        self.sent_at = jiff::Timestamp::now();
-        self.take_within = TAKE_WITHIN.min(left);
-        self.admission.not_after = self.sent_at.checked_add(self.take_within).ok();
+        self.sending(left);
         Ok(room)
     }
 

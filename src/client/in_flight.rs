@@ -123,8 +123,7 @@ mod tests {
     async fn a_cart_is_forgotten_once_nothing_waits_on_it_even_a_change_given_up() {
         let carts = InFlight::default();
         let id = CartId::generate();
-        let held: Vec<_> =
-            futures::future::join_all((0..MAX_IN_FLIGHT_PER_CART).map(|_| carts.enter(&id))).await;
+        let held = fill(&carts, &id).await;
         // A change that gives up while waiting for room, as when its wait runs out.
         let gave_up = tokio::time::timeout(Duration::from_millis(20), carts.enter(&id)).await;
         assert!(gave_up.is_err());

@@ -211,18 +211,28 @@ impl Order {
         amount: Option<Money>,
         reason: Option<String>,
     ) -> Result<&Refund, OrderError> {
-        if let Some(at) = self.refunds.iter().position(|r| r.id == id) {
+        if let Some(at) = self.position(id) {
             return Ok(&self.refunds[at]);
         }
         let amount = self.check_refund(amount)?;
         let reason = bounded(reason)?;
+        Ok(self.ask(id, amount, reason))
+    }
+
+    /// Where refund `id` is among the refunds.
+    fn position(&self, id: &str) -> Option<usize> {
+        self.refunds.iter().position(|r| r.id == id)
+    }
+
+    /// Records a refund asked for, pending its verdict.
+    fn ask(&mut self, id: &str, amount: Money, reason: Option<String>) -> &Refund {
         self.refunds.push(Refund {
             id: id.to_owned(),
             amount,
             reason,
             state: RefundState::Pending,
         });
-        Ok(&self.refunds[self.refunds.len() - 1])
+        &self.refunds[self.refunds.len() - 1]
     }
 
     fn check_refund(&self, amount: Option<Money>) -> Result<Money, OrderError> {
@@ -254,11 +264,8 @@ impl Order {
     /// Records the verdict about refund `id`. A verdict that repeats the one recorded is
     /// accepted again (a redelivered answer); a different one is refused.
     pub fn settle(&mut self, id: &str, verdict: RefundVerdict) -> Result<(), OrderError> {
-        let refund = self
-            .refunds
-            .iter_mut()
-            .find(|r| r.id == id)
-            .ok_or_else(|| OrderError::NoSuchRefund(id.to_owned()))?;
+        let at = (self.position(id)).ok_or_else(|| OrderError::NoSuchRefund(id.to_owned()))?;
+        let refund = &mut self.refunds[at];
         let state = match verdict {
             RefundVerdict::Refunded { provider_id } => RefundState::Refunded { provider_id },
             RefundVerdict::Failed { reason } => RefundState::Failed { reason },
@@ -289,11 +296,10 @@ impl Order {
         id: &str,
         reason: Option<String>,
     ) -> Result<Option<&Refund>, OrderError> {
-        if self.cancelled.is_some() {
-            return Ok(self.refunds.iter().find(|r| r.id == id));
-        }
-        if self.refunds.iter().any(|r| r.id == id) {
-            return Err(OrderError::IdTaken(id.to_owned()));
+        match (self.cancelled.is_some(), self.position(id)) {
+            (true, at) => return Ok(at.map(|at| &self.refunds[at])),
+            (false, Some(_)) => return Err(OrderError::IdTaken(id.to_owned())),
+            (false, None) => {}
         }
         if self.shipment.is_some() {
             return Err(OrderError::Shipped);
@@ -307,15 +313,7 @@ impl Order {
         self.cancelled = Some(Cancellation {
             reason: reason.clone(),
         });
-        Ok(refund.map(|amount| {
-            self.refunds.push(Refund {
-                id: id.to_owned(),
-                amount,
-                reason,
-                state: RefundState::Pending,
-            });
-            &self.refunds[self.refunds.len() - 1]
-        }))
+        Ok(refund.map(|amount| self.ask(id, amount, reason)))
     }
 
     /// Marks the order shipped. Shipping again keeps the first shipment, whatever happened
