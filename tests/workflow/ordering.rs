@@ -7,6 +7,7 @@
 //! they have applied, since it waits its turn like any change.
 
 use crate::support::*;
+use cart::client::{CartClient, ClientError};
 use cart::domain::{CartId, Status};
 use cart::workflow::{CartInput, CartView, CartWorkflow};
 use futures::StreamExt;
@@ -389,4 +390,54 @@ async fn a_burst_of_changes_from_one_client_stays_within_the_servers_updates_in_
     // Sent at once, they arrive in any order, and each new product opens a line.
     lines.sort();
     assert_eq!(lines, [(0, 51), (1, 50), (2, 50), (3, 50)]);
+}
+
+/// The worker goes away with a burst of changes on their way. The first
+/// [`cart::client::MAX_IN_FLIGHT_PER_CART`] are sent and get no answer within the wait; the one
+/// after them never gets room, and says it was not sent. When a worker is back, none of them is
+/// applied (the sent ones reach the cart past their deadline), and the cart holds what it held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_gets_no_room_while_the_worker_is_away_is_not_sent_and_never_applied() {
+    let s = Setup::new().await;
+    let worker = start_worker(&s.env, &s.queue, cart::worker::local_activities(s.data()));
+    let id = unique_cart();
+    s.client()
+        .add(&id, add(0, 1), input(LONG, LONG))
+        .await
+        .unwrap();
+    worker.stop();
+
+    let short = CartClient::new(s.env.client().clone(), &s.queue, Duration::from_secs(3));
+    let burst = cart::client::MAX_IN_FLIGHT_PER_CART + 1;
+    let changes = (0..burst).map(|_| short.add(&id, add(1, 1), input(LONG, LONG)));
+    let outcomes = futures::future::join_all(changes).await;
+    let busy = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(ClientError::Busy { .. })));
+    let unanswered = (outcomes.iter()).filter(|o| {
+        matches!(
+            o,
+            Err(ClientError::Timeout { .. } | ClientError::NoWorker(_))
+        )
+    });
+    let outcomes: Vec<_> = outcomes
+        .iter()
+        .map(|o| o.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    assert_eq!(busy.count(), 1, "{outcomes:?}");
+    assert_eq!(unanswered.count(), burst - 1, "{outcomes:?}");
+
+    let _back = start_worker(&s.env, &s.queue, cart::worker::local_activities(s.data()));
+    // A change sent now applies after everything that reached the cart before it.
+    let view = s
+        .client()
+        .add(&id, add(3, 1), input(LONG, LONG))
+        .await
+        .unwrap();
+    let lines: Vec<_> = view
+        .items
+        .iter()
+        .map(|l| (l.product_id, l.quantity))
+        .collect();
+    assert_eq!(lines, [(0, 1), (3, 1)]);
 }
