@@ -43,6 +43,9 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('email', 'email', [CompletionResultType]::ParameterValue, 'Set the e-mail address for a cart''s receipt and reminder')
             [CompletionResult]::new('checkout', 'checkout', [CompletionResultType]::ParameterValue, 'Pay for a cart. On success the cart is closed and its receipt shown')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a cart: its items, total, status and e-mail')
+            [CompletionResult]::new('refund', 'refund', [CompletionResultType]::ParameterValue, 'Refund a paid order: all that is left, or part of it with --amount')
+            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a paid order that has not shipped, refunding all that is left of it')
+            [CompletionResult]::new('ship', 'ship', [CompletionResultType]::ParameterValue, 'Mark a paid order shipped, and e-mail the customer once')
             [CompletionResult]::new('products', 'products', [CompletionResultType]::ParameterValue, 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List carts on this task queue, newest first: the open ones, or those the filters choose')
             [CompletionResult]::new('shell', 'shell', [CompletionResultType]::ParameterValue, 'Open an interactive prompt that keeps a current cart')
@@ -97,6 +100,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--remind-after', '--remind-after', [CompletionResultType]::ParameterName, 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long')
             [CompletionResult]::new('--expire-after', '--expire-after', [CompletionResultType]::ParameterName, 'Expire a cart that sits unchanged this long')
             [CompletionResult]::new('--reminders-per-day', '--reminders-per-day', [CompletionResultType]::ParameterName, 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)')
+            [CompletionResult]::new('--refund-window', '--refund-window', [CompletionResultType]::ParameterName, 'Take refunds of a paid cart''s order for this long after its checkout (at most 180d)')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
@@ -120,6 +124,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--remind-after', '--remind-after', [CompletionResultType]::ParameterName, 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long')
             [CompletionResult]::new('--expire-after', '--expire-after', [CompletionResultType]::ParameterName, 'Expire a cart that sits unchanged this long')
             [CompletionResult]::new('--reminders-per-day', '--reminders-per-day', [CompletionResultType]::ParameterName, 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)')
+            [CompletionResult]::new('--refund-window', '--refund-window', [CompletionResultType]::ParameterName, 'Take refunds of a paid cart''s order for this long after its checkout (at most 180d)')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
@@ -196,6 +201,67 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             break
         }
         'cart;show' {
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
+            [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
+            [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
+            [CompletionResult]::new('--codec-key-file', '--codec-key-file', [CompletionResultType]::ParameterName, 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts'' data reaches Temporal unencrypted')
+            [CompletionResult]::new('--codec-key', '--codec-key', [CompletionResultType]::ParameterName, 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cart;refund' {
+            [CompletionResult]::new('--amount', '--amount', [CompletionResultType]::ParameterName, 'How much to refund, in the order''s currency, e.g. 12.50 [default: all that is left]')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the customer''s e-mail and the shop''s records')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'The refund''s id; give the same one to ask again for the same refund [default: a new one]')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
+            [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
+            [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
+            [CompletionResult]::new('--codec-key-file', '--codec-key-file', [CompletionResultType]::ParameterName, 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts'' data reaches Temporal unencrypted')
+            [CompletionResult]::new('--codec-key', '--codec-key', [CompletionResultType]::ParameterName, 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cart;cancel' {
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the customer''s e-mail and the shop''s records')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'The id of the cancellation''s refund; give the same one to ask again [default: a new one]')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
+            [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
+            [CompletionResult]::new('--task-queue', '--task-queue', [CompletionResultType]::ParameterName, 'Task queue the cart workers listen on')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto means only on a terminal and never when NO_COLOR is set')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'How long to wait for a worker to answer')
+            [CompletionResult]::new('--ui-url', '--ui-url', [CompletionResultType]::ParameterName, 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]')
+            [CompletionResult]::new('--codec-key-file', '--codec-key-file', [CompletionResultType]::ParameterName, 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts'' data reaches Temporal unencrypted')
+            [CompletionResult]::new('--codec-key', '--codec-key', [CompletionResultType]::ParameterName, 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'cart;ship' {
+            [CompletionResult]::new('--tracking', '--tracking', [CompletionResultType]::ParameterName, 'The carrier''s tracking number')
+            [CompletionResult]::new('--carrier', '--carrier', [CompletionResultType]::ParameterName, 'The carrier, e.g. UPS')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
@@ -300,6 +366,7 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('--remind-after', '--remind-after', [CompletionResultType]::ParameterName, 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long')
             [CompletionResult]::new('--expire-after', '--expire-after', [CompletionResultType]::ParameterName, 'Expire a cart that sits unchanged this long')
             [CompletionResult]::new('--reminders-per-day', '--reminders-per-day', [CompletionResultType]::ParameterName, 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)')
+            [CompletionResult]::new('--refund-window', '--refund-window', [CompletionResultType]::ParameterName, 'Take refunds of a paid cart''s order for this long after its checkout (at most 180d)')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Temporal frontend address [default: localhost:7233]')
             [CompletionResult]::new('--namespace', '--namespace', [CompletionResultType]::ParameterName, 'Temporal namespace [default: default]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile in temporal.toml to connect with')
@@ -404,6 +471,9 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             [CompletionResult]::new('email', 'email', [CompletionResultType]::ParameterValue, 'Set the e-mail address for a cart''s receipt and reminder')
             [CompletionResult]::new('checkout', 'checkout', [CompletionResultType]::ParameterValue, 'Pay for a cart. On success the cart is closed and its receipt shown')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a cart: its items, total, status and e-mail')
+            [CompletionResult]::new('refund', 'refund', [CompletionResultType]::ParameterValue, 'Refund a paid order: all that is left, or part of it with --amount')
+            [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a paid order that has not shipped, refunding all that is left of it')
+            [CompletionResult]::new('ship', 'ship', [CompletionResultType]::ParameterValue, 'Mark a paid order shipped, and e-mail the customer once')
             [CompletionResult]::new('products', 'products', [CompletionResultType]::ParameterValue, 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List carts on this task queue, newest first: the open ones, or those the filters choose')
             [CompletionResult]::new('shell', 'shell', [CompletionResultType]::ParameterValue, 'Open an interactive prompt that keeps a current cart')
@@ -435,6 +505,15 @@ Register-ArgumentCompleter -Native -CommandName 'cart' -ScriptBlock {
             break
         }
         'cart;help;show' {
+            break
+        }
+        'cart;help;refund' {
+            break
+        }
+        'cart;help;cancel' {
+            break
+        }
+        'cart;help;ship' {
             break
         }
         'cart;help;products' {

@@ -19,6 +19,9 @@ _cart() {
             cart,add)
                 cmd="cart__subcmd__add"
                 ;;
+            cart,cancel)
+                cmd="cart__subcmd__cancel"
+                ;;
             cart,checkout)
                 cmd="cart__subcmd__checkout"
                 ;;
@@ -52,6 +55,9 @@ _cart() {
             cart,products)
                 cmd="cart__subcmd__products"
                 ;;
+            cart,refund)
+                cmd="cart__subcmd__refund"
+                ;;
             cart,remove)
                 cmd="cart__subcmd__remove"
                 ;;
@@ -61,6 +67,9 @@ _cart() {
             cart,shell)
                 cmd="cart__subcmd__shell"
                 ;;
+            cart,ship)
+                cmd="cart__subcmd__ship"
+                ;;
             cart,show)
                 cmd="cart__subcmd__show"
                 ;;
@@ -69,6 +78,9 @@ _cart() {
                 ;;
             cart__subcmd__help,add)
                 cmd="cart__subcmd__help__subcmd__add"
+                ;;
+            cart__subcmd__help,cancel)
+                cmd="cart__subcmd__help__subcmd__cancel"
                 ;;
             cart__subcmd__help,checkout)
                 cmd="cart__subcmd__help__subcmd__checkout"
@@ -103,6 +115,9 @@ _cart() {
             cart__subcmd__help,products)
                 cmd="cart__subcmd__help__subcmd__products"
                 ;;
+            cart__subcmd__help,refund)
+                cmd="cart__subcmd__help__subcmd__refund"
+                ;;
             cart__subcmd__help,remove)
                 cmd="cart__subcmd__help__subcmd__remove"
                 ;;
@@ -111,6 +126,9 @@ _cart() {
                 ;;
             cart__subcmd__help,shell)
                 cmd="cart__subcmd__help__subcmd__shell"
+                ;;
+            cart__subcmd__help,ship)
+                cmd="cart__subcmd__help__subcmd__ship"
                 ;;
             cart__subcmd__help,show)
                 cmd="cart__subcmd__help__subcmd__show"
@@ -125,7 +143,7 @@ _cart() {
 
     case "${cmd}" in
         cart)
-            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help"
+            opts="-h -V --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,7 +201,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__add)
-            opts="-h -V --product --qty --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
+            opts="-h -V --product --qty --remind-after --expire-after --reminders-per-day --refund-window --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -206,6 +224,76 @@ _cart() {
                     return 0
                     ;;
                 --reminders-per-day)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refund-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task-queue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cart__subcmd__cancel)
+            opts="-h -V --reason --id --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -645,7 +733,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__help)
-            opts="worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help"
+            opts="worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -659,6 +747,20 @@ _cart() {
             return 0
             ;;
         cart__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cart__subcmd__help__subcmd__cancel)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -826,6 +928,20 @@ _cart() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        cart__subcmd__help__subcmd__refund)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         cart__subcmd__help__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -855,6 +971,20 @@ _cart() {
             return 0
             ;;
         cart__subcmd__help__subcmd__shell)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cart__subcmd__help__subcmd__ship)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1025,7 +1155,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__new)
-            opts="-h -V --id --email --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
+            opts="-h -V --id --email --remind-after --expire-after --reminders-per-day --refund-window --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1048,6 +1178,10 @@ _cart() {
                     return 0
                     ;;
                 --reminders-per-day)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refund-window)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1109,6 +1243,76 @@ _cart() {
                 return 0
             fi
             case "${prev}" in
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task-queue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cart__subcmd__refund)
+            opts="-h -V --amount --reason --id --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --amount)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1227,7 +1431,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__serve)
-            opts="-h -V --listen --port --token --token-file --allow-no-token --allow-origin --allow-host --metrics --remind-after --expire-after --reminders-per-day --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
+            opts="-h -V --listen --port --token --token-file --allow-no-token --allow-origin --allow-host --metrics --remind-after --expire-after --reminders-per-day --refund-window --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1270,6 +1474,10 @@ _cart() {
                     return 0
                     ;;
                 --reminders-per-day)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refund-window)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1331,6 +1539,72 @@ _cart() {
                 return 0
             fi
             case "${prev}" in
+                --address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task-queue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ui-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --codec-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        cart__subcmd__ship)
+            opts="-h -V --tracking --carrier --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tracking)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --carrier)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --address)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -40,6 +40,9 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand email 'Set the e-mail address for a cart''s receipt and reminder'
             cand checkout 'Pay for a cart. On success the cart is closed and its receipt shown'
             cand show 'Show a cart: its items, total, status and e-mail'
+            cand refund 'Refund a paid order: all that is left, or part of it with --amount'
+            cand cancel 'Cancel a paid order that has not shipped, refunding all that is left of it'
+            cand ship 'Mark a paid order shipped, and e-mail the customer once'
             cand products 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
             cand list 'List carts on this task queue, newest first: the open ones, or those the filters choose'
             cand shell 'Open an interactive prompt that keeps a current cart'
@@ -92,6 +95,7 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand --remind-after 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long'
             cand --expire-after 'Expire a cart that sits unchanged this long'
             cand --reminders-per-day 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)'
+            cand --refund-window 'Take refunds of a paid cart''s order for this long after its checkout (at most 180d)'
             cand --address 'Temporal frontend address [default: localhost:7233]'
             cand --namespace 'Temporal namespace [default: default]'
             cand --profile 'Profile in temporal.toml to connect with'
@@ -114,6 +118,7 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand --remind-after 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long'
             cand --expire-after 'Expire a cart that sits unchanged this long'
             cand --reminders-per-day 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)'
+            cand --refund-window 'Take refunds of a paid cart''s order for this long after its checkout (at most 180d)'
             cand --address 'Temporal frontend address [default: localhost:7233]'
             cand --namespace 'Temporal namespace [default: default]'
             cand --profile 'Profile in temporal.toml to connect with'
@@ -186,6 +191,64 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand --version 'Print version'
         }
         &'cart;show'= {
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --color 'When to use colour: auto means only on a terminal and never when NO_COLOR is set'
+            cand --log-format 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline'
+            cand --wait 'How long to wait for a worker to answer'
+            cand --ui-url 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]'
+            cand --codec-key-file 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts'' data reaches Temporal unencrypted'
+            cand --codec-key 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;refund'= {
+            cand --amount 'How much to refund, in the order''s currency, e.g. 12.50 [default: all that is left]'
+            cand --reason 'Why, for the customer''s e-mail and the shop''s records'
+            cand --id 'The refund''s id; give the same one to ask again for the same refund [default: a new one]'
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --color 'When to use colour: auto means only on a terminal and never when NO_COLOR is set'
+            cand --log-format 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline'
+            cand --wait 'How long to wait for a worker to answer'
+            cand --ui-url 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]'
+            cand --codec-key-file 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts'' data reaches Temporal unencrypted'
+            cand --codec-key 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;cancel'= {
+            cand --reason 'Why, for the customer''s e-mail and the shop''s records'
+            cand --id 'The id of the cancellation''s refund; give the same one to ask again [default: a new one]'
+            cand --address 'Temporal frontend address [default: localhost:7233]'
+            cand --namespace 'Temporal namespace [default: default]'
+            cand --profile 'Profile in temporal.toml to connect with'
+            cand --task-queue 'Task queue the cart workers listen on'
+            cand --output 'Output format'
+            cand --color 'When to use colour: auto means only on a terminal and never when NO_COLOR is set'
+            cand --log-format 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline'
+            cand --wait 'How long to wait for a worker to answer'
+            cand --ui-url 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]'
+            cand --codec-key-file 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts'' data reaches Temporal unencrypted'
+            cand --codec-key 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'cart;ship'= {
+            cand --tracking 'The carrier''s tracking number'
+            cand --carrier 'The carrier, e.g. UPS'
             cand --address 'Temporal frontend address [default: localhost:7233]'
             cand --namespace 'Temporal namespace [default: default]'
             cand --profile 'Profile in temporal.toml to connect with'
@@ -285,6 +348,7 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand --remind-after 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long'
             cand --expire-after 'Expire a cart that sits unchanged this long'
             cand --reminders-per-day 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)'
+            cand --refund-window 'Take refunds of a paid cart''s order for this long after its checkout (at most 180d)'
             cand --address 'Temporal frontend address [default: localhost:7233]'
             cand --namespace 'Temporal namespace [default: default]'
             cand --profile 'Profile in temporal.toml to connect with'
@@ -384,6 +448,9 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand email 'Set the e-mail address for a cart''s receipt and reminder'
             cand checkout 'Pay for a cart. On success the cart is closed and its receipt shown'
             cand show 'Show a cart: its items, total, status and e-mail'
+            cand refund 'Refund a paid order: all that is left, or part of it with --amount'
+            cand cancel 'Cancel a paid order that has not shipped, refunding all that is left of it'
+            cand ship 'Mark a paid order shipped, and e-mail the customer once'
             cand products 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
             cand list 'List carts on this task queue, newest first: the open ones, or those the filters choose'
             cand shell 'Open an interactive prompt that keeps a current cart'
@@ -408,6 +475,12 @@ set edit:completion:arg-completer[cart] = {|@words|
         &'cart;help;checkout'= {
         }
         &'cart;help;show'= {
+        }
+        &'cart;help;refund'= {
+        }
+        &'cart;help;cancel'= {
+        }
+        &'cart;help;ship'= {
         }
         &'cart;help;products'= {
         }

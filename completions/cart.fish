@@ -49,6 +49,9 @@ complete -c cart -n "__fish_cart_needs_command" -f -a "remove" -d 'Remove a prod
 complete -c cart -n "__fish_cart_needs_command" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
 complete -c cart -n "__fish_cart_needs_command" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
 complete -c cart -n "__fish_cart_needs_command" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
+complete -c cart -n "__fish_cart_needs_command" -f -a "refund" -d 'Refund a paid order: all that is left, or part of it with --amount'
+complete -c cart -n "__fish_cart_needs_command" -f -a "cancel" -d 'Cancel a paid order that has not shipped, refunding all that is left of it'
+complete -c cart -n "__fish_cart_needs_command" -f -a "ship" -d 'Mark a paid order shipped, and e-mail the customer once'
 complete -c cart -n "__fish_cart_needs_command" -f -a "products" -d 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
 complete -c cart -n "__fish_cart_needs_command" -f -a "list" -d 'List carts on this task queue, newest first: the open ones, or those the filters choose'
 complete -c cart -n "__fish_cart_needs_command" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
@@ -100,6 +103,7 @@ complete -c cart -n "__fish_cart_using_subcommand new" -l email -d 'E-mail addre
 complete -c cart -n "__fish_cart_using_subcommand new" -l remind-after -d 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l expire-after -d 'Expire a cart that sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l reminders-per-day -d 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)' -r
+complete -c cart -n "__fish_cart_using_subcommand new" -l refund-window -d 'Take refunds of a paid cart\'s order for this long after its checkout (at most 180d)' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand new" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -123,6 +127,7 @@ complete -c cart -n "__fish_cart_using_subcommand add" -l qty -d 'How many' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l remind-after -d 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l expire-after -d 'Expire a cart that sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l reminders-per-day -d 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)' -r
+complete -c cart -n "__fish_cart_using_subcommand add" -l refund-window -d 'Take refunds of a paid cart\'s order for this long after its checkout (at most 180d)' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand add" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -217,6 +222,67 @@ complete -c cart -n "__fish_cart_using_subcommand show" -l codec-key-file -d 'Fi
 complete -c cart -n "__fish_cart_using_subcommand show" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand show" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand refund" -l amount -d 'How much to refund, in the order\'s currency, e.g. 12.50 [default: all that is left]' -r
+complete -c cart -n "__fish_cart_using_subcommand refund" -l reason -d 'Why, for the customer\'s e-mail and the shop\'s records' -r
+complete -c cart -n "__fish_cart_using_subcommand refund" -l id -d 'The refund\'s id; give the same one to ask again for the same refund [default: a new one]' -r
+complete -c cart -n "__fish_cart_using_subcommand refund" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand refund" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand refund" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand refund" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand refund" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand refund" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c cart -n "__fish_cart_using_subcommand refund" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
+complete -c cart -n "__fish_cart_using_subcommand refund" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand refund" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand refund" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand refund" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
+complete -c cart -n "__fish_cart_using_subcommand refund" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand refund" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l reason -d 'Why, for the customer\'s e-mail and the shop\'s records' -r
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l id -d 'The id of the cancellation\'s refund; give the same one to ask again [default: a new one]' -r
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand cancel" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
+complete -c cart -n "__fish_cart_using_subcommand cancel" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand cancel" -s V -l version -d 'Print version'
+complete -c cart -n "__fish_cart_using_subcommand ship" -l tracking -d 'The carrier\'s tracking number' -r
+complete -c cart -n "__fish_cart_using_subcommand ship" -l carrier -d 'The carrier, e.g. UPS' -r
+complete -c cart -n "__fish_cart_using_subcommand ship" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
+complete -c cart -n "__fish_cart_using_subcommand ship" -l namespace -d 'Temporal namespace [default: default]' -r
+complete -c cart -n "__fish_cart_using_subcommand ship" -l profile -d 'Profile in temporal.toml to connect with' -r
+complete -c cart -n "__fish_cart_using_subcommand ship" -l task-queue -d 'Task queue the cart workers listen on' -r
+complete -c cart -n "__fish_cart_using_subcommand ship" -l output -d 'Output format' -r -f -a "text\t'Tables for people'
+json\t'Pretty JSON for scripts: snake_case keys, amounts in minor units (cents)'
+jsonl\t'One compact JSON value per line; a list prints one line per element'"
+complete -c cart -n "__fish_cart_using_subcommand ship" -l color -d 'When to use colour: auto means only on a terminal and never when NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c cart -n "__fish_cart_using_subcommand ship" -l log-format -d 'How logs are written to stderr: text for people, json (one object per line) for a log pipeline' -r -f -a "text\t''
+json\t'One JSON object per line: time, level, target, message and fields'"
+complete -c cart -n "__fish_cart_using_subcommand ship" -l wait -d 'How long to wait for a worker to answer' -r
+complete -c cart -n "__fish_cart_using_subcommand ship" -l ui-url -d 'Temporal Web UI to link carts to [default: http://localhost:8233 when talking to a local server on the default port]' -r
+complete -c cart -n "__fish_cart_using_subcommand ship" -l codec-key-file -d 'File of encryption keys, readable by its owner only (`cart codec-key --file` makes one). Without keys, carts\' data reaches Temporal unencrypted' -r -F
+complete -c cart -n "__fish_cart_using_subcommand ship" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
+complete -c cart -n "__fish_cart_using_subcommand ship" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c cart -n "__fish_cart_using_subcommand ship" -s V -l version -d 'Print version'
 complete -c cart -n "__fish_cart_using_subcommand products" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand products" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -307,6 +373,7 @@ complete -c cart -n "__fish_cart_using_subcommand serve" -l metrics -d 'Serve Pr
 complete -c cart -n "__fish_cart_using_subcommand serve" -l remind-after -d 'Send a reminder e-mail after a cart with items and an e-mail sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l expire-after -d 'Expire a cart that sits unchanged this long' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l reminders-per-day -d 'Send a cart at most this many reminders in any 24 hours (0: none; at most 100)' -r
+complete -c cart -n "__fish_cart_using_subcommand serve" -l refund-window -d 'Take refunds of a paid cart\'s order for this long after its checkout (at most 180d)' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l address -d 'Temporal frontend address [default: localhost:7233]' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l namespace -d 'Temporal namespace [default: default]' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l profile -d 'Profile in temporal.toml to connect with' -r
@@ -404,20 +471,23 @@ complete -c cart -n "__fish_cart_using_subcommand man" -l codec-key-file -d 'Fil
 complete -c cart -n "__fish_cart_using_subcommand man" -l codec-key -d 'Encryption keys written out (`ID:BASE64`, separated by commas or newlines), used when no key file is given. Anyone who can list processes sees keys given here: prefer the variable or --codec-key-file' -r
 complete -c cart -n "__fish_cart_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c cart -n "__fish_cart_using_subcommand man" -s V -l version -d 'Print version'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "new" -d 'Start a new cart and print its id'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "add" -d 'Add a product to a cart, creating the cart if it does not exist yet'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "remove" -d 'Remove a product from a cart: some of it with --qty, or the whole line without'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "products" -d 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "list" -d 'List carts on this task queue, newest first: the open ones, or those the filters choose'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "serve" -d 'Serve the carts over HTTP: the tutorial\'s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "codec-server" -d 'Decrypt carts\' data for the `temporal` CLI and the Temporal Web UI (Temporal\'s remote codec protocol: POST /encode and /decode)'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "codec-key" -d 'Make a new key for encrypting carts\' data (see `cart worker --help` and docs/design.md, "Encrypted payloads")'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "completions" -d 'Print the static shell completion script for SHELL'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
-complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show products list shell demo serve codec-server codec-key completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "worker" -d 'Run the worker that hosts the carts and their payments and e-mail'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "new" -d 'Start a new cart and print its id'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "add" -d 'Add a product to a cart, creating the cart if it does not exist yet'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "remove" -d 'Remove a product from a cart: some of it with --qty, or the whole line without'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "email" -d 'Set the e-mail address for a cart\'s receipt and reminder'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "checkout" -d 'Pay for a cart. On success the cart is closed and its receipt shown'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "show" -d 'Show a cart: its items, total, status and e-mail'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "refund" -d 'Refund a paid order: all that is left, or part of it with --amount'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "cancel" -d 'Cancel a paid order that has not shipped, refunding all that is left of it'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "ship" -d 'Mark a paid order shipped, and e-mail the customer once'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "products" -d 'List the products and the prices the worker charges (its catalog: `cart worker --catalog`)'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "list" -d 'List carts on this task queue, newest first: the open ones, or those the filters choose'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "shell" -d 'Open an interactive prompt that keeps a current cart'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "demo" -d 'Run a scripted shopping session against the configured Temporal server'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "serve" -d 'Serve the carts over HTTP: the tutorial\'s API (its web front end works unchanged) and /api/v1 with an OpenAPI document at /api/v1/openapi.json'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "codec-server" -d 'Decrypt carts\' data for the `temporal` CLI and the Temporal Web UI (Temporal\'s remote codec protocol: POST /encode and /decode)'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "codec-key" -d 'Make a new key for encrypting carts\' data (see `cart worker --help` and docs/design.md, "Encrypted payloads")'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "completions" -d 'Print the static shell completion script for SHELL'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "man" -d 'Print the man page (roff): `cart man | man -l -`, or install it with `cart man > ~/.local/share/man/man1/cart.1`'
+complete -c cart -n "__fish_cart_using_subcommand help; and not __fish_seen_subcommand_from worker new add remove email checkout show refund cancel ship products list shell demo serve codec-server codec-key completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,6 +1,7 @@
 //! The zero-config payment provider: a local ledger file, `payments.jsonl`.
 //!
-//! One JSON object per line and per successful charge. Before appending, the ledger looks for
+//! One JSON object per line and per successful charge or refund (a refund names the charge it
+//! gives back in `refund_of`). Before appending, the ledger looks for
 //! the request's idempotency key under an exclusive file lock; if the key is there, the
 //! original charge is returned and nothing is written, so a retried activity, a restarted
 //! worker or a second worker on the same directory never charges twice.
@@ -9,7 +10,7 @@
 //! `tok_mastercard` and `tok_amex` succeed; `tok_chargeDeclined` and its variants decline.
 
 use super::files::{create_private_dir, keep_private, private_options};
-use super::{ChargeRequest, PaymentGateway};
+use super::{ChargeRequest, PaymentGateway, RefundRequest};
 use crate::domain::{CartId, Observation, PaymentTiming};
 use async_trait::async_trait;
 use jiff::SignedDuration;
@@ -45,6 +46,8 @@ struct Recorded {
     charge_id: String,
     amount: u64,
     currency: String,
+    /// The charge a refund gives back; `None` for a charge.
+    refund_of: Option<String>,
 }
 
 /// One line of `payments.jsonl`.
@@ -57,6 +60,9 @@ pub struct LedgerEntry {
     pub email: String,
     pub idempotency_key: String,
     pub created_at: jiff::Timestamp,
+    /// For a refund (its `charge_id` is the refund's id): the charge it gives back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_of: Option<String>,
 }
 
 impl LocalLedger {
@@ -138,6 +144,32 @@ impl Index {
         Ok(())
     }
 
+    /// Writes `entry` at the end of the file and remembers it; its id.
+    fn append(&mut self, file: &mut File, entry: LedgerEntry) -> Result<String, Observation> {
+        let mut line = serde_json::to_string(&entry).map_err(unavailable)?;
+        line.push('\n');
+        file.write_all(line.as_bytes()).map_err(unavailable)?;
+        file.sync_data().map_err(unavailable)?;
+        self.read_to += line.len() as u64;
+        let id = entry.charge_id.clone();
+        self.insert(entry);
+        Ok(id)
+    }
+
+    /// What is left to refund of `charge`, and its currency; `None` when there is no such
+    /// charge.
+    fn refundable(&self, charge: &str) -> Option<(u64, &str)> {
+        let paid = self
+            .charges
+            .values()
+            .find(|c| c.charge_id == charge && c.refund_of.is_none())?;
+        let refunded: u64 = (self.charges.values())
+            .filter(|c| c.refund_of.as_deref() == Some(charge))
+            .map(|c| c.amount)
+            .sum();
+        Some((paid.amount.saturating_sub(refunded), &paid.currency))
+    }
+
     fn insert(&mut self, entry: LedgerEntry) {
         self.charges.insert(
             entry.idempotency_key,
@@ -145,6 +177,7 @@ impl Index {
                 charge_id: entry.charge_id,
                 amount: entry.amount,
                 currency: entry.currency,
+                refund_of: entry.refund_of,
             },
         );
     }
@@ -252,15 +285,9 @@ impl LocalLedger {
                 email: request.email.to_string(),
                 idempotency_key: request.idempotency_key.clone(),
                 created_at: jiff::Timestamp::now(),
+                refund_of: None,
             };
-            let mut line = serde_json::to_string(&entry).map_err(unavailable)?;
-            line.push('\n');
-            file.write_all(line.as_bytes()).map_err(unavailable)?;
-            file.sync_data().map_err(unavailable)?;
-            index.read_to += line.len() as u64;
-            let id = entry.charge_id.clone();
-            index.insert(entry);
-            Ok(id)
+            index.append(file, entry)
         });
         match charged {
             Ok(reference) => Observation::Paid { reference },
@@ -268,12 +295,66 @@ impl LocalLedger {
         }
     }
 
-    /// The charge this ledger holds for the checkout's key, if any.
-    fn find_blocking(&self, request: &ChargeRequest) -> Option<Observation> {
+    /// Refunds, as [`LocalLedger::charge_blocking`] charges: once per key, never past what is
+    /// left of the charge (as Stripe refuses a refund of more than is left).
+    fn refund_blocking(&self, request: &RefundRequest, deadline: Instant) -> Observation {
+        let refunded = self.locked(|index, file| {
+            if Instant::now() > deadline {
+                return Err(unavailable(
+                    "the ledger was busy until the refund's time was up",
+                ));
+            }
+            if let Some(found) = index.charges.get(&request.idempotency_key) {
+                if found.refund_of.as_deref() != Some(&request.payment)
+                    || found.amount != request.amount.minor
+                {
+                    return Err(Observation::Unrelated {
+                        reason: format!(
+                            "local ledger: idempotency key {} was already used for another request",
+                            request.idempotency_key
+                        ),
+                    });
+                }
+                return Ok(found.charge_id.clone());
+            }
+            let payment = &request.payment;
+            let Some((left, currency)) = index.refundable(payment) else {
+                return Err(Observation::Refused {
+                    reason: format!("refund refused: the local ledger has no charge {payment}"),
+                });
+            };
+            let asked = request.amount;
+            if currency != asked.currency.code() || asked.minor > left {
+                let left = crate::domain::Money::new(left, asked.currency);
+                return Err(Observation::Refused {
+                    reason: format!(
+                        "refund refused: {asked} is more than the {left} left of charge {payment}"
+                    ),
+                });
+            }
+            let entry = LedgerEntry {
+                charge_id: format!("re_local_{}", uuid::Uuid::new_v4().simple()),
+                cart_id: request.cart_id.clone(),
+                amount: asked.minor,
+                currency: currency.to_owned(),
+                email: String::new(),
+                idempotency_key: request.idempotency_key.clone(),
+                created_at: jiff::Timestamp::now(),
+                refund_of: Some(payment.clone()),
+            };
+            index.append(file, entry)
+        });
+        match refunded {
+            Ok(reference) => Observation::Paid { reference },
+            Err(observation) => observation,
+        }
+    }
+
+    /// The entry this ledger holds for `key`, if any, and whether it is a refund.
+    fn find_key(&self, key: &str, refund: bool) -> Option<Observation> {
         let found = self.locked(|index, _| {
-            Ok(index
-                .charges
-                .get(&request.idempotency_key)
+            Ok((index.charges.get(key))
+                .filter(|c| c.refund_of.is_some() == refund)
                 .map(|c| c.charge_id.clone()))
         });
         match found {
@@ -282,15 +363,21 @@ impl LocalLedger {
         }
     }
 
-    fn retrieve_blocking(&self, reference: &str) -> Observation {
-        let found =
-            self.locked(|index, _| Ok(index.charges.values().any(|c| c.charge_id == reference)));
+    /// Whether the ledger holds `reference`, a charge or (`refund`) a refund.
+    fn retrieve_entry(&self, reference: &str, refund: bool) -> Observation {
+        let found = self.locked(|index, _| {
+            Ok(index
+                .charges
+                .values()
+                .any(|c| c.charge_id == reference && c.refund_of.is_some() == refund))
+        });
+        let what = if refund { "refund" } else { "charge" };
         match found {
             Ok(true) => Observation::Paid {
                 reference: reference.to_owned(),
             },
             Ok(false) => Observation::Unrelated {
-                reason: format!("local ledger: there is no charge {reference}"),
+                reason: format!("local ledger: there is no {what} {reference}"),
             },
             Err(observation) => observation,
         }
@@ -321,19 +408,37 @@ impl PaymentGateway for LocalLedger {
 
     async fn retrieve(&self, _request: &ChargeRequest, reference: &str) -> Observation {
         let reference = reference.to_owned();
-        self.blocking(move |l| l.retrieve_blocking(&reference), |o| o)
+        self.blocking(move |l| l.retrieve_entry(&reference, false), |o| o)
             .await
     }
 
     async fn find(&self, request: &ChargeRequest) -> Option<Observation> {
         let request = request.clone();
-        self.blocking(move |l| l.find_blocking(&request), Some)
+        self.blocking(move |l| l.find_key(&request.idempotency_key, false), Some)
             .await
     }
 
     /// A ledger charge is paid or was never made: there is nothing to cancel, only to look up.
     async fn cancel(&self, request: &ChargeRequest, reference: &str) -> Observation {
         self.retrieve(request, reference).await
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> Observation {
+        let request = request.clone();
+        let deadline = Instant::now() + TIMING.request_timeout.unsigned_abs();
+        self.blocking(move |l| l.refund_blocking(&request, deadline), |o| o)
+            .await
+    }
+
+    async fn retrieve_refund(&self, _request: &RefundRequest, reference: &str) -> Observation {
+        let reference = reference.to_owned();
+        self.blocking(move |l| l.retrieve_entry(&reference, true), |o| o)
+            .await
+    }
+
+    async fn find_refund(&self, request: &RefundRequest) -> Option<Observation> {
+        let key = request.idempotency_key.clone();
+        self.blocking(move |l| l.find_key(&key, true), Some).await
     }
 
     fn timing(&self) -> PaymentTiming {
@@ -428,6 +533,74 @@ mod tests {
         assert_eq!(entries[0].amount, 99_900);
         assert_eq!(entries[0].currency, "USD");
         assert_eq!(entries[0].idempotency_key, "k1");
+    }
+
+    fn refund(key: &str, payment: &str, amount: u64) -> RefundRequest {
+        RefundRequest {
+            cart_id: CartId::of_workflow("CART-1"),
+            refund_id: key.into(),
+            idempotency_key: key.into(),
+            payment: payment.into(),
+            amount: Money::new(amount, Currency::usd()),
+            reason: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn refunds_are_kept_beside_the_charge_once_per_key_and_never_past_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = LocalLedger::new(dir.path());
+        let charge = charged(&ledger, &request("k1", "tok_visa")).await;
+        let Observation::Paid { reference: first } =
+            ledger.refund(&refund("r1", &charge, 60_000)).await
+        else {
+            panic!("not refunded")
+        };
+        assert!(first.starts_with("re_local_"));
+        // The same key again: the same refund, nothing written.
+        assert_eq!(
+            ledger.refund(&refund("r1", &charge, 60_000)).await,
+            Observation::Paid {
+                reference: first.clone()
+            }
+        );
+        // More than is left is refused, and so is a charge the ledger does not hold.
+        let too_much = ledger.refund(&refund("r2", &charge, 40_000)).await;
+        assert!(
+            matches!(&too_much, Observation::Refused { reason } if reason.contains("more than the 399.00 USD left")),
+            "{too_much:?}"
+        );
+        let unknown = ledger.refund(&refund("r3", "ch_nope", 100)).await;
+        assert!(
+            matches!(unknown, Observation::Refused { .. }),
+            "{unknown:?}"
+        );
+        assert!(matches!(
+            ledger.refund(&refund("r4", &charge, 39_900)).await,
+            Observation::Paid { .. }
+        ));
+        // Found by key and by id, and only as a refund.
+        let r1 = refund("r1", &charge, 60_000);
+        assert_eq!(
+            ledger.find_refund(&r1).await,
+            Some(Observation::Paid {
+                reference: first.clone()
+            })
+        );
+        assert_eq!(ledger.find(&request("r1", "tok_visa")).await, None);
+        assert_eq!(
+            ledger.retrieve_refund(&r1, &first).await,
+            Observation::Paid {
+                reference: first.clone()
+            }
+        );
+        assert!(matches!(
+            ledger.retrieve(&request("k1", "tok_visa"), &first).await,
+            Observation::Unrelated { .. }
+        ));
+        let entries = ledger.entries().unwrap();
+        assert_eq!(entries.len(), 3, "one charge, two refunds");
+        assert_eq!(entries[1].refund_of.as_deref(), Some(charge.as_str()));
     }
 
     #[tokio::test]

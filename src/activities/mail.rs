@@ -1,7 +1,7 @@
 //! The e-mail side: the [`Mailer`] trait, the messages a cart sends, and their RFC 5322 form.
 
 use super::templates::Letter;
-use super::{ConfirmationRequest, ReminderRequest};
+use super::{ConfirmationRequest, OrderEvent, OrderNotice, ReminderRequest};
 use async_trait::async_trait;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -69,6 +69,17 @@ pub fn confirmation_message(request: &ConfirmationRequest) -> EmailMessage {
         request.email.as_str(),
         "order-confirmation",
     )
+}
+
+/// What became of an order after the checkout: a refund, a cancellation, a shipment.
+pub fn order_notice_message(notice: &OrderNotice) -> EmailMessage {
+    let tag = match notice.event {
+        OrderEvent::Refunded { .. } => "order-refund",
+        OrderEvent::Cancelled { .. } => "order-cancelled",
+        OrderEvent::Shipped { .. } => "order-shipped",
+    };
+    let letter = Letter::order_notice(notice);
+    from_letter(letter, &notice.message_key, notice.email.as_str(), tag)
 }
 
 /// The `Message-ID` of a message: its key (made safe) at the sender's domain.

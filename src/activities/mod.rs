@@ -26,7 +26,7 @@ mod templates;
 pub use ledger::{LedgerEntry, LocalLedger};
 pub use mail::{
     DEFAULT_SENDER, EmailMessage, MailError, Mailer, build_message, confirmation_message,
-    reminder_message,
+    order_notice_message, reminder_message,
 };
 pub use mailgun::Mailgun;
 pub use outbox::Outbox;
@@ -63,14 +63,32 @@ pub struct ChargeRequest {
     pub description: String,
 }
 
-/// A question about a checkout's payment, as the workflow asks it: the charge every request
-/// sends, the provider the payment goes through (only a worker paying through it may ask),
-/// the provider's reference for the payment (to follow it up or cancel it), and when the first
-/// request with its key may have gone and how long the payment's workers said a key is
-/// remembered (past that window, see [`PaymentTiming`], the key is not sent again).
+/// One request to give money back: a refund of `amount` of the payment the provider named
+/// `payment` (a PaymentIntent or a charge), under an idempotency key of its own, derived by the
+/// workflow from the cart and the refund's id, so every request for the same refund carries
+/// the same key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentCall {
-    pub charge: ChargeRequest,
+pub struct RefundRequest {
+    pub cart_id: CartId,
+    /// The id the refund was asked for under.
+    pub refund_id: String,
+    pub idempotency_key: String,
+    /// The provider's reference for the payment refunded.
+    pub payment: String,
+    pub amount: Money,
+    pub reason: Option<String>,
+}
+
+/// A question about a payment, as the workflow asks it: the request every call sends (the
+/// charge of a checkout, or a refund), the provider the payment goes through (only a worker
+/// paying through it may ask), the provider's reference for the payment (to follow it up or
+/// cancel it), and when the first request with its key may have gone and how long the
+/// payment's workers said a key is remembered (past that window, see [`PaymentTiming`], the
+/// key is not sent again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentCall<R = ChargeRequest> {
+    #[serde(rename = "charge")]
+    pub request: R,
     pub provider: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -99,6 +117,17 @@ pub trait PaymentGateway: Send + Sync {
     /// Cancels the payment `reference` that the cart gives up on: what it is afterwards
     /// (`Refused` once cancelled, `Paid` if it succeeded meanwhile).
     async fn cancel(&self, request: &ChargeRequest, reference: &str) -> Observation;
+
+    /// Sends the refund with its idempotency key: a new refund, or, for a key the provider has
+    /// seen, the answer it kept for it. A refund the provider made is `Paid` (its reference the
+    /// refund's id), one on its way `Unfinished`, one it failed, cancelled or refused `Refused`.
+    async fn refund(&self, request: &RefundRequest) -> Observation;
+
+    /// The refund the provider named `reference`, as it stands now.
+    async fn retrieve_refund(&self, request: &RefundRequest, reference: &str) -> Observation;
+
+    /// Looks the refund up by the key it carries: `None` when the provider has none.
+    async fn find_refund(&self, request: &RefundRequest) -> Option<Observation>;
 
     /// How long this provider remembers keys, lags in its search, and may take to answer.
     fn timing(&self) -> PaymentTiming;
@@ -197,6 +226,37 @@ pub struct ConfirmationRequest {
     pub charge_id: String,
 }
 
+/// What happened to an order, for the e-mail that tells the customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderNotice {
+    pub cart_id: CartId,
+    /// Unique per cart and event: a retried send replaces rather than duplicates.
+    pub message_key: String,
+    pub email: Email,
+    pub event: OrderEvent,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum OrderEvent {
+    /// A refund was made: `amount` back, `refunded` in all of `paid`.
+    Refunded {
+        amount: Money,
+        refunded: Money,
+        paid: Money,
+        reason: Option<String>,
+    },
+    /// The order was cancelled; `refunded` is what went back with it.
+    Cancelled {
+        refunded: Money,
+        reason: Option<String>,
+    },
+    Shipped {
+        tracking: Option<String>,
+        carrier: Option<String>,
+    },
+}
+
 /// The activities of a cart, holding the shop's catalog and the providers.
 pub struct CartActivities {
     catalog: Arc<Catalog>,
@@ -247,7 +307,7 @@ impl CartActivities {
     }
 
     /// Why this worker must not ask about the payment: it pays through another provider.
-    fn foreign(&self, call: &PaymentCall) -> Option<Observation> {
+    fn foreign<R>(&self, call: &PaymentCall<R>) -> Option<Observation> {
         let ours = self.payments.provider();
         let theirs = call.provider.as_ref().filter(|theirs| **theirs != ours)?;
         Some(Observation::Foreign {
@@ -255,6 +315,45 @@ impl CartActivities {
                 "a worker that pays through {ours} was asked about a payment through {theirs}: give every worker of the task queue the same payment settings"
             ),
         })
+    }
+
+    /// Why this attempt must not send the request of `call` (a charge or a refund, `what`):
+    /// the worker pays through another provider, the provider may have forgotten the key, or
+    /// the attempt began too late to end its request within its time.
+    fn withheld<R>(
+        &self,
+        ctx: &ActivityContext,
+        call: &PaymentCall<R>,
+        what: &str,
+    ) -> Option<Observation> {
+        let clock = AttemptClock::of(ctx);
+        let timing = self.payments.timing();
+        // The stricter of this provider's window and the payment's (the most cautious its
+        // workers reported).
+        let window = call
+            .key_window
+            .map_or(timing.key_window, |w| w.min(timing.key_window));
+        let key_forgotten = call.first_sent.is_some_and(|first| {
+            let last_moment = first.checked_add(window).unwrap_or(Timestamp::MAX);
+            !clock.surely_before(timing.request_timeout, last_moment)
+        });
+        if let Some(foreign) = self.foreign(call) {
+            Some(foreign)
+        } else if key_forgotten {
+            Some(Observation::Withheld {
+                key_expired: true,
+                reason: format!(
+                    "the payment provider may have forgotten the {what}'s key, so it is not sent again"
+                ),
+            })
+        } else if !clock.fits(timing.request_timeout) {
+            Some(Observation::Withheld {
+                key_expired: false,
+                reason: format!("the attempt to {what} began too late to send within its time"),
+            })
+        } else {
+            None
+        }
     }
 
     async fn send(&self, message: &EmailMessage) -> Result<(), ActivityError> {
@@ -325,39 +424,17 @@ impl CartActivities {
         Ok(self.answer(Observation::Ready))
     }
 
-    /// Sends the charge with its idempotency key, unless this attempt began too late to send
-    /// within its time, or the provider may have forgotten the key.
+    /// Sends the charge with its idempotency key, unless this attempt must not send (see
+    /// [`CartActivities::withheld`]).
     #[activity]
     pub async fn charge(
         self: Arc<Self>,
         ctx: ActivityContext,
         call: PaymentCall,
     ) -> Result<PaymentAnswer, ActivityError> {
-        let clock = AttemptClock::of(&ctx);
-        let timing = self.payments.timing();
-        // The stricter of this provider's window and the payment's (the most cautious its
-        // workers reported).
-        let window = call
-            .key_window
-            .map_or(timing.key_window, |w| w.min(timing.key_window));
-        let key_forgotten = call.first_sent.is_some_and(|first| {
-            let last_moment = first.checked_add(window).unwrap_or(Timestamp::MAX);
-            !clock.surely_before(timing.request_timeout, last_moment)
-        });
-        let observation = if let Some(foreign) = self.foreign(&call) {
-            foreign
-        } else if key_forgotten {
-            Observation::Withheld {
-                key_expired: true,
-                reason: "the payment provider may have forgotten the checkout's key, so it is not sent again".into(),
-            }
-        } else if !clock.fits(timing.request_timeout) {
-            Observation::Withheld {
-                key_expired: false,
-                reason: "the attempt to charge began too late to send within its time".into(),
-            }
-        } else {
-            self.payments.charge(&call.charge).await
+        let observation = match self.withheld(&ctx, &call, "charge") {
+            Some(withheld) => withheld,
+            None => self.payments.charge(&call.request).await,
         };
         Ok(self.answer(observation))
     }
@@ -371,7 +448,7 @@ impl CartActivities {
     ) -> Result<PaymentAnswer, ActivityError> {
         let observation = match (self.foreign(&call), &call.reference) {
             (Some(foreign), _) => foreign,
-            (None, Some(reference)) => self.payments.retrieve(&call.charge, reference).await,
+            (None, Some(reference)) => self.payments.retrieve(&call.request, reference).await,
             (None, None) => no_reference(),
         };
         Ok(self.answer(observation))
@@ -391,7 +468,7 @@ impl CartActivities {
             Some(foreign) => foreign,
             None => self
                 .payments
-                .find(&call.charge)
+                .find(&call.request)
                 .await
                 .unwrap_or(Observation::NoneFound { searched_at }),
         };
@@ -407,10 +484,74 @@ impl CartActivities {
     ) -> Result<PaymentAnswer, ActivityError> {
         let observation = match (self.foreign(&call), &call.reference) {
             (Some(foreign), _) => foreign,
-            (None, Some(reference)) => self.payments.cancel(&call.charge, reference).await,
+            (None, Some(reference)) => self.payments.cancel(&call.request, reference).await,
             (None, None) => no_reference(),
         };
         Ok(self.answer(observation))
+    }
+
+    /// Sends the refund with its idempotency key, unless this attempt must not send (see
+    /// [`CartActivities::withheld`]).
+    #[activity]
+    pub async fn refund(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        call: PaymentCall<RefundRequest>,
+    ) -> Result<PaymentAnswer, ActivityError> {
+        let observation = match self.withheld(&ctx, &call, "refund") {
+            Some(withheld) => withheld,
+            None => self.payments.refund(&call.request).await,
+        };
+        Ok(self.answer(observation))
+    }
+
+    /// Follows up a refund by the provider's reference for it.
+    #[activity]
+    pub async fn retrieve_refund(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        call: PaymentCall<RefundRequest>,
+    ) -> Result<PaymentAnswer, ActivityError> {
+        let observation = match (self.foreign(&call), &call.reference) {
+            (Some(foreign), _) => foreign,
+            (None, Some(reference)) => {
+                self.payments
+                    .retrieve_refund(&call.request, reference)
+                    .await
+            }
+            (None, None) => no_reference(),
+        };
+        Ok(self.answer(observation))
+    }
+
+    /// Looks the refund up by its key (see [`CartActivities::find_payment`]).
+    #[activity]
+    pub async fn find_refund(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        call: PaymentCall<RefundRequest>,
+    ) -> Result<PaymentAnswer, ActivityError> {
+        let searched_at = AttemptClock::of(&ctx).earliest();
+        let observation = match self.foreign(&call) {
+            Some(foreign) => foreign,
+            None => self
+                .payments
+                .find_refund(&call.request)
+                .await
+                .unwrap_or(Observation::NoneFound { searched_at }),
+        };
+        Ok(self.answer(observation))
+    }
+
+    /// Tells the customer what became of the order: a refund made, the order cancelled or
+    /// shipped.
+    #[activity]
+    pub async fn send_order_notice(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        notice: OrderNotice,
+    ) -> Result<(), ActivityError> {
+        self.send(&order_notice_message(&notice)).await
     }
 
     /// Sends the abandoned-cart reminder. It heartbeats while it works, and stops if the cart
@@ -467,6 +608,18 @@ mod tests {
         async fn cancel(&self, _: &ChargeRequest, _: &str) -> Observation {
             unreachable!()
         }
+        async fn refund(&self, _: &RefundRequest) -> Observation {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Observation::Paid {
+                reference: "re_1".into(),
+            }
+        }
+        async fn retrieve_refund(&self, _: &RefundRequest, _: &str) -> Observation {
+            unreachable!()
+        }
+        async fn find_refund(&self, _: &RefundRequest) -> Option<Observation> {
+            None
+        }
         fn timing(&self) -> PaymentTiming {
             PaymentTiming {
                 key_window: SignedDuration::from_hours(23),
@@ -521,7 +674,7 @@ mod tests {
     ) -> (Observation, usize) {
         let gateway = Arc::new(Counting::default());
         let call = PaymentCall {
-            charge: charge(),
+            request: charge(),
             provider: Some(Counting::default().provider()),
             reference: None,
             first_sent,
@@ -551,7 +704,7 @@ mod tests {
     /// counting provider's own when `None`).
     fn call(provider: Option<&str>) -> PaymentCall {
         PaymentCall {
-            charge: charge(),
+            request: charge(),
             provider: Some(provider.map_or_else(|| Counting::default().provider(), str::to_owned)),
             reference: None,
             first_sent: None,

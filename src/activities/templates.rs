@@ -1,6 +1,6 @@
-//! The two e-mails a cart sends, each written once and rendered as plain text and as HTML.
+//! The e-mails a cart sends, each written once and rendered as plain text and as HTML.
 
-use super::{ConfirmationRequest, ReminderRequest};
+use super::{ConfirmationRequest, OrderEvent, OrderNotice, ReminderRequest};
 use crate::domain::{LineItem, Money};
 
 /// One piece of a letter.
@@ -44,6 +44,54 @@ impl Letter {
                 Block::Items(c.items.clone(), c.total),
                 Block::Para("To see it again, run:".into()),
                 Block::Command(format!("cart show {}", c.cart_id)),
+            ],
+        }
+    }
+
+    pub fn order_notice(n: &OrderNotice) -> Self {
+        let id = &n.cart_id;
+        let (subject, what) = match &n.event {
+            OrderEvent::Refunded {
+                amount,
+                refunded,
+                paid,
+                reason,
+            } => (
+                format!("A refund of {amount} for your order {id}"),
+                format!(
+                    "we refunded {amount} of your order{}. In all, {refunded} of the {paid} you paid has gone back to your payment method.",
+                    because(reason)
+                ),
+            ),
+            OrderEvent::Cancelled { refunded, reason } => (
+                format!("Your order {id} is cancelled"),
+                format!(
+                    "your order is cancelled{}, and {refunded} has gone back to your payment method.",
+                    because(reason)
+                ),
+            ),
+            OrderEvent::Shipped { tracking, carrier } => {
+                let by = carrier
+                    .as_ref()
+                    .map(|c| format!(" with {c}"))
+                    .unwrap_or_default();
+                let track = tracking
+                    .as_ref()
+                    .map(|t| format!(" Its tracking number is {t}."))
+                    .unwrap_or_default();
+                (
+                    format!("Your order {id} has shipped"),
+                    format!("your order is on its way{by}.{track}"),
+                )
+            }
+        };
+        Self {
+            subject,
+            blocks: vec![
+                Block::Para("Hello,".into()),
+                Block::Para(what),
+                Block::Para("To see your order, run:".into()),
+                Block::Command(format!("cart show {id}")),
             ],
         }
     }
@@ -119,6 +167,14 @@ fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// ` (reason)`, when there is one.
+fn because(reason: &Option<String>) -> String {
+    reason
+        .as_ref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

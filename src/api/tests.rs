@@ -84,6 +84,7 @@ fn cart(id: &CartId, status: Status) -> CartView {
         last_error: None,
         reminder_sent: false,
         receipt: None,
+        order: None,
     }
 }
 

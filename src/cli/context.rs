@@ -36,6 +36,9 @@ pub struct CartDefaults {
         value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_REMINDERS_PER_DAY))
     )]
     pub reminders_per_day: u32,
+    /// Take refunds of a paid cart's order for this long after its checkout (at most 180d)
+    #[arg(long, env = "CART_REFUND_WINDOW", default_value = "60d", value_parser = super::refund_window)]
+    pub refund_window: Duration,
 }
 
 impl Context {
@@ -56,7 +59,8 @@ impl Context {
     pub fn cart_settings(&self, defaults: &CartDefaults) -> Result<CartSettings, CliError> {
         Ok(
             CartSettings::new(defaults.remind_after, defaults.expire_after)
-                .with_reminders_per_day(defaults.reminders_per_day),
+                .with_reminders_per_day(defaults.reminders_per_day)
+                .with_refund_window(defaults.refund_window),
         )
     }
 

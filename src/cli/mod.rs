@@ -253,6 +253,9 @@ pub enum Command {
     Email(commands::email::Args),
     Checkout(commands::checkout::Args),
     Show(commands::show::Args),
+    Refund(commands::refund::Args),
+    Cancel(commands::cancel::Args),
+    Ship(commands::ship::Args),
     Products(commands::products::Args),
     List(commands::list::Args),
     Shell(commands::shell::Args),
@@ -274,6 +277,9 @@ impl Command {
             Command::Email(args) => Some(&args.cart.id),
             Command::Checkout(args) => Some(&args.cart.id),
             Command::Show(args) => Some(&args.cart.id),
+            Command::Refund(args) => Some(&args.cart.id),
+            Command::Cancel(args) => Some(&args.cart.id),
+            Command::Ship(args) => Some(&args.cart.id),
             _ => None,
         }
     }
@@ -320,6 +326,11 @@ pub fn cart_period(text: &str) -> Result<Duration, String> {
     duration_up_to(text, MAX_CART_PERIOD)
 }
 
+/// `--refund-window`: at most [`crate::workflow::MAX_REFUND_WINDOW`].
+pub fn refund_window(text: &str) -> Result<Duration, String> {
+    duration_up_to(text, crate::workflow::MAX_REFUND_WINDOW)
+}
+
 /// Runs one parsed command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let ctx = Context::new(cli.global);
@@ -337,6 +348,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Email(args) => commands::email::run(&ctx, args).await,
         Command::Checkout(args) => commands::checkout::run(&ctx, args).await,
         Command::Show(args) => commands::show::run(&ctx, args).await,
+        Command::Refund(args) => commands::refund::run(&ctx, args).await,
+        Command::Cancel(args) => commands::cancel::run(&ctx, args).await,
+        Command::Ship(args) => commands::ship::run(&ctx, args).await,
         Command::Products(args) => commands::products::run(&ctx, args).await,
         Command::List(args) => commands::list::run(&ctx, args).await,
         Command::Demo(args) => commands::demo::run(&ctx, args).await,

@@ -3,7 +3,7 @@
 
 use crate::client::CartSummary;
 use crate::domain::{Catalog, Currency, Money, Status};
-use crate::workflow::CartView;
+use crate::workflow::{CartView, OrderView};
 use clap::ValueEnum;
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
 use console::Style;
@@ -202,7 +202,62 @@ impl Printer {
                 "The cart will be paid, or reopen if the payment was refused, by itself.\n",
             );
         }
+        if let Some(order) = &view.order {
+            text.push_str(&self.order(order));
+        }
         emit(&text)
+    }
+
+    /// The order a paid cart became: its status, money, shipment and refunds.
+    fn order(&self, order: &OrderView) -> String {
+        let bold = self.style(Style::new().bold());
+        let cur = Some(order.currency.as_str());
+        let mut text = format!(
+            "Order: {}  refunded: {}  refundable: {} until {}\n",
+            bold.apply_to(&order.status),
+            money(order.refunded, cur),
+            money(order.refundable, cur),
+            order.refundable_until.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        );
+        if order.cancelled {
+            let why = order.cancel_reason.as_deref().map(|r| format!(" ({r})"));
+            text.push_str(&format!("Cancelled{}\n", why.unwrap_or_default()));
+        }
+        if order.shipped {
+            let by = order.carrier.as_deref().map(|c| format!(" with {c}"));
+            let track = order.tracking.as_deref().map(|t| format!(", tracking {t}"));
+            text.push_str(&format!(
+                "Shipped{}{}\n",
+                by.unwrap_or_default(),
+                track.unwrap_or_default()
+            ));
+        }
+        if let Some(dispute) = &order.dispute {
+            text.push_str(&format!("Dispute: {dispute}\n"));
+        }
+        if !order.refunds.is_empty() {
+            let mut t = self.table();
+            self.header(
+                &mut t,
+                &["Refund", "Amount", "Status", "Reason", "Provider id"],
+            );
+            for r in &order.refunds {
+                let status = match &r.detail {
+                    Some(detail) => format!("{}: {detail}", r.status),
+                    None => r.status.clone(),
+                };
+                t.add_row([
+                    r.id.clone(),
+                    money(r.amount, cur),
+                    status,
+                    r.reason.clone().unwrap_or_default(),
+                    r.provider_id.clone().unwrap_or_default(),
+                ]);
+            }
+            right(&mut t, &[1]);
+            text.push_str(&format!("{t}\n"));
+        }
+        text
     }
 
     pub fn products(&self, catalog: &Catalog) -> std::io::Result<()> {

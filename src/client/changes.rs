@@ -10,7 +10,8 @@ use super::{CLOCK_MARGIN, CartClient, ClientError, TAKE_WITHIN};
 use crate::domain::{CartId, Status};
 use crate::workflow::admission::Admission;
 use crate::workflow::{
-    AddItem, CartInput, CartView, CartWorkflow, Checkout, RemoveItem, SetEmail, WORKFLOW_TYPE,
+    AddItem, CancelOrder, CartInput, CartView, CartWorkflow, Checkout, RefundOrder, RemoveItem,
+    SetEmail, ShipOrder, WORKFLOW_TYPE,
 };
 use std::future::Future;
 use std::time::Duration;
@@ -93,6 +94,49 @@ impl CartClient {
                     _ => Err(e),
                 }
             }
+            other => other,
+        }
+    }
+
+    /// Refunds the order the cart became (see `CartWorkflow::refund`). The answer is the order
+    /// with the refund made, or with it `pending` (it settles by itself), or why it failed.
+    pub async fn refund(&self, id: &CartId, request: RefundOrder) -> Result<CartView, ClientError> {
+        let name = CartWorkflow::refund.name();
+        self.order_change(id, Delivery::new(self, id, None, name, &request))
+            .await
+    }
+
+    /// Cancels the order the cart became, refunding what is left (see `CartWorkflow::cancel`).
+    pub async fn cancel(&self, id: &CartId, request: CancelOrder) -> Result<CartView, ClientError> {
+        let name = CartWorkflow::cancel.name();
+        self.order_change(id, Delivery::new(self, id, None, name, &request))
+            .await
+    }
+
+    /// Marks the order the cart became shipped.
+    pub async fn ship(&self, id: &CartId, request: ShipOrder) -> Result<CartView, ClientError> {
+        let name = CartWorkflow::ship.name();
+        self.order_change(id, Delivery::new(self, id, None, name, &request))
+            .await
+    }
+
+    /// A change to an order: a refusal is the order's, whatever the cart's status (which is
+    /// `checked_out` for every order); an order whose run has ended says its window closed.
+    async fn order_change<T: TemporalSerializable + 'static>(
+        &self,
+        id: &CartId,
+        delivery: Delivery<'_, T>,
+    ) -> Result<CartView, ClientError> {
+        match delivery.run().await {
+            Err(ClientError::Closed(message)) => Err(ClientError::Rejected(
+                match self.get(id).await.ok().and_then(|v| v.order) {
+                    Some(order) if order.refundable_until <= jiff::Timestamp::now() => format!(
+                        "the order of cart {id} is closed: its refund window ended at {}",
+                        order.refundable_until.strftime("%Y-%m-%d %H:%M UTC")
+                    ),
+                    _ => message,
+                },
+            )),
             other => other,
         }
     }

@@ -211,6 +211,15 @@ impl CartClient {
         })
     }
 
+    /// Waits for the cart's workflow to end, however long that takes, and answers the cart as
+    /// it ended.
+    pub async fn ended(&self, id: &CartId) -> Result<CartView, ClientError> {
+        self.handle(id)
+            .get_result(Default::default())
+            .await
+            .map_err(|e| ClientError::Temporal(TemporalError::of(e)))
+    }
+
     /// Waits for a change until `wait` has passed since it `began`.
     async fn within_wait<T>(
         &self,

@@ -175,6 +175,12 @@ pub enum CartError {
     },
     #[error("cart {cart} {}", closed_reason(*status))]
     Closed { cart: CartId, status: Status },
+    #[error("cart {cart} is not a paid order: only an order can be refunded, cancelled or shipped")]
+    NotAnOrder { cart: CartId },
+    #[error(transparent)]
+    Order(#[from] super::OrderError),
+    #[error("the amount: {0}")]
+    Amount(super::MoneyError),
 }
 
 /// The ids, or the first of them when there are many (`cart products` lists them all).

@@ -101,6 +101,8 @@ pub enum OrderError {
     AlreadySettled(String),
     #[error("that text is longer than {MAX_ORDER_TEXT_CHARS} characters")]
     TooLong,
+    #[error("the order's refund window closed at {0}")]
+    WindowClosed(jiff::Timestamp),
 }
 
 /// A paid cart's money and shipping after the checkout.
@@ -174,6 +176,14 @@ impl Order {
             _ => self.paid.minor.saturating_sub(committed.minor),
         };
         Money::new(left, self.paid.currency)
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancelled.is_some()
+    }
+
+    pub fn cancel_reason(&self) -> Option<&str> {
+        self.cancelled.as_ref().and_then(|c| c.reason.as_deref())
     }
 
     pub fn dispute(&self) -> Dispute {

@@ -11,7 +11,7 @@
 //! for (signals, the items of a tutorial start input) and that were not applied yet when the
 //! run ended are applied first in the next run, in the same order.
 
-use super::messages::Checkout;
+use super::messages::{CancelOrder, Checkout, RefundOrder, ShipOrder};
 use crate::domain::Cart;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -37,6 +37,10 @@ pub enum Change {
         email: String,
     },
     Checkout(Checkout),
+    /// The order's changes, after a paid checkout.
+    Refund(RefundOrder),
+    Cancel(CancelOrder),
+    Ship(ShipOrder),
 }
 
 impl Change {

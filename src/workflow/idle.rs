@@ -99,6 +99,7 @@ impl CartWorkflow {
                 ctx.state_mut(|w| w.state.expire(now));
             }
             IdleAction::Remind => Self::remind(ctx).await?,
+            IdleAction::Order => {}
         }
         Ok(())
     }

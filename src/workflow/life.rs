@@ -4,7 +4,7 @@
 use super::idle::IdleTimer;
 use super::metrics::CartEvent;
 use super::options::{self, failure_message};
-use super::{CartInput, CartView, CartWorkflow, FirstRun, clock};
+use super::{CartInput, CartView, CartWorkflow, FirstRun, clock, versions};
 use crate::activities::CartActivities;
 use crate::domain::Status;
 use temporalio_sdk::{ContinueAsNewOptions, WorkflowContext, WorkflowResult};
@@ -31,12 +31,16 @@ impl CartWorkflow {
             let (status, revision) = ctx.state(|w| (w.state.cart.status(), w.state.revision));
             if matches!(status, Status::CheckedOut | Status::Expired) {
                 idle.disarm();
+                if status == Status::CheckedOut && ctx.patched(versions::ORDERS) {
+                    return Self::keep_order(ctx).await;
+                }
                 return Self::finish(ctx, status).await;
             }
             // A cart whose payment is pending may wait days for it; its state goes on whole.
             let at_rest = matches!(status, Status::Open | Status::PaymentPending);
             if at_rest && ctx.continue_as_new_suggested() {
-                Self::continue_as_new(ctx, &mut idle, status).await?;
+                let unchanged = move |w: &Self| w.state.cart.status() == status;
+                Self::continue_as_new(ctx, &mut idle, unchanged).await?;
                 continue;
             }
             if status.is_paying() && ctx.state(|w| w.state.payment.is_some()) {
@@ -63,19 +67,21 @@ impl CartWorkflow {
         }
     }
 
-    /// A checked-out or expired cart: once every handler has answered, the order confirmation
-    /// of a paid cart, and the cart as it ends is the workflow's result.
+    /// A checked-out or expired cart, in a run from before orders (see [`versions::ORDERS`]):
+    /// once every handler has answered, the order confirmation of a paid cart, and the cart as
+    /// it ends is the workflow's result. It has no order.
     async fn finish(ctx: &mut WorkflowContext<Self>, status: Status) -> WorkflowResult<CartView> {
         let c = &*ctx;
         c.wait_condition(|w| w.settled() && c.all_handlers_finished())
             .await?;
+        ctx.state_mut(|w| w.state.order = None);
         if status == Status::CheckedOut {
             Self::send_confirmation(ctx).await;
         }
         Ok(ctx.state(|w| w.state.view()))
     }
 
-    async fn send_confirmation(ctx: &mut WorkflowContext<Self>) {
+    pub(super) async fn send_confirmation(ctx: &mut WorkflowContext<Self>) {
         let Some(request) = ctx.state(|w| w.state.confirmation_request()) else {
             return;
         };
@@ -92,19 +98,19 @@ impl CartWorkflow {
     }
 
     /// Hands the cart on to a new run when the server suggests it (the history is long), once
-    /// every handler has answered, if the cart's status is still `status` by then. Meanwhile
+    /// every handler has answered, if the cart is still `at_rest` by then. Meanwhile
     /// the applier applies only what an update waits for; the changes behind the last update
     /// go on to the next run with the state. A change of status ends the wait: a checkout
     /// that arrives meanwhile waits for its payment, which the loop then makes first (so the
     /// two never wait for each other).
-    async fn continue_as_new(
+    pub(super) async fn continue_as_new(
         ctx: &mut WorkflowContext<Self>,
         idle: &mut IdleTimer<'_>,
-        status: Status,
+        at_rest: impl Fn(&Self) -> bool,
     ) -> WorkflowResult<()> {
         ctx.state_mut(|w| w.draining = true);
         let c = &*ctx;
-        let moved_on = |w: &Self| w.state.cart.status() != status;
+        let moved_on = |w: &Self| !at_rest(w);
         c.wait_condition(|w| moved_on(w) || (!w.applying && c.all_handlers_finished()))
             .await?;
         ctx.state_mut(|w| w.draining = false);

@@ -23,7 +23,18 @@ pub struct CartSettings {
     /// the tutorial's) has no cap; `Some(0)` sends none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminders_per_day: Option<u32>,
+    /// How long after a paid checkout the order takes refunds; `None` (carts started without
+    /// it) is [`DEFAULT_REFUND_WINDOW`].
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "millis_opt")]
+    pub refund_window: Option<Duration>,
 }
+
+/// How long an order takes refunds when its cart was started without a window: 60 days.
+pub const DEFAULT_REFUND_WINDOW: Duration = Duration::from_secs(60 * 24 * 60 * 60);
+
+/// The longest refund window a cart takes: 180 days, as long as Stripe refunds most card
+/// payments (older ones may fail at the bank).
+pub const MAX_REFUND_WINDOW: Duration = Duration::from_secs(180 * 24 * 60 * 60);
 
 /// The highest cap of reminders per day a cart takes (the cart keeps one time per reminder it
 /// counts).
@@ -40,7 +51,21 @@ impl CartSettings {
             reminder_delay,
             expire_after,
             reminders_per_day: None,
+            refund_window: None,
         }
+    }
+
+    /// These settings with orders taking refunds for `window` after the checkout.
+    pub fn with_refund_window(self, window: Duration) -> Self {
+        Self {
+            refund_window: Some(window),
+            ..self
+        }
+    }
+
+    /// How long after a paid checkout the order takes refunds.
+    pub fn refund_window(&self) -> Duration {
+        self.refund_window.unwrap_or(DEFAULT_REFUND_WINDOW)
     }
 
     /// These settings with at most `cap` reminders in any 24 hours.
@@ -59,6 +84,8 @@ impl CartSettings {
         self.reminder_delay = clamp(self.reminder_delay);
         self.expire_after = clamp(self.expire_after);
         self.reminders_per_day = self.reminders_per_day.map(|n| n.min(MAX_REMINDERS_PER_DAY));
+        self.refund_window =
+            (self.refund_window).map(|d| d.clamp(Duration::from_secs(1), MAX_REFUND_WINDOW));
         self
     }
 
@@ -72,6 +99,7 @@ impl CartSettings {
             reminder_delay: Duration::from_secs(60 * 60),
             expire_after: Duration::from_secs(30 * 24 * 60 * 60),
             reminders_per_day: None,
+            refund_window: None,
         }
     }
 }
@@ -86,6 +114,22 @@ mod millis {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+mod millis_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::millis::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
     }
 }
 
@@ -165,6 +209,87 @@ pub struct Checkout {
     pub payment: Option<String>,
 }
 
+/// A refund of an order, asked for under `id`: asking again under the same id is the same
+/// refund, whatever else it says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundOrder {
+    pub id: String,
+    /// The amount in the order's currency as a decimal (`"12.50"`); everything still
+    /// refundable when absent.
+    pub amount: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// A cancellation of an order that has not shipped: all that is refundable is refunded under
+/// `id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelOrder {
+    pub id: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipOrder {
+    pub tracking: Option<String>,
+    pub carrier: Option<String>,
+}
+
+/// The longest refund or cancellation id a cart takes; it becomes part of the refund's
+/// idempotency key.
+pub const MAX_ORDER_ID_CHARS: usize = 64;
+
+/// What is wrong with a refund or cancellation id, if anything.
+pub fn check_order_id(id: &str) -> Result<(), String> {
+    let fits = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if id.is_empty() || id.chars().count() > MAX_ORDER_ID_CHARS || !id.chars().all(fits) {
+        return Err(format!(
+            "{id:?} is not a refund id: use 1 to {MAX_ORDER_ID_CHARS} letters, digits, '-', '_' or '.'"
+        ));
+    }
+    Ok(())
+}
+
+/// One refund of an order as clients see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RefundView {
+    pub id: String,
+    pub amount: u64,
+    pub reason: Option<String>,
+    /// `pending` (asked for, not known yet), `refunded` or `failed`.
+    pub status: String,
+    /// The payment provider's id for the refund, once refunded.
+    pub provider_id: Option<String>,
+    /// Why it failed, or why it is not known yet.
+    pub detail: Option<String>,
+}
+
+/// What a paid cart became: its order, as clients see it. Amounts are in minor units of
+/// `currency`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderView {
+    /// `checked_out`, `refund_pending`, `partially_refunded`, `refunded`, `cancelled` or
+    /// `shipped`.
+    pub status: String,
+    pub paid: u64,
+    pub refunded: u64,
+    pub refundable: u64,
+    pub currency: String,
+    pub refunds: Vec<RefundView>,
+    pub cancelled: bool,
+    pub cancel_reason: Option<String>,
+    pub shipped: bool,
+    pub tracking: Option<String>,
+    pub carrier: Option<String>,
+    /// `open`, `won` or `lost` once the payment was disputed.
+    pub dispute: Option<String>,
+    /// When the order stops taking refunds.
+    #[schema(value_type = String, format = DateTime)]
+    pub refundable_until: jiff::Timestamp,
+}
+
 /// One line of the cart as clients see it. Amounts are integers in minor units (cents).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineView {
@@ -220,6 +345,9 @@ pub struct CartView {
     pub last_error: Option<String>,
     pub reminder_sent: bool,
     pub receipt: Option<Receipt>,
+    /// The order, once the cart is paid and keeps taking refunds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderView>,
 }
 
 /// The status as the HTTP API documents it (the domain's `Status` stays free of schema code).
@@ -250,6 +378,7 @@ impl CartView {
             last_error: cart.last_error().map(str::to_owned),
             reminder_sent,
             receipt,
+            order: None,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! recorded histories in `tests/fixtures` keep replaying.
 
 pub mod admission;
+mod after_checkout;
 mod applier;
 mod changes;
 mod first_run;
@@ -23,6 +24,7 @@ mod life;
 pub mod messages;
 pub mod metrics;
 mod options;
+mod order;
 mod payment;
 pub mod search;
 mod shop;
@@ -60,6 +62,8 @@ pub enum UpdateError {
     Unpriced { product: i64, reason: String },
     #[error("the change was interrupted: {0}")]
     Interrupted(String),
+    #[error("{0}")]
+    Refund(String),
 }
 
 #[workflow]
@@ -292,6 +296,56 @@ impl CartWorkflow {
         }
     }
 
+    #[update_validator(refund)]
+    fn validate_refund(&self, _ctx: &WorkflowContextView, req: &RefundOrder) -> ValidatorResult {
+        check_order_id(&req.id)?;
+        check_order_text(req.reason.as_deref())
+    }
+
+    /// Refunds the order, all that is left or `amount` of it, under the request's id, and
+    /// answers once the refund is known or its first round of questions is over: the order
+    /// with the refund made or `pending` (it settles by itself), or an error saying why it
+    /// failed. Asking again under the same id is the same refund, and answers the same.
+    #[update]
+    pub async fn refund(
+        ctx: &mut WorkflowContext<Self>,
+        req: RefundOrder,
+    ) -> Result<CartView, BoxError> {
+        let applied = Self::change(ctx, Change::Refund(req)).await?;
+        Ok(Self::refund_answered(ctx, applied).await?)
+    }
+
+    #[update_validator(cancel)]
+    fn validate_cancel(&self, _ctx: &WorkflowContextView, req: &CancelOrder) -> ValidatorResult {
+        check_order_id(&req.id)?;
+        check_order_text(req.reason.as_deref())
+    }
+
+    /// Cancels an order that has not shipped, refunding what is left, and answers as
+    /// [`CartWorkflow::refund`] does for that refund.
+    #[update]
+    pub async fn cancel(
+        ctx: &mut WorkflowContext<Self>,
+        req: CancelOrder,
+    ) -> Result<CartView, BoxError> {
+        let applied = Self::change(ctx, Change::Cancel(req)).await?;
+        Ok(Self::refund_answered(ctx, applied).await?)
+    }
+
+    #[update_validator(ship)]
+    fn validate_ship(&self, _ctx: &WorkflowContextView, req: &ShipOrder) -> ValidatorResult {
+        check_order_text(req.tracking.as_deref())?;
+        check_order_text(req.carrier.as_deref())
+    }
+
+    #[update]
+    pub async fn ship(
+        ctx: &mut WorkflowContext<Self>,
+        req: ShipOrder,
+    ) -> Result<CartView, BoxError> {
+        Ok(Self::change(ctx, Change::Ship(req)).await?.1)
+    }
+
     #[query]
     pub fn get_cart(&self, _ctx: &WorkflowContextView) -> CartView {
         self.state.view()
@@ -334,6 +388,16 @@ impl CartWorkflow {
     pub async fn tutorial_checkout(ctx: &mut WorkflowContext<Self>, raw: RawValue) {
         let change = tutorial::checkout(&raw).map(Change::Checkout);
         Self::signalled(ctx, "CHECKOUT_CHANNEL", change);
+    }
+}
+
+/// What is wrong with a reason, tracking number or carrier name, if anything.
+fn check_order_text(text: Option<&str>) -> ValidatorResult {
+    match text {
+        Some(t) if t.chars().count() > crate::domain::MAX_ORDER_TEXT_CHARS => {
+            Err(crate::domain::OrderError::TooLong.into())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -31,7 +31,7 @@ impl CartWorkflow {
         let answer = match &step {
             Step::Provider => {
                 let activity = CartActivities::payment_provider;
-                ctx.execute_activity(activity, call.charge, options).await
+                ctx.execute_activity(activity, call.request, options).await
             }
             Step::Send => {
                 ctx.execute_activity(CartActivities::charge, call, options)
@@ -78,7 +78,7 @@ impl CartWorkflow {
 
 /// What a payment activity that did not answer says: nothing was sent if no worker took it in
 /// time; otherwise it may have sent anything.
-fn unanswered(err: &ActivityExecutionError) -> Observation {
+pub(super) fn unanswered(err: &ActivityExecutionError) -> Observation {
     let not_started = err
         .as_timeout()
         .is_some_and(|t| t.timeout_type() == TimeoutType::ScheduleToStart);

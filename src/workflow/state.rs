@@ -4,6 +4,7 @@
 
 use super::changes::{Change, Changes, Sender};
 use super::messages::{CartSettings, CartView, Checkout, LineView, Receipt};
+use super::order::{OrderApplied, OrderState};
 use crate::activities::{ChargeRequest, ConfirmationRequest, PaymentCall, ReminderRequest};
 use crate::domain::{
     Cart, CartError, Heard, Known, Observation, PaymentAnswer, PaymentRecord, Product, Status, Step,
@@ -36,25 +37,31 @@ pub struct CartState {
     /// The changes received and not applied yet, oldest first (see [`super::changes`]).
     #[serde(default, skip_serializing_if = "Changes::is_empty")]
     pub changes: Changes,
+    /// What the cart became once paid (see [`super::order`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderState>,
 }
 
-/// A checkout's payment: the charge every request sends (idempotency key included), and what
-/// is known about it.
+/// A payment, either way: the request every call sends (a checkout's charge, a refund;
+/// idempotency key included), and what is known about it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckoutPayment {
-    pub request: ChargeRequest,
+pub struct Payment<R> {
+    pub request: R,
     pub record: PaymentRecord,
 }
 
-impl CheckoutPayment {
+/// A checkout's payment.
+pub type CheckoutPayment = Payment<ChargeRequest>;
+
+impl<R: Clone> Payment<R> {
     /// The activities' question for `step`, with what the record knows that it needs.
-    pub fn call(&self, step: &Step) -> PaymentCall {
+    pub fn call(&self, step: &Step) -> PaymentCall<R> {
         let reference = match step {
             Step::Retrieve { reference } | Step::Cancel { reference } => Some(reference.clone()),
             _ => None,
         };
         PaymentCall {
-            charge: self.request.clone(),
+            request: self.request.clone(),
             provider: self.record.provider().map(str::to_owned),
             reference,
             first_sent: self.record.first_sent(),
@@ -67,8 +74,12 @@ impl CheckoutPayment {
 }
 
 /// What applying a change did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
+    /// A refund was asked for (or asked for again) under `id`: its handler waits for it.
+    Refund {
+        id: String,
+    },
     Changed,
     /// A checkout began, the cart's `attempt`-th: the run loop pays for it.
     CheckoutBegun {
@@ -101,6 +112,9 @@ fn after(from: Timestamp, d: std::time::Duration) -> Timestamp {
 pub enum IdleAction {
     Remind,
     Expire,
+    /// Something of the order falls due (a refund's next question, the end of its window):
+    /// the order's loop looks again.
+    Order,
 }
 
 impl CartState {
@@ -117,17 +131,20 @@ impl CartState {
             receipt: None,
             payment: None,
             changes: Changes::default(),
+            order: None,
         }
     }
 
     pub fn view(&self) -> CartView {
-        CartView::of(
+        let mut view = CartView::of(
             &self.cart,
             self.created_at,
             self.updated_at,
             self.reminded_revision == Some(self.revision),
             self.receipt.clone(),
-        )
+        );
+        view.order = self.order.as_ref().map(OrderState::view);
+        view
     }
 
     /// Records a change: a new idle period starts now.
@@ -304,12 +321,38 @@ impl CartState {
                 let attempt = self.cart.checkout_attempts();
                 return Ok(Applied::CheckoutBegun { attempt });
             }
+            Change::Refund(_) | Change::Cancel(_) | Change::Ship(_) => {
+                return self.apply_to_order(change, now);
+            }
         }
         // The items of a start input are the cart as it begins, not a change of it.
         if *sender != Sender::StartItem {
             self.touch(now);
         }
         Ok(Applied::Changed)
+    }
+
+    /// Applies a change to the order the cart became: a refund, a cancellation, a shipment.
+    fn apply_to_order(&mut self, change: &Change, now: Timestamp) -> Result<Applied, CartError> {
+        let key_prefix = self.key_prefix();
+        let cart = self.cart.id().clone();
+        let Some(order) = self.order.as_mut() else {
+            return Err(CartError::NotAnOrder { cart });
+        };
+        let applied = match change {
+            Change::Refund(request) => order.refund(&cart, &key_prefix, request, now)?,
+            Change::Cancel(request) => order.cancel(&cart, &key_prefix, request, now)?,
+            Change::Ship(request) => {
+                order.ship(&key_prefix, request)?;
+                OrderApplied::Done
+            }
+            _ => OrderApplied::Done,
+        };
+        self.touch(now);
+        Ok(match applied {
+            OrderApplied::Refund { id } => Applied::Refund { id },
+            OrderApplied::Done => Applied::Changed,
+        })
     }
 
     /// Begins a checkout whose payment the main loop makes and follows until it is decided.
@@ -369,6 +412,15 @@ impl CartState {
         };
         self.cart.checkout_succeeded();
         let amount = payment.request.amount;
+        let record = &payment.record;
+        let closes_at = after(now, self.settings.refund_window());
+        self.order = Some(OrderState::new(
+            amount,
+            charge_id.clone(),
+            record.provider().unwrap_or_default().to_owned(),
+            record.timing(),
+            closes_at,
+        ));
         self.receipt = Some(Receipt {
             charge_id,
             amount: amount.minor,
@@ -404,6 +456,7 @@ mod tests {
             reminder_delay: Duration::from_secs(10),
             expire_after: Duration::from_secs(100),
             reminders_per_day: None,
+            refund_window: None,
         };
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         CartState::new(

@@ -19,10 +19,14 @@
 //!
 //! | patch | since | decided when | what older runs do |
 //! |-------|-------|--------------|--------------------|
-//! | (none yet: 0.1.0 is the first release) | | | |
+//! | `orders` ([`ORDERS`]) | 0.2.0 | when a checkout is paid | finish at once, with the order confirmation: no refunds, cancellations or shipping |
 //!
 //! Changes that do not alter the commands (a handler's validation, a query, a log line, an
 //! activity's own code) need no patch.
+
+/// A paid cart becomes an order that keeps running for its refund window (see
+/// [`super::after_checkout`]), instead of finishing with its confirmation.
+pub const ORDERS: &str = "orders";
 
 /// Not a version: a decision recorded in the history. A run keeps search attributes when the
 /// worker that starts it finds them registered on its namespace; the marker records that it

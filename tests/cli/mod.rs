@@ -4,6 +4,7 @@
 mod completion;
 mod deploy;
 mod errors;
+mod orders;
 mod processes;
 mod prompt;
 mod readme;

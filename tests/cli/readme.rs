@@ -40,7 +40,13 @@ fn constant(text: &str) -> String {
     let cart = Regex::new(r"CART-[0-9a-f]{12}").unwrap();
     let charge = Regex::new(r"ch_local_[0-9a-f]{32}").unwrap();
     let sealed = Regex::new(r"data: +[A-Za-z0-9+/]{32}… \(").unwrap();
+    let refund = Regex::new(r"re_local_[0-9a-f]{32}").unwrap();
+    let refund_id = Regex::new(r"\br-[0-9a-f]{12}\b").unwrap();
+    let time = Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
     let text = cart.replace_all(text, "CART-3f9c2a7b41d0");
+    let text = refund.replace_all(&text, "re_local_0b9d6c4a2e8f4d1a9c3b7e5f2a6d8c1b");
+    let text = refund_id.replace_all(&text, "r-7d41c9a0b2e6");
+    let text = time.replace_all(&text, "2027-01-30 12:00:00 UTC");
     let text = charge.replace_all(&text, "ch_local_5e0c8a5b1b0f4e4c9d2a7f3b6c1d8e9a");
     sealed
         .replace_all(&text, "data:     9J3B+LTkm2BomG2Zxk2zSHpmMxx4/159… (")

@@ -48,15 +48,19 @@ async fn carts_are_found_by_state_total_and_time() {
     listed(&s, &["--query", "CartItems >= 3"], &[&big]).await;
     listed(&s, &["--since", "1h"], &[&paid, &small, &big]).await;
     listed(&s, &["--since", "2099-01-01T00:00:00Z"], &[]).await;
-    // Without filters: the open carts, with their status.
-    let open = s.ok_json(&["list"]);
-    assert!(
-        open.as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["status"] == "open"),
-        "{open}"
-    );
+    // Without filters: the carts whose workflow runs, the paid one among them (an order within
+    // its refund window), each with its status.
+    let running = listed(&s, &[], &[&paid, &small, &big]).await;
+    let shown = s.ok_json(&["list"]);
+    for cart in shown.as_array().unwrap() {
+        let want = if cart["id"] == paid.as_str() {
+            "checked_out"
+        } else {
+            "open"
+        };
+        assert_eq!(cart["status"], want, "{shown}");
+    }
+    assert_eq!(running.len(), 3);
 
     // The same filters over HTTP.
     let api = crate::api::Server::start(&s, &[]).await;
@@ -114,8 +118,9 @@ async fn without_the_search_attributes_carts_still_work_and_the_worker_says_what
     assert_eq!(s.charges().len(), 1);
     let other = unique("CART-bare");
     s.ok(&["add", &other, "--product", "1"]);
-    // Listing the open carts needs no search attribute.
-    listed(&s, &[], &[&other]).await;
+    // Listing the running carts (the paid one is an order within its window) needs no search
+    // attribute.
+    listed(&s, &[], &[&cart, &other]).await;
 
     let out = s
         .cart()

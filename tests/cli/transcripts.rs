@@ -13,7 +13,9 @@ fn run(s: &Setup, args: &[&str]) -> String {
         .replace(&s.address, "ADDRESS");
     let time = Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
     let charge = Regex::new(r"ch_local_[0-9a-f]{32}").unwrap();
+    let refund = Regex::new(r"re_local_[0-9a-f]{32}").unwrap();
     let printed = time.replace_all(&printed, "2026-01-01 00:00:00 UTC");
+    let printed = refund.replace_all(&printed, "re_local_REFUND-ID-0000000000000000000000");
     let printed = charge.replace_all(&printed, "CHARGE-ID");
     format!("$ cart {}\n{printed}[exit {code}]\n", args.join(" "))
 }
@@ -47,6 +49,24 @@ async fn every_command_as_a_person_sees_it() {
                 &["list"],
                 &["show", "CART-snap", "--ui-url", "http://ui.example"],
                 &["checkout", "CART-snap"],
+                &[
+                    "refund",
+                    "CART-snap",
+                    "--amount",
+                    "100.00",
+                    "--reason",
+                    "one returned",
+                    "--id",
+                    "r1"
+                ],
+                &[
+                    "ship",
+                    "CART-snap",
+                    "--tracking",
+                    "1Z999AA1",
+                    "--carrier",
+                    "UPS"
+                ],
             ]
         )
     );
@@ -73,6 +93,10 @@ async fn every_command_as_a_person_sees_it() {
                     "tok_chargeDeclined"
                 ],
                 &["add", "CART-snap", "--product", "0"],
+                &["refund", "CART-snap", "--amount", "5000.00"],
+                &["refund", "CART-snap", "--amount", "0"],
+                &["cancel", "CART-snap"],
+                &["refund", "CART-other"],
                 &["show", "CART-missing"],
                 &["show"],
                 &["list", "--output", "yaml"],

@@ -184,11 +184,18 @@ async fn smtp_down_then_checked_out_then_up_sends_only_the_confirmation() {
 
     s.ok(&["checkout", &id]);
     smtp.up();
-    let result = s.result(&CartId::parse(&id).unwrap()).await;
-    let receipt = result.receipt.expect("a receipt");
+    let paid = s.ok_json(&["show", &id]);
+    let charge_id = paid["receipt"]["charge_id"].as_str().expect("a receipt");
+    let expected = vec![confirmation(&id, &items, charge_id)];
+    eventually(Duration::from_secs(30), "the confirmation", || async {
+        Some(()).filter(|()| smtp.delivered() == expected)
+    })
+    .await;
+    // A moment more: nothing else follows.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         smtp.delivered(),
-        vec![confirmation(&id, &items, &receipt.charge_id)],
+        expected,
         "no reminder after the checkout, and the confirmation once"
     );
 }

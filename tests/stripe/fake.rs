@@ -901,18 +901,39 @@ impl Rng {
 pub struct DropProxy {
     pub base: String,
     task: tokio::task::JoinHandle<()>,
+    dropped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl DropProxy {
+    /// A proxy to `upstream` that drops the answer of the first request it passes on.
     pub async fn start(upstream: &str) -> Self {
+        Self::dropping(upstream, "").await
+    }
+
+    /// A proxy to `upstream` that passes each request on, and drops the answer of the first
+    /// request whose head starts with `prefix` (e.g. `POST /v1/refunds`): the work behind it
+    /// was done, and the client never hears. Every other answer goes back as it came.
+    pub async fn dropping(upstream: &str, prefix: &'static str) -> Self {
+        Self::with(upstream, prefix, None).await
+    }
+
+    /// A proxy to `upstream` that holds back the answer of the first request whose head starts
+    /// with `prefix` for `delay` (the work behind it is done at once), then passes it on.
+    pub async fn delaying(upstream: &str, prefix: &'static str, delay: Duration) -> Self {
+        Self::with(upstream, prefix, Some(delay)).await
+    }
+
+    /// Drops the first answer to `prefix`, or, with a delay, holds it back that long.
+    async fn with(upstream: &str, prefix: &'static str, delay: Option<Duration>) -> Self {
         let upstream = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let lost = dropped.clone();
         let task = tokio::spawn(async move {
-            let mut first = true;
             loop {
                 let Ok((mut client, _)) = listener.accept().await else {
                     return;
@@ -920,22 +941,40 @@ impl DropProxy {
                 let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
                     return;
                 };
-                if std::mem::take(&mut first) {
-                    tokio::spawn(async move {
-                        if let Some(request) = read_message(&mut client).await {
-                            let _ = server.write_all(&request).await;
-                            let _ = read_message(&mut server).await;
+                let dropped = lost.clone();
+                tokio::spawn(async move {
+                    while let Some(request) = read_message(&mut client).await {
+                        if server.write_all(&request).await.is_err() {
+                            return;
                         }
-                        // Both ends dropped here: the answer is lost.
-                    });
-                } else {
-                    tokio::spawn(async move {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    });
-                }
+                        let Some(answer) = read_message(&mut server).await else {
+                            return;
+                        };
+                        let ours = request.starts_with(prefix.as_bytes());
+                        if ours && !dropped.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                            let Some(delay) = delay else {
+                                // Both ends dropped here: the answer is lost.
+                                return;
+                            };
+                            tokio::time::sleep(delay).await;
+                        }
+                        if client.write_all(&answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
             }
         });
-        Self { base, task }
+        Self {
+            base,
+            task,
+            dropped,
+        }
+    }
+
+    /// Whether it has dropped (or begun to hold back) the answer it was to.
+    pub fn dropped(&self) -> bool {
+        self.dropped.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

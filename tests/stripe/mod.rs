@@ -7,6 +7,7 @@
 pub mod fake;
 mod faults;
 mod outcomes;
+mod refunds;
 
 use crate::support::*;
 use cart::activities::{Outbox, StripeFlow, StripeSettings, stripe_gateway};

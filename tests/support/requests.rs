@@ -40,3 +40,23 @@ pub fn settings(remind: Duration, expire: Duration) -> CartSettings {
 pub fn input(remind: Duration, expire: Duration) -> CartInput {
     CartInput::new(settings(remind, expire), None)
 }
+
+/// `input` for a cart whose order, once paid, takes refunds for `window` and then completes.
+pub fn input_with_window(remind: Duration, expire: Duration, window: Duration) -> CartInput {
+    CartInput::new(settings(remind, expire).with_refund_window(window), None)
+}
+
+pub fn refund(id: &str, amount: Option<&str>) -> cart::workflow::RefundOrder {
+    cart::workflow::RefundOrder {
+        id: id.into(),
+        amount: amount.map(Into::into),
+        reason: Some("returned".into()),
+    }
+}
+
+pub fn ship(tracking: &str) -> cart::workflow::ShipOrder {
+    cart::workflow::ShipOrder {
+        tracking: Some(tracking.into()),
+        carrier: Some("UPS".into()),
+    }
+}

@@ -65,8 +65,11 @@ async fn the_tutorials_start_signals_and_query_drive_our_worker() {
         "CHECKOUT_CHANNEL",
         r#"{"Route":"checkout","Email":"a@example.com"}"#,
     );
-    let result = h.result(&id).await;
-    assert_eq!(result.status, Status::CheckedOut);
+    eventually(Duration::from_secs(20), "the paid cart", || async {
+        let view = carts.get(&id).await.ok()?;
+        (view.status == Status::CheckedOut).then_some(())
+    })
+    .await;
     let ledger = ledger(h.data());
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].amount, 2 * 99_900);

@@ -4,6 +4,7 @@
 mod compat;
 mod continue_as_new;
 mod ordering;
+mod orders;
 mod payments;
 mod rejections;
 mod replay;

@@ -129,7 +129,10 @@ async fn every_change_after_checkout_is_rejected_and_a_checkout_answers_the_rece
     assert_eq!(carts.get(&id).await.unwrap(), paid);
     assert_eq!(ledger(h.data()).len(), 1);
     let events = event_types(&history(&h.env, &id).await);
-    assert_eq!(events.last(), Some(&EventType::WorkflowExecutionCompleted));
+    assert!(
+        !events.contains(&EventType::WorkflowExecutionCompleted),
+        "the order goes on for its refund window"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

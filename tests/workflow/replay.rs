@@ -52,8 +52,16 @@ async fn record(
     }
     if std::env::var("CART_RECORD_FIXTURES").is_ok_and(|v| v == "1") {
         let dir = dir(env!("CARGO_PKG_VERSION"));
+        let path = dir.join(format!("{name}.json"));
+        // A release's fixtures are what its workers recorded: they are never rewritten by a
+        // later change. A new release records into its own directory (bump the version first).
+        assert!(
+            !path.exists(),
+            "{} holds a fixture of a release already; bump the version in Cargo.toml to record",
+            path.display()
+        );
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.json")), &json).unwrap();
+        std::fs::write(path, &json).unwrap();
     }
 }
 
@@ -94,7 +102,9 @@ async fn a_full_history_replays() {
     let (carts, id) = (&h.carts, unique_cart());
     let remind = Duration::from_secs(1);
     let start = || {
-        let settings = settings(remind, Duration::from_secs(3600)).with_reminders_per_day(1);
+        let settings = settings(remind, Duration::from_secs(3600))
+            .with_reminders_per_day(1)
+            .with_refund_window(Duration::from_secs(8));
         cart::workflow::CartInput::new(settings, None)
     };
 
@@ -127,7 +137,27 @@ async fn a_full_history_replays() {
     // The next reminder waits for the day's cap; the checkout comes first.
     carts.add(&id, add(2, 1), start()).await.unwrap();
     carts.checkout(&id, checkout(None, None)).await.unwrap();
-    h.result(&id).await;
+    // The order: a partial refund, one asked for again under its id, a shipment, a refund of
+    // more than is left (refused), and the end of its window.
+    let partial = carts
+        .refund(&id, refund("r1", Some("100.00")))
+        .await
+        .unwrap();
+    assert_eq!(partial.order.unwrap().status, "partially_refunded");
+    carts
+        .refund(&id, refund("r1", Some("100.00")))
+        .await
+        .unwrap();
+    carts.ship(&id, ship("1Z999")).await.unwrap();
+    assert!(
+        carts
+            .refund(&id, refund("r2", Some("99999.00")))
+            .await
+            .is_err()
+    );
+    let ended = h.result(&id).await;
+    let order = ended.order.expect("the order");
+    assert_eq!((order.refunded, order.refunds.len()), (10_000, 1));
     record(&h.env, &id, None, "full-history").await;
 }
 
@@ -181,7 +211,8 @@ async fn a_settling_history_replays() {
     })
     .await;
     let (carts, id) = (&h.carts, unique_cart());
-    carts.add(&id, add(1, 1), input(LONG, LONG)).await.unwrap();
+    let start = input_with_window(LONG, LONG, Duration::from_secs(2));
+    carts.add(&id, add(1, 1), start).await.unwrap();
     carts
         .set_email(&id, email("ann@example.com"))
         .await
@@ -248,7 +279,8 @@ async fn an_expiring_history_replays() {
 async fn a_continued_history_replays() {
     let h = Harness::suggesting_continue_as_new_after(40).await;
     let (carts, id) = (&h.carts, unique_cart());
-    carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
+    let start = input_with_window(LONG, LONG, Duration::from_secs(2));
+    carts.add(&id, add(0, 1), start).await.unwrap();
     let handle = h
         .env
         .client()

@@ -3,6 +3,7 @@
 use crate::support::*;
 use cart::domain::Status;
 use std::time::Duration;
+use temporalio_client::WorkflowExecutionStatus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_item() {
@@ -42,11 +43,13 @@ async fn remove_item() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checkout_completes_the_cart() {
+async fn checkout_makes_an_order_that_completes_after_its_refund_window() {
     let h = Harness::start().await;
     let (carts, id) = (&h.carts, unique_cart());
 
-    carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
+    let window = Duration::from_secs(4);
+    let start = input_with_window(LONG, LONG, window);
+    carts.add(&id, add(0, 1), start).await.unwrap();
     carts
         .set_email(&id, email("Ann@Example.com"))
         .await
@@ -65,14 +68,37 @@ async fn checkout_completes_the_cart() {
     assert_eq!(ledger[0].cart_id, id);
     assert_eq!(ledger[0].amount, 99_900);
 
-    // The workflow completed with the cart as its result, and can still be queried.
+    let order = view.order.expect("the paid cart is an order");
+    assert_eq!(order.status, "checked_out");
+    assert_eq!(
+        (order.paid, order.refundable, order.refunded),
+        (99_900, 99_900, 0)
+    );
+
+    // The order confirmation goes out at once, to the cart's address, naming the charge.
+    let sent = eventually(Duration::from_secs(20), "the confirmation", || async {
+        Some(confirmations(h.data())).filter(|sent| !sent.is_empty())
+    })
+    .await;
+    assert_eq!(
+        run_status(&h.env, &id).await,
+        Some(WorkflowExecutionStatus::Running as i32),
+        "the order takes refunds for its window"
+    );
+
+    // After its window the workflow completed with the order as its result, and can still be
+    // queried; a refund is refused, saying why.
     let result = h.result(&id).await;
     assert_eq!(result.status, Status::CheckedOut);
     assert_eq!(result.receipt.unwrap().charge_id, receipt.charge_id);
+    assert_eq!(result.order.expect("the order").status, "checked_out");
     assert_eq!(carts.get(&id).await.unwrap().status, Status::CheckedOut);
-
-    // The order confirmation went out once before the workflow completed, to the cart's address, naming the charge.
-    let sent = confirmations(h.data());
+    let late = carts.refund(&id, refund("r1", None)).await.unwrap_err();
+    assert!(
+        late.to_string().contains("its refund window ended at"),
+        "{late}"
+    );
+    assert_eq!(confirmations(h.data()).len(), 1, "one confirmation");
     assert_eq!(sent.len(), 1);
     let eml = read_eml(&sent[0]);
     assert!(eml.contains("To: Ann@example.com\r\n"), "{eml}");

@@ -2,10 +2,11 @@
 //! followed up by its id and looked up by the key. A charge is final when it answers, and is
 //! never given up on: there is nothing to cancel.
 
+use super::refunds::Refunds;
 use super::{PROCESSING, Stripe, answer_to_key, first_paid, metadata};
 use super::{not_an_answer, search_query};
 use crate::activities::settings::{SettingsError, StripeSettings};
-use crate::activities::{ChargeRequest, PaymentGateway};
+use crate::activities::{ChargeRequest, PaymentGateway, RefundRequest};
 use crate::domain::{Money, Observation, PaymentTiming};
 use async_trait::async_trait;
 use stripe::StripeRequest;
@@ -27,6 +28,18 @@ impl StripeCharges {
 impl PaymentGateway for StripeCharges {
     fn check_amount(&self, amount: &Money) -> Result<(), String> {
         super::stripe_amount(amount).map(drop)
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> Observation {
+        Refunds::Charges.create(&self.0, request).await
+    }
+
+    async fn retrieve_refund(&self, _request: &RefundRequest, reference: &str) -> Observation {
+        Refunds::retrieve(&self.0, reference).await
+    }
+
+    async fn find_refund(&self, request: &RefundRequest) -> Option<Observation> {
+        Refunds::Charges.find(&self.0, request).await
     }
 
     fn timing(&self) -> PaymentTiming {

@@ -25,6 +25,7 @@
 
 mod charges;
 mod payment_intents;
+mod refunds;
 
 pub use charges::StripeCharges;
 pub use payment_intents::StripePaymentIntents;
@@ -718,6 +719,148 @@ mod tests {
             matches!(&answer, Observation::Unrelated { reason } if reason.starts_with("cancelling the payment: stripe answered 403")),
             "{answer:?}"
         );
+    }
+
+    fn refund_request() -> crate::activities::RefundRequest {
+        crate::activities::RefundRequest {
+            cart_id: crate::domain::CartId::of_workflow("CART-1"),
+            refund_id: "r1".into(),
+            idempotency_key: "CART-1-run-refund-r1".into(),
+            payment: "pi_3Test".into(),
+            amount: Money::new(5_000, Currency::usd()),
+            reason: Some("returned".into()),
+        }
+    }
+
+    fn refund_with(status: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": "re_3Test", "object": "refund", "amount": 5000, "balance_transaction": null,
+            "charge": "ch_3Test", "created": 1_700_000_000, "currency": "usd",
+            "metadata": {"refund": "CART-1-run-refund-r1"}, "payment_intent": "pi_3Test",
+            "reason": null, "receipt_number": null, "source_transfer_reversal": null,
+            "status": status, "transfer_reversal": null, "failure_reason": "expired_or_canceled_card"
+        })
+    }
+
+    #[tokio::test]
+    async fn a_refund_names_the_payment_its_flow_charged_and_carries_its_own_key() {
+        for (flow, field, payment) in [
+            (StripeFlow::PaymentIntents, "payment_intent", "pi_3Test"),
+            (StripeFlow::Charges, "charge", "ch_3Test"),
+        ] {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(path("/v1/refunds"))
+                .and(header("idempotency-key", "CART-1-run-refund-r1"))
+                .and(body_string_contains(format!("{field}={payment}").as_str()))
+                .and(body_string_contains("amount=5000"))
+                .and(body_string_contains(
+                    "metadata[refund]=CART-1-run-refund-r1",
+                ))
+                .and(body_string_contains("metadata[reason]=returned"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(refund_with("succeeded")))
+                .expect(1)
+                .mount(&server)
+                .await;
+            let gateway = super::gateway(&StripeSettings {
+                base: server.uri(),
+                flow,
+                ..StripeSettings::new(KEY)
+            })
+            .unwrap();
+            let mut request = refund_request();
+            request.payment = payment.into();
+            assert_eq!(
+                gateway.refund(&request).await,
+                Observation::Paid {
+                    reference: "re_3Test".into()
+                }
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_refund_status_and_refusal_means_what_stripe_says() {
+        for (status, expect) in [
+            ("pending", "unfinished"),
+            ("requires_action", "unfinished"),
+            ("failed", "refused"),
+            ("canceled", "refused"),
+        ] {
+            let (_server, gateway) = answering(200, refund_with(status)).await;
+            let answer = gateway.refund(&refund_request()).await;
+            let kind = match &answer {
+                Observation::Unfinished { reference, .. } if reference == "re_3Test" => {
+                    "unfinished"
+                }
+                Observation::Refused { .. } => "refused",
+                _ => "other",
+            };
+            assert_eq!(kind, expect, "{status}: {answer:?}");
+        }
+        let (_server, gateway) = answering(200, refund_with("failed")).await;
+        assert_eq!(
+            gateway.refund(&refund_request()).await,
+            Observation::Refused {
+                reason: "refund failed: expired or canceled card".into()
+            }
+        );
+        // A refusal of the request is a verdict on it; what says nothing stays unknown.
+        let refused = serde_json::json!({"error": {"type": "invalid_request_error",
+            "code": "charge_already_refunded", "message": "Charge ch_3Test has already been refunded."}});
+        let (_server, gateway) = answering(400, refused).await;
+        assert_eq!(
+            gateway.refund(&refund_request()).await,
+            Observation::Refused {
+                reason: "refund refused: Charge ch_3Test has already been refunded.".into()
+            }
+        );
+        for (status, kind) in [
+            (500, "api_error"),
+            (409, "idempotency_error"),
+            (400, "idempotency_error"),
+            (401, "invalid_request_error"),
+        ] {
+            let body = serde_json::json!({"error": {"type": kind, "message": "no"}});
+            let (_server, gateway) = answering(status, body).await;
+            let answer = gateway.refund(&refund_request()).await;
+            assert!(
+                matches!(
+                    answer,
+                    Observation::Unknown { .. } | Observation::Unrelated { .. }
+                ),
+                "{status} {kind}: {answer:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refund_is_looked_up_among_the_payment_s_refunds_by_its_key() {
+        let server = MockServer::start().await;
+        let mut other = refund_with("succeeded");
+        other["id"] = "re_other".into();
+        other["metadata"]["refund"] = "CART-1-run-refund-r0".into();
+        Mock::given(method("GET"))
+            .and(path("/v1/refunds"))
+            .and(wiremock::matchers::query_param(
+                "payment_intent",
+                "pi_3Test",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "object": "list", "url": "/v1/refunds", "has_more": false,
+                "data": [other, refund_with("pending")]
+            })))
+            .mount(&server)
+            .await;
+        let gateway = gateway(&server).await;
+        let found = gateway.find_refund(&refund_request()).await;
+        assert!(
+            matches!(&found, Some(Observation::Unfinished { reference, .. }) if reference == "re_3Test"),
+            "{found:?}"
+        );
+        let mut unknown = refund_request();
+        unknown.idempotency_key = "CART-1-run-refund-r9".into();
+        assert_eq!(gateway.find_refund(&unknown).await, None);
     }
 
     #[test]

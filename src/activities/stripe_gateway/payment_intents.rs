@@ -1,10 +1,11 @@
 //! Stripe's PaymentIntents API: a PaymentIntent created and confirmed in one request with the
 //! checkout's key, followed up by its id, looked up by the key, and cancelled when given up.
 
+use super::refunds::Refunds;
 use super::{PROCESSING, Stripe, answer_to_key, decline_reason, first_paid, metadata};
 use super::{not_an_answer, search_query};
 use crate::activities::settings::{SettingsError, StripeSettings};
-use crate::activities::{ChargeRequest, PaymentGateway};
+use crate::activities::{ChargeRequest, PaymentGateway, RefundRequest};
 use crate::domain::{Money, Observation, PaymentTiming};
 use async_trait::async_trait;
 use stripe::StripeRequest;
@@ -41,6 +42,18 @@ impl StripePaymentIntents {
 impl PaymentGateway for StripePaymentIntents {
     fn check_amount(&self, amount: &Money) -> Result<(), String> {
         super::stripe_amount(amount).map(drop)
+    }
+
+    async fn refund(&self, request: &RefundRequest) -> Observation {
+        Refunds::PaymentIntents.create(&self.0, request).await
+    }
+
+    async fn retrieve_refund(&self, _request: &RefundRequest, reference: &str) -> Observation {
+        Refunds::retrieve(&self.0, reference).await
+    }
+
+    async fn find_refund(&self, request: &RefundRequest) -> Option<Observation> {
+        Refunds::PaymentIntents.find(&self.0, request).await
     }
 
     fn timing(&self) -> PaymentTiming {

@@ -20,8 +20,9 @@ use temporalio_common::protos::temporal::api::history::v1::history_event::Attrib
 ///
 /// It starts a worker inside this process (payments in a throwaway ledger, e-mail in a
 /// throwaway outbox), fills a cart, waits for the abandoned-cart reminder, pays once with a
-/// declined and once with a good test card, and ends with the receipt. All of it reaches
-/// Temporal encrypted with a throwaway key, and the last step shows what that looks like.
+/// declined and once with a good test card, shows the receipt, refunds part of the order and
+/// ships the rest, and waits for the order's short refund window to close. All of it reaches
+/// Temporal encrypted with a throwaway key, and a step shows what that looks like.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// How long the cart sits unchanged before its reminder e-mail
@@ -31,6 +32,10 @@ pub struct Args {
 
 /// The id of the demo's throwaway encryption key.
 const DEMO_KEY: &str = "demo";
+
+/// The demo order's refund window: long enough for its steps, short enough that the demo
+/// sees its cart's workflow end, and leaves none running behind it.
+const DEMO_REFUND_WINDOW: &str = "8s";
 
 pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let dir = tempfile::Builder::new()
@@ -105,8 +110,16 @@ impl Demo<'_> {
             2,
             &format!("A new cart that sends a reminder after {wait} unchanged"),
         );
-        self.run(&["new", "--id", &cart, "--remind-after", &wait])
-            .await?;
+        self.run(&[
+            "new",
+            "--id",
+            &cart,
+            "--remind-after",
+            &wait,
+            "--refund-window",
+            DEMO_REFUND_WINDOW,
+        ])
+        .await?;
 
         heading(
             3,
@@ -149,8 +162,45 @@ impl Demo<'_> {
             .await?;
         show_mail(&receipt)?;
 
-        heading(9, "What Temporal stores, and what the codec server shows");
+        heading(
+            9,
+            "The iPhone SE comes back: a refund of its price, e-mailed once",
+        );
+        self.run(&[
+            "refund",
+            &cart,
+            "--amount",
+            "399.00",
+            "--reason",
+            "the iPhone SE came back",
+        ])
+        .await?;
+        let refund = self.wait_for_mail(&format!("{cart}-"), "-refund-").await?;
+        show_mail(&refund)?;
+
+        heading(10, "The rest ships, with its tracking number");
+        self.run(&[
+            "ship",
+            &cart,
+            "--tracking",
+            "1Z999AA10123456784",
+            "--carrier",
+            "UPS",
+        ])
+        .await?;
+        let shipped = self.wait_for_mail(&format!("{cart}-"), "-shipped").await?;
+        show_mail(&shipped)?;
+
+        heading(11, "What Temporal stores, and what the codec server shows");
         self.show_encrypted(&id).await?;
+
+        heading(
+            12,
+            &format!(
+                "The order's refund window ({DEMO_REFUND_WINDOW} here, 60 days by default) closes"
+            ),
+        );
+        self.order_closed(&id).await?;
         say("\nThat was the whole session. `cart shell` lets you shop by hand.");
         Ok(())
     }
@@ -158,11 +208,29 @@ impl Demo<'_> {
     /// Shows `cart WORDS` and runs it exactly as the command line would, with the demo's
     /// task queue and key.
     async fn run(&self, words: &[&str]) -> Result<(), CliError> {
-        say(&format!("$ cart {}", words.join(" ")));
+        let shown = shlex::try_join(words.iter().copied()).unwrap_or_else(|_| words.join(" "));
+        say(&format!("$ cart {shown}"));
         let words = words.iter().map(|w| w.to_string());
         let cli = Cli::parse_line(&self.ctx.global, words)
             .map_err(|e| CliError::new(format!("the demo built a bad command line: {e}")))?;
         Box::pin(crate::cli::run(cli)).await
+    }
+
+    /// Waits for the cart's workflow to complete once its order's window has closed.
+    async fn order_closed(&self, cart: &CartId) -> Result<(), CliError> {
+        let carts = self.ctx.carts().await?;
+        let window = crate::cli::refund_window(DEMO_REFUND_WINDOW).map_err(CliError::new)?;
+        let ended = tokio::time::timeout(window + Duration::from_secs(60), carts.ended(cart));
+        let ended = crate::cli::output::waiting("waiting for the window to close", ended)
+            .await
+            .map_err(|_| {
+                CliError::new("the order's workflow did not complete after its window")
+            })??;
+        let status = ended.order.map(|o| o.status).unwrap_or_default();
+        say(&format!(
+            "The cart's workflow has completed, its order {status}: it takes no more refunds."
+        ));
+        Ok(())
     }
 
     /// Ends the shop workflow that answered `cart products` on the demo's task queue, which

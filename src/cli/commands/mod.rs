@@ -3,6 +3,7 @@
 //! each other.
 
 pub mod add;
+pub mod cancel;
 pub mod checkout;
 pub mod codec_key;
 pub mod codec_server;
@@ -14,8 +15,10 @@ pub mod man;
 pub mod new;
 pub mod prelude;
 pub mod products;
+pub mod refund;
 pub mod remove;
 pub mod serve;
 pub mod shell;
+pub mod ship;
 pub mod show;
 pub mod worker;

@@ -57,6 +57,54 @@ pub(crate) async fn starting<T>(
     }
 }
 
+/// `--amount`: a decimal above zero (its minor units are the order's currency's, checked by
+/// the cart).
+pub(crate) fn amount(text: &str) -> Result<String, String> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || text.ends_with('.') {
+        return Err("write the amount like 12.50, in the order's currency, above zero".into());
+    }
+    if !text.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        return Err("a refund of nothing: give an amount above zero".into());
+    }
+    Ok(text.to_owned())
+}
+
+/// `--id` of a refund or cancellation.
+pub(crate) fn order_id(text: &str) -> Result<String, String> {
+    crate::workflow::check_order_id(text).map(|()| text.to_owned())
+}
+
+/// A fresh refund id: what `--id` is when left out.
+pub(crate) fn new_order_id() -> String {
+    format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// Prints the order a refund or cancellation `id` answered with; a refund still pending
+/// exits 5, as a pending payment does.
+pub(crate) fn order_answered(
+    ctx: &Context,
+    cart: &CartId,
+    view: &crate::workflow::CartView,
+    id: &str,
+) -> Result<(), CliError> {
+    printed(ctx.printer().cart(view))?;
+    let pending = (view.order.iter())
+        .flat_map(|o| &o.refunds)
+        .find(|r| r.id == id && r.status == "pending");
+    match pending {
+        Some(refund) => Err(CliError::pending(format!(
+            "refund {id} is not known yet: {}",
+            refund.detail.as_deref().unwrap_or("no answer yet")
+        ))
+        .hint(format!(
+            "do not refund again under a new id: it settles by itself; `cart show {cart}` follows it"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// What to look at when a change to a cart's items is refused.
 pub(crate) fn look_hint(cart: &CartId) -> String {
     format!("`cart show {cart}` shows the cart, `cart products` the product ids")

@@ -246,6 +246,9 @@ pub struct PaymentRecord {
     /// The payment's provider's timing, the most cautious its workers reported; Stripe's until
     /// one answers.
     timing: Option<PaymentTiming>,
+    /// Whether the payment is a refund (only the wording of verdicts differs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    refund: bool,
 }
 
 /// `from` plus `d`, saturating at the end of time.
@@ -254,6 +257,27 @@ fn after(from: Timestamp, d: SignedDuration) -> Timestamp {
 }
 
 impl PaymentRecord {
+    /// The record of a refund: a payment in reverse, under the same rules, through the
+    /// provider of the payment it gives back (with its timing), so no worker is asked to name
+    /// one.
+    pub fn refund(provider: String, timing: PaymentTiming) -> Self {
+        Self {
+            provider: Some(provider),
+            timing: Some(timing),
+            refund: true,
+            ..Self::default()
+        }
+    }
+
+    /// What a verdict that nothing happened says: nothing was charged, or refunded.
+    fn nothing_moved(&self) -> &'static str {
+        if self.refund {
+            "nothing was refunded"
+        } else {
+            "nothing was charged"
+        }
+    }
+
     pub fn known(&self) -> Known<'_> {
         match (&self.verdict, self.first_sent) {
             (Some(Verdict::Paid { reference }), _) => Known::Paid { reference },
@@ -420,9 +444,13 @@ impl PaymentRecord {
                     .last_sent
                     .is_some_and(|last| searched_at >= after(last, self.timing().search_lag));
                 if caught_up && self.reference.is_none() && self.give_up.is_none() {
-                    self.decide(Verdict::Refused {
-                        reason: "the payment provider has no payment for this checkout: nothing was charged".into(),
-                    })
+                    let reason = if self.refund {
+                        "the payment provider has no refund under its key: nothing was refunded"
+                    } else {
+                        "the payment provider has no payment for this checkout: nothing was charged"
+                    };
+                    let reason = reason.to_owned();
+                    self.decide(Verdict::Refused { reason })
                 } else {
                     self.nothing(
                         "the payment does not show in the payment provider's search yet".into(),
@@ -468,7 +496,10 @@ impl PaymentRecord {
             return None;
         }
         let why = self.reason.as_deref().unwrap_or("no worker answered");
-        let reason = format!("the payment could not be sent ({why}): nothing was charged");
+        let reason = format!(
+            "the payment could not be sent ({why}): {}",
+            self.nothing_moved()
+        );
         Some(self.decide(Verdict::Refused { reason }))
     }
 
