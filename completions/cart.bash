@@ -1431,7 +1431,7 @@ _cart() {
             return 0
             ;;
         cart__subcmd__serve)
-            opts="-h -V --listen --port --token --token-file --allow-no-token --allow-origin --allow-host --metrics --remind-after --expire-after --reminders-per-day --refund-window --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
+            opts="-h -V --listen --port --token --token-file --operator-token-file --operator-token --allow-no-token --allow-origin --allow-host --metrics --remind-after --expire-after --reminders-per-day --refund-window --address --namespace --profile --task-queue --output --color --log-format --wait --ui-url --codec-key-file --codec-key --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1450,6 +1450,14 @@ _cart() {
                     return 0
                     ;;
                 --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator-token)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

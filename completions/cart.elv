@@ -342,6 +342,8 @@ set edit:completion:arg-completer[cart] = {|@words|
             cand --port 'The port to listen on at 127.0.0.1 when --listen is not given, as the tutorial''s PORT variable sets it [default: 3001]'
             cand --token 'Require `Authorization: Bearer TOKEN` on every request. Anyone who can list processes sees a token given here: prefer CART_API_TOKEN or --token-file'
             cand --token-file 'Read the token from this file (its first line)'
+            cand --operator-token-file 'The token of the shop''s own requests (refunds, cancellations, shipments), which need it and take no other. Without one, those requests are refused. Prefer this to CART_OPERATOR_TOKEN'
+            cand --operator-token 'The operator token, from the environment (see --operator-token-file)'
             cand --allow-origin 'Another origin browsers may call from, besides pages on this machine (repeat for several); `*` allows any page on any site'
             cand --allow-host 'Another name the server answers to, such as its public name behind a proxy (repeat for several)'
             cand --metrics 'Serve Prometheus metrics of the requests at /metrics, liveness at /healthz and readiness at /readyz on this address (apart from the API, and without its token)'

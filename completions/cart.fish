@@ -367,6 +367,8 @@ complete -c cart -n "__fish_cart_using_subcommand serve" -l listen -d 'Address t
 complete -c cart -n "__fish_cart_using_subcommand serve" -l port -d 'The port to listen on at 127.0.0.1 when --listen is not given, as the tutorial\'s PORT variable sets it [default: 3001]' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l token -d 'Require `Authorization: Bearer TOKEN` on every request. Anyone who can list processes sees a token given here: prefer CART_API_TOKEN or --token-file' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l token-file -d 'Read the token from this file (its first line)' -r -F
+complete -c cart -n "__fish_cart_using_subcommand serve" -l operator-token-file -d 'The token of the shop\'s own requests (refunds, cancellations, shipments), which need it and take no other. Without one, those requests are refused. Prefer this to CART_OPERATOR_TOKEN' -r -F
+complete -c cart -n "__fish_cart_using_subcommand serve" -l operator-token -d 'The operator token, from the environment (see --operator-token-file)' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-origin -d 'Another origin browsers may call from, besides pages on this machine (repeat for several); `*` allows any page on any site' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l allow-host -d 'Another name the server answers to, such as its public name behind a proxy (repeat for several)' -r
 complete -c cart -n "__fish_cart_using_subcommand serve" -l metrics -d 'Serve Prometheus metrics of the requests at /metrics, liveness at /healthz and readiness at /readyz on this address (apart from the API, and without its token)' -r

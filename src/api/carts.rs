@@ -4,7 +4,10 @@
 
 use crate::client::{CartClient, CartFilter, CartSummary, ClientError};
 use crate::domain::{CartId, Catalog};
-use crate::workflow::{AddItem, CartInput, CartView, Checkout, RemoveItem, SetEmail};
+use crate::workflow::{
+    AddItem, CancelOrder, CartInput, CartView, Checkout, RefundOrder, RemoveItem, SetEmail,
+    ShipOrder,
+};
 use async_trait::async_trait;
 
 #[async_trait]
@@ -24,6 +27,9 @@ pub trait Carts: Send + Sync {
     async fn remove(&self, id: &CartId, item: RemoveItem) -> Result<CartView, ClientError>;
     async fn set_email(&self, id: &CartId, email: SetEmail) -> Result<CartView, ClientError>;
     async fn checkout(&self, id: &CartId, request: Checkout) -> Result<CartView, ClientError>;
+    async fn refund(&self, id: &CartId, request: RefundOrder) -> Result<CartView, ClientError>;
+    async fn cancel(&self, id: &CartId, request: CancelOrder) -> Result<CartView, ClientError>;
+    async fn ship(&self, id: &CartId, request: ShipOrder) -> Result<CartView, ClientError>;
     /// Whether a worker polls the carts' task queue.
     async fn worker_polling(&self) -> Result<bool, ClientError>;
 }
@@ -58,6 +64,15 @@ impl Carts for CartClient {
     }
     async fn checkout(&self, id: &CartId, request: Checkout) -> Result<CartView, ClientError> {
         CartClient::checkout(self, id, request).await
+    }
+    async fn refund(&self, id: &CartId, request: RefundOrder) -> Result<CartView, ClientError> {
+        CartClient::refund(self, id, request).await
+    }
+    async fn cancel(&self, id: &CartId, request: CancelOrder) -> Result<CartView, ClientError> {
+        CartClient::cancel(self, id, request).await
+    }
+    async fn ship(&self, id: &CartId, request: ShipOrder) -> Result<CartView, ClientError> {
+        CartClient::ship(self, id, request).await
     }
     async fn worker_polling(&self) -> Result<bool, ClientError> {
         CartClient::worker_polling(self).await

@@ -10,6 +10,7 @@
 mod carts;
 mod error;
 mod guard;
+mod orders;
 mod tutorial;
 pub mod v1;
 
@@ -38,6 +39,9 @@ pub struct Api {
     pub new_carts: CartSettings,
     /// When set, every request must carry `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// The token of the shop's own acts (refunds, cancellations, shipments, see [`orders`]):
+    /// their routes take it and no other, and without one they are refused.
+    pub operator_token: Option<String>,
     /// The web pages that may call from a browser (CORS).
     pub origins: Origins,
     /// The names the server answers to (the Host header).
@@ -153,7 +157,7 @@ pub fn router(api: Api) -> Router {
     let api = Arc::new(api);
     let router = Router::new()
         .merge(tutorial::routes())
-        .nest("/api/v1", v1::routes())
+        .nest("/api/v1", v1::routes().merge(orders::routes()))
         .route_layer(axum::middleware::from_fn(tag_route))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|method: Method| async move {
@@ -218,15 +222,35 @@ async fn measure(
     response
 }
 
-/// With a token configured, a request without the right bearer token gets 401. CORS
-/// preflights carry no credentials, so they pass (the CORS layer answers them first anyway).
+/// With a token configured, a request without the right bearer token gets 401. The shop's own
+/// routes ([`orders::OPERATOR_ROUTES`]) take the operator token instead, and none at all when
+/// the server has none (403). CORS preflights carry no credentials, so they pass (the CORS
+/// layer answers them first anyway).
 async fn authorize(State(api): Shared, request: Request, next: Next) -> Response {
-    let Some(token) = &api.token else {
-        return next.run(request).await;
-    };
     if request.method() == Method::OPTIONS {
         return next.run(request).await;
     }
+    let operator_route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|path| orders::OPERATOR_ROUTES.contains(&path.as_str()));
+    let token = if operator_route {
+        match &api.operator_token {
+            Some(token) => token,
+            None => {
+                return ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "this server takes no refunds, cancellations or shipments: start `cart serve` with --operator-token-file or CART_OPERATOR_TOKEN",
+                )
+                .into_response();
+            }
+        }
+    } else {
+        match &api.token {
+            Some(token) => token,
+            None => return next.run(request).await,
+        }
+    };
     let given = request
         .headers()
         .get(header::AUTHORIZATION)

@@ -5,7 +5,9 @@
 use super::*;
 use crate::client::{CartFilter, CartSummary, ClientError, TemporalError};
 use crate::domain::{Catalog, Status};
-use crate::workflow::{AddItem, CartView, Checkout, RemoveItem, SetEmail};
+use crate::workflow::{
+    AddItem, CancelOrder, CartView, Checkout, RefundOrder, RemoveItem, SetEmail, ShipOrder,
+};
 use axum::body::Body as HttpBody;
 use axum::http::{Request as HttpRequest, StatusCode};
 use serde_json::{Value, json};
@@ -65,6 +67,15 @@ impl Carts for Scripted {
     async fn checkout(&self, id: &CartId, _: Checkout) -> Result<CartView, ClientError> {
         self.answer("checkout", id)
     }
+    async fn refund(&self, id: &CartId, r: RefundOrder) -> Result<CartView, ClientError> {
+        self.answer(&format!("refund {} {:?}", r.id, r.amount), id)
+    }
+    async fn cancel(&self, id: &CartId, _: CancelOrder) -> Result<CartView, ClientError> {
+        self.answer("cancel", id)
+    }
+    async fn ship(&self, id: &CartId, _: ShipOrder) -> Result<CartView, ClientError> {
+        self.answer("ship", id)
+    }
     async fn worker_polling(&self) -> Result<bool, ClientError> {
         Ok(true)
     }
@@ -93,10 +104,15 @@ fn open(id: &CartId) -> Result<CartView, ClientError> {
 }
 
 fn app(carts: Arc<Scripted>, token: Option<&str>) -> Router {
+    app_with(carts, token, None)
+}
+
+fn app_with(carts: Arc<Scripted>, token: Option<&str>, operator: Option<&str>) -> Router {
     router(Api {
         carts,
         new_carts: CartSettings::new(Duration::from_secs(60), Duration::from_secs(600)),
         token: token.map(str::to_owned),
+        operator_token: operator.map(str::to_owned),
         origins: Origins::from_flags(&[]).unwrap(),
         hosts: Hosts::new("127.0.0.1:3001".parse().unwrap(), Vec::new()),
         metrics: None,
@@ -346,4 +362,103 @@ async fn another_host_name_and_a_huge_body_are_refused() {
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(carts.calls(), Vec::<String>::new());
+}
+
+/// A request that carries `token` as its bearer token.
+fn with_token(mut request: HttpRequest<HttpBody>, token: &str) -> HttpRequest<HttpBody> {
+    let value = format!("Bearer {token}").parse().unwrap();
+    request.headers_mut().insert("authorization", value);
+    request
+}
+
+#[tokio::test]
+async fn the_shop_s_routes_take_the_operator_token_and_no_other_before_anything_reaches_the_carts()
+{
+    let routes = [
+        ("/api/v1/carts/CART-1/refunds", r#"{"id": "r1"}"#),
+        ("/api/v1/carts/CART-1/cancel", "{}"),
+        ("/api/v1/carts/CART-1/shipment", r#"{"tracking": "1Z"}"#),
+    ];
+    for (path, body) in routes {
+        let carts = Scripted::new(open);
+        let post = || request("POST", path, body, JSON);
+        // Without an operator token configured, nobody may.
+        let (status, answer) = send(app(carts.clone(), None), post()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("--operator-token-file")
+        );
+        let operator = || app_with(carts.clone(), Some("front-end"), Some("operator"));
+        // No token, the front end's, or a wrong one: 401.
+        for given in [None, Some("front-end"), Some("operatorx")] {
+            let request = match given {
+                Some(token) => with_token(post(), token),
+                None => post(),
+            };
+            let (status, _) = send(operator(), request).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} with {given:?}");
+        }
+        assert_eq!(carts.calls(), Vec::<String>::new(), "{path}");
+        let (status, answer) = send(operator(), with_token(post(), "operator")).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+        assert_eq!(carts.calls().len(), 1);
+        // The operator token opens no shopper's route.
+        let show = with_token(request("GET", "/api/v1/carts/CART-1", "", JSON), "operator");
+        let (status, _) = send(operator(), show).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn a_refund_needs_an_id_and_a_readable_amount_and_its_key_is_the_id() {
+    let operator = |carts: &Arc<Scripted>| app_with(carts.clone(), None, Some("op"));
+    let refund = |body: &str| {
+        with_token(
+            request("POST", "/api/v1/carts/CART-1/refunds", body, JSON),
+            "op",
+        )
+    };
+    for body in [
+        "{}",
+        r#"{"id": "no spaces"}"#,
+        r#"{"id": "r1", "amount": "0"}"#,
+        r#"{"id": "r1", "amount": "-5"}"#,
+        r#"{"id": "r1", "amount": "12."}"#,
+    ] {
+        let carts = Scripted::new(open);
+        let (status, answer) = send(operator(&carts), refund(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert_eq!(carts.calls(), Vec::<String>::new());
+    }
+    let carts = Scripted::new(open);
+    let mut keyed = refund(r#"{"amount": "12.50"}"#);
+    keyed
+        .headers_mut()
+        .insert("idempotency-key", "r7".parse().unwrap());
+    let (status, _) = send(operator(&carts), keyed).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(carts.calls(), [r#"refund r7 Some("12.50") CART-1"#]);
+    let mut both = refund(r#"{"id": "r1"}"#);
+    both.headers_mut()
+        .insert("idempotency-key", "r2".parse().unwrap());
+    let (status, _) = send(operator(&carts), both).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "two different ids");
+}
+
+#[tokio::test]
+async fn the_openapi_document_marks_the_shop_s_routes_with_the_operator_scheme() {
+    use utoipa::OpenApi;
+    let doc = serde_json::to_value(v1::Doc::openapi()).unwrap();
+    for path in orders::OPERATOR_ROUTES {
+        let op = &doc["paths"][path]["post"];
+        assert_eq!(op["security"], json!([{"operator": []}]), "{path}: {op}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["operator"]["scheme"],
+        "bearer"
+    );
+    assert!(doc["paths"]["/api/v1/carts/{id}/checkout"]["post"]["security"].is_null());
 }

@@ -6,7 +6,10 @@ use super::error::ErrorBody;
 use super::{ApiError, Body, CartPath, Params, RawBody, Shared, cart_id};
 use crate::client::{CartFilter, CartSummary};
 use crate::domain::{CartId, Status};
-use crate::workflow::{AddItem, CartView, Checkout, LineView, Receipt, RemoveItem, SetEmail};
+use crate::workflow::{
+    AddItem, CartView, Checkout, LineView, OrderView, Receipt, RefundView, RemoveItem, SetEmail,
+    ShipOrder,
+};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -22,16 +25,21 @@ use utoipa::{OpenApi, ToSchema};
         title = "cart",
         description = "Shopping carts that are durable Temporal workflows. Errors answer `{\"error\": \"…\"}`."
     ),
-    paths(products, list, create, show, add, remove, email, checkout, health),
+    paths(
+        products, list, create, show, add, remove, email, checkout, health,
+        super::orders::refund, super::orders::cancel, super::orders::ship
+    ),
     components(schemas(
         Product, CartView, LineView, Receipt, CartSummary, NewCart, AddItem, RemoveItem,
-        SetEmail, Checkout, Health, ErrorBody
+        SetEmail, Checkout, Health, ErrorBody, OrderView, RefundView, ShipOrder,
+        super::orders::NewRefund, super::orders::NewCancellation
     )),
     modifiers(&BearerToken)
 )]
 pub struct Doc;
 
-/// Documents the optional bearer token.
+/// Documents the optional bearer token of the front end, and the operator's token of the shop's
+/// own routes (refunds, cancellations, shipments).
 struct BearerToken;
 
 impl utoipa::Modify for BearerToken {
@@ -41,6 +49,17 @@ impl utoipa::Modify for BearerToken {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operator token of `cart serve` (--operator-token-file, CART_OPERATOR_TOKEN); the front end's token is not taken",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

@@ -42,6 +42,11 @@ impl CliError {
         Self::new(message).code(exit::USAGE)
     }
 
+    /// The cart or the provider refused: nothing happened to the money.
+    pub fn refused(message: impl fmt::Display) -> Self {
+        Self::new(message).code(exit::REFUSED)
+    }
+
     /// Accepted, outcome not known yet: do not repeat the request, look again later.
     pub fn pending(message: impl fmt::Display) -> Self {
         Self::new(message).code(exit::PENDING)
@@ -70,6 +75,15 @@ impl CliError {
     /// A hint for when the cart refused and nothing more specific was said.
     pub fn refused_hint(self, hint: impl fmt::Display) -> Self {
         if self.code == exit::REFUSED && self.hint.is_none() {
+            self.hint(hint)
+        } else {
+            self
+        }
+    }
+
+    /// A hint for when Temporal or the worker could not be reached, or did not answer in time.
+    pub fn unavailable_hint(self, hint: impl fmt::Display) -> Self {
+        if self.code == exit::UNAVAILABLE {
             self.hint(hint)
         } else {
             self

@@ -102,32 +102,44 @@ impl CartClient {
     /// with the refund made, or with it `pending` (it settles by itself), or why it failed.
     pub async fn refund(&self, id: &CartId, request: RefundOrder) -> Result<CartView, ClientError> {
         let name = CartWorkflow::refund.name();
-        self.order_change(id, Delivery::new(self, id, None, name, &request))
-            .await
+        let delivery = Delivery::new(self, id, None, name, &request);
+        self.order_change(id, Some(&request.id), delivery).await
     }
 
     /// Cancels the order the cart became, refunding what is left (see `CartWorkflow::cancel`).
     pub async fn cancel(&self, id: &CartId, request: CancelOrder) -> Result<CartView, ClientError> {
         let name = CartWorkflow::cancel.name();
-        self.order_change(id, Delivery::new(self, id, None, name, &request))
-            .await
+        let delivery = Delivery::new(self, id, None, name, &request);
+        self.order_change(id, Some(&request.id), delivery).await
     }
 
     /// Marks the order the cart became shipped.
     pub async fn ship(&self, id: &CartId, request: ShipOrder) -> Result<CartView, ClientError> {
         let name = CartWorkflow::ship.name();
-        self.order_change(id, Delivery::new(self, id, None, name, &request))
-            .await
+        let delivery = Delivery::new(self, id, None, name, &request);
+        self.order_change(id, None, delivery).await
     }
 
     /// A change to an order: a refusal is the order's, whatever the cart's status (which is
-    /// `checked_out` for every order); an order whose run has ended says its window closed.
+    /// `checked_out` for every order); an order whose run has ended says its window closed. A
+    /// refund (`refund` its id) whose answer did not come within the wait answers the order
+    /// as it stands once the order holds it (pending, say), like a checkout: the person is
+    /// then never told to try again, which under a new id would be a second refund.
     async fn order_change<T: TemporalSerializable + 'static>(
         &self,
         id: &CartId,
+        refund: Option<&str>,
         delivery: Delivery<'_, T>,
     ) -> Result<CartView, ClientError> {
         match delivery.run().await {
+            Err(e @ ClientError::Timeout { .. }) => match (refund, self.get(id).await) {
+                (Some(refund), Ok(view))
+                    if (view.order.iter()).any(|o| o.refunds.iter().any(|r| r.id == refund)) =>
+                {
+                    Ok(view)
+                }
+                _ => Err(e),
+            },
             Err(ClientError::Closed(message)) => Err(ClientError::Rejected(
                 match self.get(id).await.ok().and_then(|v| v.order) {
                     Some(order) if order.refundable_until <= jiff::Timestamp::now() => format!(

@@ -9,19 +9,24 @@ use super::payment::unanswered;
 use super::{Applied, CartView, CartWorkflow, FirstRun, IdleAction, UpdateError, clock};
 use crate::activities::{CartActivities, OrderNotice};
 use crate::domain::{Heard, Status, Step};
+use futures::FutureExt;
 use temporalio_sdk::{WorkflowContext, WorkflowResult};
 
 impl CartWorkflow {
-    /// The order's loop: one thing per turn, from the state as it is.
+    /// The order's life: its loop, and beside it the e-mails it owes (so that a mail provider
+    /// that is down for days never holds a refund back).
     pub(super) async fn keep_order(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
-        if !ctx.state(|w| w.state.order.as_ref().is_none_or(|o| o.confirmed)) {
-            Self::send_confirmation(ctx).await;
-            ctx.state_mut(|w| {
-                if let Some(order) = w.state.order.as_mut() {
-                    order.confirmed = true;
-                }
-            });
+        let mail_ctx = ctx.clone();
+        let mut mail = std::pin::pin!(Self::send_mail(&mail_ctx).fuse());
+        let mut order = std::pin::pin!(Self::order_loop(ctx).fuse());
+        temporalio_sdk::workflows::select! {
+            ended = order => ended,
+            never = mail => match never {},
         }
+    }
+
+    /// The order's loop: one thing per turn, from the state as it is.
+    async fn order_loop(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
         let timers = ctx.clone();
         let mut wake = IdleTimer::default();
         loop {
@@ -39,10 +44,10 @@ impl CartWorkflow {
                 continue;
             }
             let now = clock(ctx.workflow_time());
-            let Some((due, closes_at, notice)) = ctx.state(|w| {
+            let Some((due, closes_at)) = ctx.state(|w| {
                 let order = w.state.order.as_ref()?;
                 let due = order.next_refund().map(|(_, _, at)| at);
-                Some((due, order.closes_at, !order.notices.is_empty()))
+                Some((due, order.closes_at))
             }) else {
                 return Self::order_finished(ctx).await;
             };
@@ -51,15 +56,16 @@ impl CartWorkflow {
                 Self::refund_step(ctx).await;
                 continue;
             }
-            if notice {
-                Self::send_notice(ctx).await;
-                continue;
-            }
-            if due.is_none() && now >= closes_at {
-                wake.disarm();
-                return Self::order_finished(ctx).await;
-            }
-            let next = due.map_or(closes_at, |at| at.min(closes_at));
+            let next = match due {
+                None if now >= closes_at => {
+                    wake.disarm();
+                    return Self::order_finished(ctx).await;
+                }
+                None => closes_at,
+                // Past the window, only a refund still unknown wakes the order.
+                Some(at) if now >= closes_at => at,
+                Some(at) => at.min(closes_at),
+            };
             let next = Some((next, IdleAction::Order));
             if wake
                 .rearm(next, || clock(ctx.workflow_time()), &timers)
@@ -71,20 +77,53 @@ impl CartWorkflow {
         }
     }
 
-    /// The window has closed and every refund is known: once every handler has answered, the
-    /// order as it ends is the workflow's result.
+    /// Sends what the order owes its customer, one e-mail at a time, for as long as the run
+    /// lasts: the order confirmation first, then a notice per refund made, cancellation and
+    /// shipment, in the order they happened.
+    async fn send_mail(ctx: &WorkflowContext<Self>) -> std::convert::Infallible {
+        let mut ctx = ctx.clone();
+        let owed = |w: &Self| {
+            let order = w.state.order.as_ref();
+            order.is_some_and(|o| !o.confirmed || !o.notices.is_empty())
+        };
+        loop {
+            if ctx.wait_condition(owed).await.is_err() {
+                return std::future::pending().await;
+            }
+            if ctx.state(|w| w.state.order.as_ref().is_some_and(|o| !o.confirmed)) {
+                Self::send_confirmation(&mut ctx).await;
+                ctx.state_mut(|w| {
+                    if let Some(order) = w.state.order.as_mut() {
+                        order.confirmed = true;
+                    }
+                });
+            } else {
+                Self::send_notice(&mut ctx).await;
+            }
+        }
+    }
+
+    /// The window has closed and every refund is known: once every handler has answered and
+    /// every e-mail owed has gone, the order as it ends is the workflow's result.
     async fn order_finished(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
         let c = &*ctx;
-        c.wait_condition(|w| w.settled() && c.all_handlers_finished())
+        let mailed = |w: &Self| {
+            let order = w.state.order.as_ref();
+            order.is_none_or(|o| o.confirmed && o.notices.is_empty())
+        };
+        c.wait_condition(|w| w.settled() && mailed(w) && c.all_handlers_finished())
             .await?;
         Ok(ctx.state(|w| w.state.view()))
     }
 
     /// The answer to a refund or cancellation: once the refund it asked for is known, or its
-    /// first round of questions is over, the order as it stands, or why the refund failed.
+    /// first round of questions is over, the order as it stands, or (`failure_refuses`, for a
+    /// refund) why the refund failed. A cancellation that happened answers the order even when
+    /// its refund failed: the order shows why.
     pub(super) async fn refund_answered(
         ctx: &mut WorkflowContext<Self>,
         (applied, view): (Applied, CartView),
+        failure_refuses: bool,
     ) -> Result<CartView, UpdateError> {
         let Applied::Refund { id } = applied else {
             return Ok(view);
@@ -96,8 +135,8 @@ impl CartWorkflow {
         ctx.state(|w| {
             let failure = w.state.order.as_ref().and_then(|o| o.failure(&id));
             match failure {
-                Some(reason) => Err(UpdateError::Refund(reason.to_owned())),
-                None => Ok(w.state.view()),
+                Some(reason) if failure_refuses => Err(UpdateError::Refund(reason.to_owned())),
+                _ => Ok(w.state.view()),
             }
         })
     }
@@ -152,7 +191,7 @@ impl CartWorkflow {
         }
     }
 
-    /// Sends the e-mail the order owes first, and keeps trying for a while (see
+    /// Sends the notice the order owes first, and keeps trying for a while (see
     /// [`options::CONFIRMATION_TRIED_FOR`]); one that cannot be sent is logged and dropped.
     async fn send_notice(ctx: &mut WorkflowContext<Self>) {
         let Some(notice) = ctx.state(|w| {

@@ -71,10 +71,11 @@ impl CartWorkflow {
     /// once every handler has answered, the order confirmation of a paid cart, and the cart as
     /// it ends is the workflow's result. It has no order.
     async fn finish(ctx: &mut WorkflowContext<Self>, status: Status) -> WorkflowResult<CartView> {
+        // Before the wait: a refund that arrives meanwhile is refused, never left waiting.
+        ctx.state_mut(|w| w.state.order = None);
         let c = &*ctx;
         c.wait_condition(|w| w.settled() && c.all_handlers_finished())
             .await?;
-        ctx.state_mut(|w| w.state.order = None);
         if status == Status::CheckedOut {
             Self::send_confirmation(ctx).await;
         }

@@ -252,6 +252,27 @@ pub fn check_order_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What is wrong with a refund amount as a person writes it, if anything: it must be a decimal
+/// above zero (its decimals are checked against the order's currency by the cart).
+pub fn check_refund_amount(text: &str) -> Result<(), String> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || text.ends_with('.') {
+        return Err(format!(
+            "{text:?} is not an amount: write it like 12.50, in the order's currency, above zero"
+        ));
+    }
+    if !text.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        return Err("a refund of nothing: give an amount above zero".into());
+    }
+    Ok(())
+}
+
+/// A fresh refund id, for a refund or cancellation asked for without one.
+pub fn new_order_id() -> String {
+    format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
 /// One refund of an order as clients see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RefundView {

@@ -312,7 +312,7 @@ impl CartWorkflow {
         req: RefundOrder,
     ) -> Result<CartView, BoxError> {
         let applied = Self::change(ctx, Change::Refund(req)).await?;
-        Ok(Self::refund_answered(ctx, applied).await?)
+        Ok(Self::refund_answered(ctx, applied, true).await?)
     }
 
     #[update_validator(cancel)]
@@ -321,15 +321,16 @@ impl CartWorkflow {
         check_order_text(req.reason.as_deref())
     }
 
-    /// Cancels an order that has not shipped, refunding what is left, and answers as
-    /// [`CartWorkflow::refund`] does for that refund.
+    /// Cancels an order that has not shipped, refunding what is left, and answers once that
+    /// refund is known or its first round is over: the order, cancelled, with the refund made,
+    /// pending or failed (a failed one is asked for again with a refund).
     #[update]
     pub async fn cancel(
         ctx: &mut WorkflowContext<Self>,
         req: CancelOrder,
     ) -> Result<CartView, BoxError> {
         let applied = Self::change(ctx, Change::Cancel(req)).await?;
-        Ok(Self::refund_answered(ctx, applied).await?)
+        Ok(Self::refund_answered(ctx, applied, false).await?)
     }
 
     #[update_validator(ship)]

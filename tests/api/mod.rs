@@ -4,6 +4,7 @@
 
 mod bounds;
 mod guard;
+mod orders;
 mod payments;
 
 use crate::support::*;
@@ -58,7 +59,21 @@ impl Server {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    /// `call` with these headers.
+    pub(crate) async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }

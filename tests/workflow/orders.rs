@@ -207,3 +207,119 @@ async fn an_order_is_handed_on_by_continue_as_new_with_its_refunds_and_shipment(
         .count();
     assert_eq!(refunds, 12);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_still_pending_when_the_window_closes_is_followed_until_it_is_known() {
+    let pending = || Observation::Unfinished {
+        reference: "re_1".into(),
+        reason: "refund re_1 is pending at Stripe".into(),
+    };
+    let mut script = vec![paid()];
+    script.extend((0..5).map(|_| pending()));
+    script.push(Observation::Paid {
+        reference: "re_1".into(),
+    });
+    let h = Harness::start_with(&[], |data| {
+        activities_with(
+            Scripted::new(script),
+            Outbox::new(data, "cart@localhost".parse().unwrap()),
+        )
+    })
+    .await;
+    let id = unique_cart();
+    let start = input_with_window(LONG, LONG, Duration::from_secs(2));
+    h.carts.add(&id, add(2, 1), start).await.unwrap();
+    h.carts
+        .checkout(&id, checkout(Some("ann@example.com"), None))
+        .await
+        .unwrap();
+    let view = h.carts.refund(&id, refund("r1", None)).await.unwrap();
+    assert_eq!(view.order.unwrap().status, "refund_pending");
+    // The window closes while the refund is pending: the run waits for its verdict, asking
+    // at the refund's own pace, and only then completes.
+    let ended = h.result(&id).await;
+    let order = ended.order.expect("the order");
+    assert_eq!(order.status, "refunded");
+    assert_eq!(order.refunds[0].provider_id.as_deref(), Some("re_1"));
+    let timers = event_types(&history(&h.env, &id).await)
+        .into_iter()
+        .filter(|e| {
+            *e == temporalio_common::protos::temporal::api::enums::v1::EventType::TimerStarted
+        })
+        .count();
+    assert!(timers < 20, "no busy loop of timers: {timers}");
+}
+
+/// A mail provider that is down for good.
+struct Down;
+
+#[async_trait::async_trait]
+impl cart::activities::Mailer for Down {
+    async fn send(
+        &self,
+        _: &cart::activities::EmailMessage,
+    ) -> Result<(), cart::activities::MailError> {
+        Err(cart::activities::MailError::Unavailable(
+            "down for the test".into(),
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_provider_that_is_down_holds_no_refund_back() {
+    let h = Harness::start_with(&[], |data| activities_with(LocalLedger::new(data), Down)).await;
+    let (carts, id) = (&h.carts, unique_cart());
+    carts.add(&id, add(1, 1), input(LONG, LONG)).await.unwrap();
+    carts
+        .checkout(&id, checkout(Some("ann@example.com"), None))
+        .await
+        .unwrap();
+    // The confirmation and each refund's e-mail keep trying for days; the refunds go on.
+    let first = carts
+        .refund(&id, refund("r1", Some("100.00")))
+        .await
+        .unwrap();
+    assert_eq!(first.order.unwrap().status, "partially_refunded");
+    let second = carts
+        .refund(&id, refund("r2", Some("100.00")))
+        .await
+        .unwrap();
+    assert_eq!(second.order.unwrap().refunded, 20_000);
+    let refunds = ledger(h.data())
+        .into_iter()
+        .filter(|e| e.refund_of.is_some())
+        .count();
+    assert_eq!(refunds, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_whose_refund_fails_is_a_cancelled_order_that_says_why() {
+    let script = vec![
+        paid(),
+        Observation::Refused {
+            reason: "refund refused: Charge ch_1 has been charged back; cannot issue a refund."
+                .into(),
+        },
+    ];
+    let (h, id) = paid_with_script(script).await;
+    let request = cart::workflow::CancelOrder {
+        id: "c1".into(),
+        reason: None,
+    };
+    let view = h.carts.cancel(&id, request).await.unwrap();
+    let order = view.order.unwrap();
+    assert_eq!(order.status, "cancelled");
+    assert_eq!(order.refunds[0].status, "failed");
+    assert_eq!(
+        order.refundable, 39_900,
+        "what the failed refund left can be refunded"
+    );
+    assert!(
+        order.refunds[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("charged back"),
+        "{order:?}"
+    );
+}

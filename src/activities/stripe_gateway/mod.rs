@@ -815,10 +815,26 @@ mod tests {
                 reason: "refund refused: Charge ch_3Test has already been refunded.".into()
             }
         );
+        // A payment Stripe does not know (as a worker on another account sees it) is no verdict.
+        let missing = serde_json::json!({"error": {"type": "invalid_request_error",
+            "code": "resource_missing", "param": "charge", "message": "No such charge: 'ch_3Test'"}});
+        let (_server, gateway) = answering(400, missing).await;
+        let answer = gateway.refund(&refund_request()).await;
+        assert!(
+            matches!(answer, Observation::Unrelated { .. }),
+            "{answer:?}"
+        );
+        // More than is left, as Stripe words it without a code: a verdict.
+        let too_much = serde_json::json!({"error": {"type": "invalid_request_error", "param": "amount",
+            "message": "Refund amount ($600.00) is greater than unrefunded amount on charge ($399.00)"}});
+        let (_server, gateway) = answering(400, too_much).await;
+        let answer = gateway.refund(&refund_request()).await;
+        assert!(matches!(answer, Observation::Refused { .. }), "{answer:?}");
         for (status, kind) in [
             (500, "api_error"),
             (409, "idempotency_error"),
             (400, "idempotency_error"),
+            (400, "invalid_request_error"),
             (401, "invalid_request_error"),
         ] {
             let body = serde_json::json!({"error": {"type": kind, "message": "no"}});
@@ -861,6 +877,42 @@ mod tests {
         let mut unknown = refund_request();
         unknown.idempotency_key = "CART-1-run-refund-r9".into();
         assert_eq!(gateway.find_refund(&unknown).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_refund_lookup_pages_through_the_payment_s_refunds() {
+        let server = MockServer::start().await;
+        let mut older = refund_with("succeeded");
+        older["metadata"]["refund"] = "CART-1-run-refund-r0".into();
+        older["id"] = "re_older".into();
+        let page = |data: Vec<serde_json::Value>, more: bool| serde_json::json!({"object": "list", "url": "/v1/refunds", "has_more": more, "data": data});
+        Mock::given(method("GET"))
+            .and(path("/v1/refunds"))
+            .and(wiremock::matchers::query_param(
+                "starting_after",
+                "re_older",
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(page(vec![refund_with("succeeded")], false)),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/refunds"))
+            .and(wiremock::matchers::query_param_is_missing("starting_after"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(page(vec![older], true)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let found = gateway(&server).await.find_refund(&refund_request()).await;
+        assert_eq!(
+            found,
+            Some(Observation::Paid {
+                reference: "re_3Test".into()
+            })
+        );
     }
 
     #[test]

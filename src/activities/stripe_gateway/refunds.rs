@@ -4,16 +4,21 @@
 //!
 //! A refund's statuses, as Stripe documents them: `succeeded` is refunded; `pending` and
 //! `requires_action` are on their way and followed up; `failed` and `canceled` are a verdict
-//! that nothing went back. A refusal of the request itself (400 `invalid_request_error`: more
-//! than is left, a payment already refunded in full, a disputed charge) is a verdict on that
-//! request, as Stripe keeps the first answer for a key; everything else is treated as it is for
-//! a charge (see [`super::not_an_answer`]).
+//! that nothing went back. A refusal of the refund itself (400 `invalid_request_error` about the
+//! amount or the payment's state: more than is left, a payment already refunded in full, a
+//! charged-back payment) is a verdict on that request: it made nothing, and a request with the
+//! key that had made a refund would have been answered with that refund. Every other refusal,
+//! a payment Stripe does not know (`resource_missing`, as a worker on another Stripe account
+//! sees it) among them, is about something else than the refund, and everything else is
+//! treated as it is for a charge (see [`super::not_an_answer`]).
 
 use super::{Stripe, bounded, not_an_answer, stripe_amount};
 use crate::activities::RefundRequest;
 use crate::domain::Observation;
 use std::collections::HashMap;
-use stripe::{ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe::{
+    ApiErrorsCode, ApiErrorsType, IdempotencyKey, RequestStrategy, StripeError, StripeRequest,
+};
 use stripe_core::refund::{CreateRefund, ListRefund, RetrieveRefund};
 
 /// Which field of a refund names the payment it gives back.
@@ -62,30 +67,52 @@ impl Refunds {
             )
     }
 
-    /// The payment's refunds, newest first, one page of Stripe's most (a payment has few).
+    /// Looks through the payment's refunds, newest first, a page of Stripe's most (100) at a
+    /// time, for the one that carries the refund's key. Past [`MAX_PAGES`] pages, the answer
+    /// is that it could not be told, never that there is none.
     pub(super) async fn find(
         self,
         stripe: &Stripe,
         request: &RefundRequest,
     ) -> Option<Observation> {
-        let list = ListRefund::new().limit(100);
-        let list = match self {
-            Refunds::PaymentIntents => list.payment_intent(request.payment.clone()),
-            Refunds::Charges => list.charge(request.payment.clone()),
-        };
-        match list.send(&stripe.client).await {
-            Ok(found) => found
-                .data
-                .iter()
-                .find(|r| {
-                    (r.metadata.as_ref()).and_then(|m| m.get("refund"))
-                        == Some(&request.idempotency_key)
-                })
-                .map(observation),
-            Err(e) => Some(not_an_answer("looking the refund up", e)),
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let list = ListRefund::new().limit(100);
+            let list = match self {
+                Refunds::PaymentIntents => list.payment_intent(request.payment.clone()),
+                Refunds::Charges => list.charge(request.payment.clone()),
+            };
+            let list = match &after {
+                Some(last) => list.starting_after(last.clone()),
+                None => list,
+            };
+            let page = match list.send(&stripe.client).await {
+                Ok(page) => page,
+                Err(e) => return Some(not_an_answer("looking the refund up", e)),
+            };
+            let ours = page.data.iter().find(|r| {
+                (r.metadata.as_ref()).and_then(|m| m.get("refund"))
+                    == Some(&request.idempotency_key)
+            });
+            if let Some(found) = ours {
+                return Some(observation(found));
+            }
+            match page.data.last() {
+                Some(last) if page.has_more => after = Some(last.id.as_str().to_owned()),
+                _ => return None,
+            }
         }
+        Some(Observation::Unknown {
+            reason: format!(
+                "looking the refund up: the payment has more than {} refunds to look through",
+                MAX_PAGES * 100
+            ),
+        })
     }
 }
+
+/// The most pages of refunds a lookup reads.
+const MAX_PAGES: usize = 10;
 
 /// What the refund carries for people and for looking it up later: the cart, the refund's id
 /// and key, and the reason given.
@@ -101,17 +128,28 @@ fn metadata(request: &RefundRequest) -> HashMap<String, String> {
     metadata
 }
 
-/// What a failed request that carried the refund's key says: a refusal of the request is
-/// Stripe's verdict on it (kept for the key); anything else is not.
+/// What a failed request that carried the refund's key says: a refusal of the refund itself
+/// is Stripe's verdict on it; anything else is not.
 fn answer_to_key(err: StripeError) -> Observation {
-    match &err {
-        StripeError::Stripe(api, 400) if api.type_ == ApiErrorsType::InvalidRequestError => {
-            let message = crate::redact::redact(api.message.as_deref().unwrap_or("refused"));
-            Observation::Refused {
-                reason: format!("refund refused: {message}"),
-            }
-        }
-        _ => not_an_answer("refunding", err),
+    let StripeError::Stripe(api, 400) = &err else {
+        return not_an_answer("refunding", err);
+    };
+    let about_the_refund = api.type_ == ApiErrorsType::InvalidRequestError
+        && (matches!(
+            api.code,
+            Some(
+                ApiErrorsCode::ChargeAlreadyRefunded
+                    | ApiErrorsCode::ChargeDisputed
+                    | ApiErrorsCode::AmountTooLarge
+                    | ApiErrorsCode::AmountTooSmall
+            )
+        ) || (api.code.is_none() && api.param.as_deref() == Some("amount")));
+    if !about_the_refund {
+        return not_an_answer("refunding", err);
+    }
+    let message = crate::redact::redact(api.message.as_deref().unwrap_or("refused"));
+    Observation::Refused {
+        reason: format!("refund refused: {message}"),
     }
 }
 

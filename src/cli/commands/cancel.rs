@@ -29,7 +29,11 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
     let view = output::waiting("cancelling", carts.cancel(&args.cart.id, request))
         .await
         .map_err(|e| {
-            CliError::from(e).refused_hint(format!("`cart show {}` shows the order", args.cart.id))
+            CliError::from(e)
+                .unavailable_hint(format!(
+                    "run it again with --id {id}: under its id it is the same refund, never a second"
+                ))
+                .refused_hint(format!("`cart show {}` shows the order", args.cart.id))
         })?;
     order_answered(ctx, &args.cart.id, &view, &id)
 }

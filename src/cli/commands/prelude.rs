@@ -60,15 +60,7 @@ pub(crate) async fn starting<T>(
 /// `--amount`: a decimal above zero (its minor units are the order's currency's, checked by
 /// the cart).
 pub(crate) fn amount(text: &str) -> Result<String, String> {
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if whole.is_empty() || !digits(whole) || !digits(fraction) || text.ends_with('.') {
-        return Err("write the amount like 12.50, in the order's currency, above zero".into());
-    }
-    if !text.chars().any(|c| c.is_ascii_digit() && c != '0') {
-        return Err("a refund of nothing: give an amount above zero".into());
-    }
-    Ok(text.to_owned())
+    crate::workflow::check_refund_amount(text).map(|()| text.to_owned())
 }
 
 /// `--id` of a refund or cancellation.
@@ -78,11 +70,11 @@ pub(crate) fn order_id(text: &str) -> Result<String, String> {
 
 /// A fresh refund id: what `--id` is when left out.
 pub(crate) fn new_order_id() -> String {
-    format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    crate::workflow::new_order_id()
 }
 
 /// Prints the order a refund or cancellation `id` answered with; a refund still pending
-/// exits 5, as a pending payment does.
+/// exits 5, as a pending payment does, and a cancellation whose refund failed exits 3.
 pub(crate) fn order_answered(
     ctx: &Context,
     cart: &CartId,
@@ -90,18 +82,28 @@ pub(crate) fn order_answered(
     id: &str,
 ) -> Result<(), CliError> {
     printed(ctx.printer().cart(view))?;
-    let pending = (view.order.iter())
+    let refund = (view.order.iter())
         .flat_map(|o| &o.refunds)
-        .find(|r| r.id == id && r.status == "pending");
-    match pending {
-        Some(refund) => Err(CliError::pending(format!(
+        .find(|r| r.id == id);
+    let detail = || {
+        refund
+            .and_then(|r| r.detail.as_deref())
+            .unwrap_or("no answer yet")
+    };
+    match refund.map(|r| r.status.as_str()) {
+        Some("pending") => Err(CliError::pending(format!(
             "refund {id} is not known yet: {}",
-            refund.detail.as_deref().unwrap_or("no answer yet")
+            detail()
         ))
         .hint(format!(
             "do not refund again under a new id: it settles by itself; `cart show {cart}` follows it"
         ))),
-        None => Ok(()),
+        Some("failed") => Err(CliError::refused(format!(
+            "the order is cancelled, but its refund {id} failed: {}",
+            detail()
+        ))
+        .hint(format!("`cart refund {cart}` asks for what is left again"))),
+        _ => Ok(()),
     }
 }
 

@@ -29,6 +29,19 @@ pub struct Args {
     /// Read the token from this file (its first line)
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<std::path::PathBuf>,
+    /// The token of the shop's own requests (refunds, cancellations, shipments), which need it
+    /// and take no other. Without one, those requests are refused. Prefer this to
+    /// CART_OPERATOR_TOKEN
+    #[arg(long, value_name = "FILE")]
+    pub operator_token_file: Option<std::path::PathBuf>,
+    /// The operator token, from the environment (see --operator-token-file)
+    #[arg(
+        long = "operator-token",
+        env = "CART_OPERATOR_TOKEN",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub operator_token: Option<String>,
     /// Listen on an address other machines can reach without a token (anyone there may then
     /// start, change and pay for carts)
     #[arg(long)]
@@ -72,6 +85,18 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         args.token_file.as_deref(),
         "CART_API_TOKEN",
     )?;
+    let operator_token = super::prelude::token(
+        args.operator_token.as_deref(),
+        false,
+        args.operator_token_file.as_deref(),
+        "CART_OPERATOR_TOKEN",
+    )?;
+    if operator_token.is_some() && operator_token == token {
+        return Err(CliError::usage(
+            "the operator token is the front end's token: the shop's own requests need a token of their own",
+        )
+        .hint("give --operator-token-file a different token"));
+    }
     if !address.ip().is_loopback() && token.is_none() && !args.allow_no_token {
         return Err(CliError::usage(format!(
             "{address} can be reached from other machines, and no token protects the carts"
@@ -103,6 +128,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         carts: std::sync::Arc::new(carts),
         new_carts: ctx.cart_settings(&args.defaults)?,
         token,
+        operator_token,
         origins,
         hosts: crate::api::Hosts::new(local, args.allow_hosts.clone()),
     };

@@ -496,8 +496,9 @@ impl PaymentRecord {
             return None;
         }
         let why = self.reason.as_deref().unwrap_or("no worker answered");
+        let what = if self.refund { "refund" } else { "payment" };
         let reason = format!(
-            "the payment could not be sent ({why}): {}",
+            "the {what} could not be sent ({why}): {}",
             self.nothing_moved()
         );
         Some(self.decide(Verdict::Refused { reason }))
