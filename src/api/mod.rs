@@ -140,6 +140,7 @@ pub fn router(api: Api) -> Router {
             HeaderName::from_static("x-requested-with"),
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
+            HeaderName::from_static("idempotency-key"),
         ])
         .allow_methods([
             Method::GET,

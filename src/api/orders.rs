@@ -78,22 +78,30 @@ fn given_id(body: Option<String>, headers: &HeaderMap) -> Result<Option<String>,
     Ok(id)
 }
 
-/// 202 while the refund `id` waits for its verdict, 422 once it failed (a cancellation's,
-/// whose order is cancelled), else 200.
-fn answered(view: CartView, id: &str) -> Result<(StatusCode, Json<CartView>), ApiError> {
-    let refund = (view.order.iter())
-        .flat_map(|o| &o.refunds)
-        .find(|r| r.id == id);
+/// The answer to a refund (or, `cancel`, a cancellation) whose refund is `id` (a
+/// cancellation's own, whatever id it was sent under): 202 while it waits for its verdict,
+/// 422 once it failed, else 200.
+fn answered(
+    view: CartView,
+    id: &str,
+    cancel: bool,
+) -> Result<(StatusCode, Json<CartView>), ApiError> {
+    let order = view.order.as_ref();
+    let id = match order.and_then(|o| o.cancel_refund.as_deref()) {
+        Some(theirs) if cancel => theirs,
+        _ => id,
+    };
+    let refund = order.iter().flat_map(|o| &o.refunds).find(|r| r.id == id);
     let status = match refund.map(|r| (r.status.as_str(), r.detail.as_deref())) {
         Some(("pending", _)) => StatusCode::ACCEPTED,
         Some(("failed", why)) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "the order is cancelled, but its refund {id} failed: {}",
-                    why.unwrap_or("no reason given")
-                ),
-            ));
+            let why = why.unwrap_or("no reason given");
+            let message = if cancel {
+                format!("the order is cancelled, but its refund {id} failed: {why}")
+            } else {
+                format!("refund {id} failed: {why}")
+            };
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message));
         }
         _ => StatusCode::OK,
     };
@@ -106,10 +114,11 @@ fn answered(view: CartView, id: &str) -> Result<(StatusCode, Json<CartView>), Ap
     (status = 200, description = "Refunded (by this request or an earlier one under its id): the order", body = CartView),
     (status = 202, description = "Sent, and its outcome not known yet: the refund is `pending` and settles by itself. Do not refund again under a new id.", body = CartView),
     (status = 400, description = "No id, or a malformed id or amount", body = ErrorBody),
+    (status = 415, body = ErrorBody),
     (status = 401, body = ErrorBody),
     (status = 403, description = "This server takes no operator requests", body = ErrorBody),
     (status = 404, body = ErrorBody),
-    (status = 422, description = "Refused by the order (nothing left, too much, a dispute) or by the provider; nothing was refunded", body = ErrorBody),
+    (status = 422, description = "Refused by the order (nothing left, too much, a dispute) or by the provider, nothing refunded; or a body of the wrong shape", body = ErrorBody),
     (status = 503, body = ErrorBody)))]
 pub(super) async fn refund(
     State(api): Shared,
@@ -131,7 +140,7 @@ pub(super) async fn refund(
         reason: body.reason,
     };
     let view = api.carts.refund(&cart, request).await?;
-    answered(view, &id)
+    answered(view, &id, false)
 }
 
 #[utoipa::path(post, path = "/api/v1/carts/{id}/cancel", params(("id" = String, Path)),
@@ -156,12 +165,14 @@ pub(super) async fn cancel(
         reason: body.reason,
     };
     let view = api.carts.cancel(&cart, request).await?;
-    answered(view, &id)
+    answered(view, &id, true)
 }
 
 #[utoipa::path(post, path = "/api/v1/carts/{id}/shipment", params(("id" = String, Path)),
     request_body = ShipOrder, security(("operator" = [])), responses(
     (status = 200, description = "Shipped (shipping again keeps the first shipment)", body = CartView),
+    (status = 400, body = ErrorBody),
+    (status = 415, body = ErrorBody),
     (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody),

@@ -160,8 +160,12 @@ impl Cli {
             })
             .collect();
         let token_typed = cli.typed_secrets.iter().any(|id| id == "token");
+        let operator_typed = cli.typed_secrets.iter().any(|id| id == "operator_token");
         match &mut cli.command {
-            Some(Command::Serve(args)) => args.token_typed = token_typed,
+            Some(Command::Serve(args)) => {
+                args.token_typed = token_typed;
+                args.operator_token_typed = operator_typed;
+            }
             Some(Command::CodecServer(args)) => args.token_typed = token_typed,
             _ => {}
         }

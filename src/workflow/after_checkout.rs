@@ -90,6 +90,15 @@ impl CartWorkflow {
             if ctx.wait_condition(owed).await.is_err() {
                 return std::future::pending().await;
             }
+            // Between two e-mails the run may hand over (see `mailing`); not during one.
+            if ctx.state(|w| w.draining) {
+                let handed_over = ctx.wait_condition(|w| !w.draining).await;
+                if handed_over.is_err() {
+                    return std::future::pending().await;
+                }
+                continue;
+            }
+            ctx.state_mut(|w| w.mailing = true);
             if ctx.state(|w| w.state.order.as_ref().is_some_and(|o| !o.confirmed)) {
                 Self::send_confirmation(&mut ctx).await;
                 ctx.state_mut(|w| {
@@ -100,11 +109,13 @@ impl CartWorkflow {
             } else {
                 Self::send_notice(&mut ctx).await;
             }
+            ctx.state_mut(|w| w.mailing = false);
         }
     }
 
     /// The window has closed and every refund is known: once every handler has answered and
-    /// every e-mail owed has gone, the order as it ends is the workflow's result.
+    /// every e-mail owed has gone (or was given up after its days of tries), the order as it
+    /// ends is the workflow's result.
     async fn order_finished(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
         let c = &*ctx;
         let mailed = |w: &Self| {

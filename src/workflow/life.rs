@@ -112,8 +112,8 @@ impl CartWorkflow {
         ctx.state_mut(|w| w.draining = true);
         let c = &*ctx;
         let moved_on = |w: &Self| !at_rest(w);
-        c.wait_condition(|w| moved_on(w) || (!w.applying && c.all_handlers_finished()))
-            .await?;
+        let quiet = |w: &Self| !w.applying && !w.mailing && c.all_handlers_finished();
+        c.wait_condition(|w| moved_on(w) || quiet(w)).await?;
         ctx.state_mut(|w| w.draining = false);
         if !ctx.state(moved_on) {
             idle.disarm();

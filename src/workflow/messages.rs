@@ -301,6 +301,8 @@ pub struct OrderView {
     pub refunds: Vec<RefundView>,
     pub cancelled: bool,
     pub cancel_reason: Option<String>,
+    /// The refund the cancellation asked for, whatever id a cancel was sent under.
+    pub cancel_refund: Option<String>,
     pub shipped: bool,
     pub tracking: Option<String>,
     pub carrier: Option<String>,

@@ -74,6 +74,9 @@ pub struct CartWorkflow {
     answers: BTreeMap<u64, Result<(Applied, CartView), UpdateError>>,
     /// Whether the applier is applying a change (it may be waiting for a price).
     applying: bool,
+    /// Whether an e-mail of the order is being sent: the run hands over only between two, so
+    /// that none is cut off and sent again by the next run.
+    mailing: bool,
     /// Whether the run is about to continue-as-new: the applier then applies only what an
     /// update waits for (see [`Changes::next`]).
     draining: bool,
@@ -107,6 +110,7 @@ impl CartWorkflow {
         let fresh = |state: CartState| Self {
             answers: BTreeMap::new(),
             applying: false,
+            mailing: false,
             draining: false,
             refused: None,
             seen: state.cart.status(),

@@ -139,7 +139,12 @@ impl OrderState {
                 Ok(OrderApplied::Refund { id: refund.id })
             }
             Some(refund) => Ok(OrderApplied::Refund { id: refund.id }),
-            None if !again => {
+            // Cancelled before, under another id: the answer is that cancellation's.
+            None if again => Ok(match &self.cancel_refund {
+                Some(id) => OrderApplied::Refund { id: id.clone() },
+                None => OrderApplied::Done,
+            }),
+            None => {
                 let refunded = Money::new(0, self.order.paid().currency);
                 self.tell(
                     format!("{key_prefix}-cancelled"),
@@ -150,7 +155,6 @@ impl OrderState {
                 );
                 Ok(OrderApplied::Done)
             }
-            None => Ok(OrderApplied::Done),
         }
     }
 
@@ -329,6 +333,7 @@ impl OrderState {
             refunds,
             cancelled: order.cancelled(),
             cancel_reason: order.cancel_reason().map(str::to_owned),
+            cancel_refund: self.cancel_refund.clone(),
             shipped: shipment.is_some(),
             tracking: shipment.and_then(|s| s.tracking.clone()),
             carrier: shipment.and_then(|s| s.carrier.clone()),
@@ -527,8 +532,17 @@ mod tests {
             o.notices[0].event,
             OrderEvent::Cancelled { refunded, .. } if refunded == usd("100.00")
         ));
-        // Cancelling again is the same cancellation.
+        // Cancelling again is the same cancellation, under any id.
         o.cancel(&cart(), "CART-1-run", &request, t(1)).unwrap();
+        let other = CancelOrder {
+            id: "c2".into(),
+            reason: None,
+        };
+        assert_eq!(
+            o.cancel(&cart(), "CART-1-run", &other, t(1)).unwrap(),
+            OrderApplied::Refund { id: "c1".into() }
+        );
+        assert_eq!(o.view().cancel_refund.as_deref(), Some("c1"));
         assert_eq!(o.notices.len(), 1);
         assert!(o.refunding.is_empty());
     }

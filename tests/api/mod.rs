@@ -365,7 +365,7 @@ async fn only_pages_on_this_machine_may_call_unless_told_otherwise() {
     );
     assert_eq!(
         headers["access-control-allow-headers"],
-        "x-requested-with,content-type,authorization"
+        "x-requested-with,content-type,authorization,idempotency-key"
     );
     // A page on another site gets no permission: the browser will not send its request.
     let evil = preflight(&local, "https://evil.example").await.unwrap();

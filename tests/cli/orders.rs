@@ -135,6 +135,13 @@ async fn an_order_cancelled_before_it_ships_is_refunded_and_one_that_shipped_ref
     assert_eq!(cancelled["order"]["status"], "cancelled");
     assert_eq!(cancelled["order"]["refunded"], 99_900);
     assert_eq!(cancelled["order"]["cancel_reason"], "changed my mind");
+    // Cancelling again, under a new id, is the same cancellation: it answers its refund.
+    let again = s.ok_json(&["cancel", &id]);
+    assert_eq!(
+        again["order"]["cancel_refund"],
+        cancelled["order"]["cancel_refund"]
+    );
+    assert_eq!(again["order"]["refunds"].as_array().unwrap().len(), 1);
     let ship = fails(&s, &["ship", &id], 3);
     assert!(ship.starts_with("error: the order is cancelled"), "{ship}");
     let mail = eventually(Duration::from_secs(20), "the cancellation mail", || async {

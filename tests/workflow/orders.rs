@@ -323,3 +323,68 @@ async fn a_cancellation_whose_refund_fails_is_a_cancelled_order_that_says_why() 
         "{order:?}"
     );
 }
+
+/// An outbox that takes a moment to send, and counts the sends of each message.
+struct Slow {
+    outbox: Outbox,
+    sent: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+}
+
+#[async_trait::async_trait]
+impl cart::activities::Mailer for Slow {
+    async fn send(
+        &self,
+        message: &cart::activities::EmailMessage,
+    ) -> Result<(), cart::activities::MailError> {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        *self
+            .sent
+            .lock()
+            .unwrap()
+            .entry(message.key.clone())
+            .or_default() += 1;
+        self.outbox.send(message).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_handed_on_mid_mail_sends_each_e_mail_once() {
+    let sent = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let counts = sent.clone();
+    let h = Harness::start_with(
+        &[
+            "--dynamic-config-value",
+            "limit.historyCount.suggestContinueAsNew=40",
+        ],
+        move |data| {
+            let mailer = Slow {
+                outbox: Outbox::new(data, "cart@localhost".parse().unwrap()),
+                sent: counts.clone(),
+            };
+            activities_with(LocalLedger::new(data), mailer)
+        },
+    )
+    .await;
+    let (carts, id) = (&h.carts, unique_cart());
+    carts.add(&id, add(0, 1), input(LONG, LONG)).await.unwrap();
+    carts
+        .checkout(&id, checkout(Some("ann@example.com"), None))
+        .await
+        .unwrap();
+    let first_run = h.run_id(&id).await;
+    for n in 0..10 {
+        carts
+            .refund(&id, refund(&format!("r{n}"), Some("1.00")))
+            .await
+            .unwrap();
+    }
+    // The confirmation and ten refund e-mails, each once, across the hand-over.
+    eventually(Duration::from_secs(60), "eleven e-mails", || async {
+        (sent.lock().unwrap().len() == 11).then_some(())
+    })
+    .await;
+    assert_ne!(h.run_id(&id).await, first_run, "the order was handed on");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = sent.lock().unwrap().clone();
+    assert!(sent.values().all(|n| *n == 1), "{sent:?}");
+}

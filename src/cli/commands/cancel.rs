@@ -35,5 +35,5 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 ))
                 .refused_hint(format!("`cart show {}` shows the order", args.cart.id))
         })?;
-    order_answered(ctx, &args.cart.id, &view, &id)
+    order_answered(ctx, &args.cart.id, &view, &id, true)
 }

@@ -73,18 +73,23 @@ pub(crate) fn new_order_id() -> String {
     crate::workflow::new_order_id()
 }
 
-/// Prints the order a refund or cancellation `id` answered with; a refund still pending
-/// exits 5, as a pending payment does, and a cancellation whose refund failed exits 3.
+/// Prints the order a refund (or, `cancel`, a cancellation) answered with. Its refund `id`
+/// (a cancellation's own, whatever id it was sent under) still pending exits 5, as a pending
+/// payment does, and one that failed exits 3.
 pub(crate) fn order_answered(
     ctx: &Context,
     cart: &CartId,
     view: &crate::workflow::CartView,
     id: &str,
+    cancel: bool,
 ) -> Result<(), CliError> {
     printed(ctx.printer().cart(view))?;
-    let refund = (view.order.iter())
-        .flat_map(|o| &o.refunds)
-        .find(|r| r.id == id);
+    let order = view.order.as_ref();
+    let id = match order.and_then(|o| o.cancel_refund.as_deref()) {
+        Some(theirs) if cancel => theirs,
+        _ => id,
+    };
+    let refund = order.iter().flat_map(|o| &o.refunds).find(|r| r.id == id);
     let detail = || {
         refund
             .and_then(|r| r.detail.as_deref())
@@ -98,11 +103,18 @@ pub(crate) fn order_answered(
         .hint(format!(
             "do not refund again under a new id: it settles by itself; `cart show {cart}` follows it"
         ))),
-        Some("failed") => Err(CliError::refused(format!(
+        Some("failed") if cancel => Err(CliError::refused(format!(
             "the order is cancelled, but its refund {id} failed: {}",
             detail()
         ))
         .hint(format!("`cart refund {cart}` asks for what is left again"))),
+        Some("failed") => Err(CliError::refused(format!(
+            "refund {id} failed: {}",
+            detail()
+        ))
+        .hint(format!(
+            "nothing was refunded, and the amount is refundable again; `cart show {cart}` shows the order"
+        ))),
         _ => Ok(()),
     }
 }

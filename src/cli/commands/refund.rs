@@ -44,5 +44,5 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
                 args.cart.id
             ))
         })?;
-    order_answered(ctx, &args.cart.id, &view, &id)
+    order_answered(ctx, &args.cart.id, &view, &id, false)
 }

@@ -42,6 +42,9 @@ pub struct Args {
         hide_env_values = true
     )]
     pub operator_token: Option<String>,
+    /// Whether `--operator-token` was typed on the command line.
+    #[arg(skip)]
+    pub operator_token_typed: bool,
     /// Listen on an address other machines can reach without a token (anyone there may then
     /// start, change and pay for carts)
     #[arg(long)]
@@ -86,12 +89,15 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), CliError> {
         "CART_API_TOKEN",
     )?;
     let operator_token = super::prelude::token(
-        args.operator_token.as_deref(),
-        false,
+        args.operator_token.as_deref().map(str::trim),
+        args.operator_token_typed,
         args.operator_token_file.as_deref(),
         "CART_OPERATOR_TOKEN",
     )?;
-    if operator_token.is_some() && operator_token == token {
+    let same = |a: &Option<String>, b: &Option<String>| {
+        a.as_deref().map(str::trim) == b.as_deref().map(str::trim)
+    };
+    if operator_token.is_some() && same(&operator_token, &token) {
         return Err(CliError::usage(
             "the operator token is the front end's token: the shop's own requests need a token of their own",
         )
