@@ -1,5 +1,6 @@
 //! A Stripe stand-in: an HTTP server that plays Stripe's PaymentIntents and Charges APIs as far
-//! as a checkout uses them (create and confirm, retrieve, search, cancel), keeps Stripe's
+//! as a checkout uses them (create and confirm, retrieve, search, cancel) and its Refunds API as
+//! far as an order does (create, retrieve, list by payment), keeps Stripe's
 //! idempotency contract and its lagging search, and misbehaves on cue: scripted, for the first
 //! requests that create a payment ([`Step`]), or drawn from a seed for every request
 //! ([`FakeStripe::random`]). Beside it, a proxy that drops a connection after the work behind
@@ -116,6 +117,21 @@ impl Payment {
     }
 }
 
+/// A refund the stand-in holds.
+#[derive(Clone, Debug)]
+pub struct Refund {
+    pub id: String,
+    pub key: String,
+    /// The payment it gives back.
+    pub payment: String,
+    pub amount: i64,
+    pub status: String,
+    /// The status it was made with, for stale answers.
+    first_status: String,
+    /// A pending refund ends so, then.
+    settles: Option<(Instant, &'static str)>,
+}
+
 struct Kept {
     status: u16,
     body: Value,
@@ -156,6 +172,7 @@ struct State {
     refuse_key_after: Option<usize>,
     chaos: Chaos,
     payments: Vec<Payment>,
+    refunds: Vec<Refund>,
     kept: HashMap<String, Kept>,
     /// The currency of every request that created a payment.
     currencies: Vec<String>,
@@ -219,6 +236,7 @@ impl FakeStripe {
                 settle_within: Duration::ZERO,
             },
             payments: Vec::new(),
+            refunds: Vec::new(),
             kept: HashMap::new(),
             currencies: Vec::new(),
             log: Vec::new(),
@@ -243,6 +261,7 @@ impl FakeStripe {
             refuse_key_after: None,
             chaos,
             payments: Vec::new(),
+            refunds: Vec::new(),
             kept: HashMap::new(),
             currencies: Vec::new(),
             log: Vec::new(),
@@ -296,6 +315,21 @@ impl FakeStripe {
     /// as they were going to.
     pub fn honest(&self) {
         self.state().honest = true;
+    }
+
+    /// From now on (a seeded stand-in's) requests meet faults again.
+    pub fn faulty(&self) {
+        self.state().honest = false;
+    }
+
+    /// Every refund made, as it stands now.
+    pub fn refunds(&self) -> Vec<Refund> {
+        let mut state = self.state();
+        let now = Instant::now();
+        for r in &mut state.refunds {
+            settle_refund(r, now);
+        }
+        state.refunds.clone()
     }
 
     /// A payment shows in the search `lag` after it was made (a scripted stand-in's search
@@ -358,6 +392,16 @@ impl FakeStripe {
             .iter()
             .filter(|l| l.starts_with(prefix))
             .count()
+    }
+}
+
+/// A pending refund whose time has come ends as it was going to.
+fn settle_refund(r: &mut Refund, now: Instant) {
+    if let Some((at, status)) = r.settles
+        && now >= at
+    {
+        r.status = status.to_owned();
+        r.settles = None;
     }
 }
 
@@ -442,7 +486,8 @@ fn handle(state: &mut State, parts: &hyper::http::request::Parts, body: &[u8]) -
     } else {
         Api::PaymentIntents
     };
-    let creates = method == "POST" && path == api.path();
+    let refunds = path.starts_with("/v1/refunds");
+    let creates = method == "POST" && (path == api.path() || path == "/v1/refunds");
     let mut rng = stream(state, &key_of(state, api, parts, &key));
     let fault = draw(state, &mut rng, creates);
     // A scripted stand-in's requests meet no drawn fault: its log leaves them out.
@@ -454,6 +499,9 @@ fn handle(state: &mut State, parts: &hyper::http::request::Parts, body: &[u8]) -
     let now = Instant::now();
     for p in &mut state.payments {
         settle(p, now);
+    }
+    for r in &mut state.refunds {
+        settle_refund(r, now);
     }
     let rolled = state.refuse_key_after.is_some_and(|n| state.log.len() > n);
     let authorized = !rolled
@@ -498,7 +546,16 @@ fn handle(state: &mut State, parts: &hyper::http::request::Parts, body: &[u8]) -
             "Invalid API Key provided: sk_test_****0123",
         );
     }
-    let reply = if creates {
+    let stale = fault == Fault::Stale;
+    let reply = if refunds && creates {
+        create_refund(state, &key, body, fault, &mut rng)
+    } else if refunds && method == "GET" && path == "/v1/refunds" {
+        list_refunds(state, parts, stale)
+    } else if refunds && method == "GET" {
+        retrieve_refund(state, path.trim_start_matches("/v1/refunds/"), stale)
+    } else if refunds {
+        error(404, "invalid_request_error", "Unrecognized request URL")
+    } else if creates {
         create(state, api, &key, body, fault, &mut rng)
     } else if method == "GET" && path == format!("{}/search", api.path()) {
         search(state, api, parts, fault == Fault::Stale)
@@ -531,6 +588,12 @@ fn key_of(state: &State, api: Api, parts: &hyper::http::request::Parts, key: &st
     if !key.is_empty() {
         return key.to_owned();
     }
+    if let Some(id) = parts.uri.path().strip_prefix("/v1/refunds/") {
+        return (state.refunds.iter())
+            .find(|r| r.id == id)
+            .map(|r| r.key.clone())
+            .unwrap_or_default();
+    }
     if let Some(query) = search_query(parts) {
         return searched_key(&query).unwrap_or_default();
     }
@@ -549,8 +612,8 @@ fn key_of(state: &State, api: Api, parts: &hyper::http::request::Parts, key: &st
 }
 
 /// The draws for this request: the `n`th request about a payment key takes the `n`th stream of
-/// that key's cart and checkout attempt (keys end `-checkout-N`), so what a cart meets does not
-/// depend on how its requests interleave with other carts'.
+/// that key's cart and checkout attempt (keys end `-checkout-N`) or refund (`-refund-ID`), so
+/// what a cart meets does not depend on how its requests interleave with other carts'.
 fn stream(state: &mut State, key: &str) -> Rng {
     let seed = state.seed.unwrap_or(0);
     let asked = state.asked.entry(key.to_owned()).or_default();
@@ -563,10 +626,14 @@ fn stream(state: &mut State, key: &str) -> Rng {
         .filter(|(_, c)| key.starts_with(&format!("{c}-")))
         .max_by_key(|(_, c)| c.len())
         .map_or(u64::MAX, |(i, _)| i as u64);
-    let attempt: u64 = key
-        .rsplit_once("-checkout-")
-        .and_then(|(_, n)| n.parse().ok())
-        .unwrap_or(0);
+    // A checkout's attempt, or a refund's id (hashed), so each has streams of its own.
+    let attempt: u64 = match (key.rsplit_once("-checkout-"), key.rsplit_once("-refund-")) {
+        (Some((_, n)), _) => n.parse().unwrap_or(0),
+        (None, Some((_, id))) => id.bytes().fold(1u64 << 32, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+        }),
+        (None, None) => 0,
+    };
     let mut rng = Rng(seed
         ^ cart.wrapping_mul(0xD6E8_FEB8_6659_FD93)
         ^ attempt.wrapping_mul(0xA076_1D64_78BD_642F)
@@ -843,6 +910,139 @@ fn cancel(state: &mut State, id: &str) -> Reply {
     found.status = "canceled".to_owned();
     found.settles = None;
     answer(200, object(found, false))
+}
+
+/// A refund, as Stripe's Refunds API makes one: once per key (the kept answer replayed, 409
+/// while the first runs, 400 for other parameters), of a paid payment, never past what is left
+/// of it. A `Processing` fault makes it `pending`, and it ends succeeded (or failed) a moment
+/// later; `ChargedThen500` makes it and answers 500, kept for the key.
+fn create_refund(state: &mut State, key: &str, body: &[u8], fault: Fault, rng: &mut Rng) -> Reply {
+    let form = form(body);
+    let amount: i64 = form.get("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let payment = (form.get("payment_intent").or_else(|| form.get("charge")))
+        .cloned()
+        .unwrap_or_default();
+    let params = format!("refund {amount} {payment}");
+    let now = Instant::now();
+    if let Some(kept) = state.kept.get(key)
+        && now.duration_since(kept.first_seen) < state.chaos.key_ttl
+    {
+        if kept.params != params {
+            return error(
+                400,
+                "idempotency_error",
+                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+            );
+        }
+        return answer(kept.status, kept.body.clone());
+    }
+    let Some(paid) = state.payments.iter().find(|p| p.id == payment && p.paid()) else {
+        let body = json!({"error": {"type": "invalid_request_error", "code": "resource_missing",
+            "param": "charge", "message": format!("No such charge: '{payment}'")}});
+        return answer(400, body);
+    };
+    let taken: i64 = (state.refunds.iter())
+        .filter(|r| r.payment == payment && r.status != "failed" && r.status != "canceled")
+        .map(|r| r.amount)
+        .sum();
+    let left = paid.amount - taken;
+    if left <= 0 {
+        let body = json!({"error": {"type": "invalid_request_error", "code": "charge_already_refunded",
+            "message": format!("Charge {payment} has already been refunded.")}});
+        return answer(400, body);
+    }
+    if amount > left {
+        let body = json!({"error": {"type": "invalid_request_error", "param": "amount",
+            "message": format!("Refund amount ({amount}) is greater than unrefunded amount on charge ({left})")}});
+        return answer(400, body);
+    }
+    let (status, settles) = match fault {
+        Fault::Processing { fails } => {
+            let end = if fails { "failed" } else { "succeeded" };
+            let within = state
+                .chaos
+                .settle_within
+                .mul_f64(rng.below(1001) as f64 / 1000.0);
+            ("pending", Some((now + within, end)))
+        }
+        _ => ("succeeded", None),
+    };
+    let refund = Refund {
+        id: format!("re_fake{}", state.refunds.len() + 1),
+        key: key.to_owned(),
+        payment,
+        amount,
+        status: status.to_owned(),
+        first_status: status.to_owned(),
+        settles,
+    };
+    let object = refund_object(&refund, false);
+    state.refunds.push(refund);
+    let (status, body) = if fault == Fault::ChargedThen500 {
+        let body = json!({"error": {"type": "api_error", "message": "An unknown error occurred"}});
+        (500, body)
+    } else {
+        (200, object)
+    };
+    state.kept.insert(
+        key.to_owned(),
+        Kept {
+            status,
+            body: body.clone(),
+            running_until: now,
+            first_seen: now,
+            params,
+        },
+    );
+    answer(status, body)
+}
+
+fn retrieve_refund(state: &State, id: &str, stale: bool) -> Reply {
+    match state.refunds.iter().find(|r| r.id == id) {
+        Some(found) => answer(200, refund_object(found, stale)),
+        None => {
+            let body = json!({"error": {"type": "invalid_request_error", "code": "resource_missing",
+                "message": format!("No such refund: '{id}'")}});
+            answer(404, body)
+        }
+    }
+}
+
+/// The refunds of the payment a query names (`payment_intent` or `charge`), newest first.
+fn list_refunds(state: &State, parts: &hyper::http::request::Parts, stale: bool) -> Reply {
+    let query = parts.uri.query().unwrap_or_default();
+    let pairs: HashMap<String, String> = reqwest::Url::parse(&format!("http://x/?{query}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let payment = pairs.get("payment_intent").or_else(|| pairs.get("charge"));
+    let data: Vec<Value> = (state.refunds.iter().rev())
+        .filter(|r| Some(&r.payment) == payment)
+        .map(|r| refund_object(r, stale))
+        .collect();
+    answer(
+        200,
+        json!({"object": "list", "url": "/v1/refunds", "has_more": false, "data": data}),
+    )
+}
+
+/// A refund as Stripe writes it: as it is, or (`stale`) as it was made.
+fn refund_object(r: &Refund, stale: bool) -> Value {
+    let status = if stale { &r.first_status } else { &r.status };
+    let (payment_intent, charge) = if r.payment.starts_with("pi_") {
+        (json!(r.payment), Value::Null)
+    } else {
+        (Value::Null, json!(r.payment))
+    };
+    json!({
+        "id": r.id, "object": "refund", "amount": r.amount, "balance_transaction": null,
+        "charge": charge, "created": 1_700_000_000, "currency": "usd",
+        "metadata": {"refund": r.key}, "payment_intent": payment_intent, "reason": null,
+        "receipt_number": null, "source_transfer_reversal": null, "status": status,
+        "transfer_reversal": null,
+        "failure_reason": if status == "failed" { json!("declined") } else { Value::Null },
+    })
 }
 
 /// A payment as Stripe writes it.

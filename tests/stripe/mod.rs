@@ -7,6 +7,7 @@
 pub mod fake;
 mod faults;
 mod outcomes;
+mod refund_faults;
 mod refunds;
 
 use crate::support::*;
