@@ -35,17 +35,42 @@ fn item(product: i64, quantity: i64) -> serde_json::Value {
 async fn signal_add(cart: &Handle, product: i64, quantity: i64) {
     let raw =
         tutorial(serde_json::json!({"Route": "add_to_cart", "Item": item(product, quantity)}));
-    cart.signal(CartWorkflow::tutorial_add, raw, Default::default())
-        .await
-        .expect("the add signal is delivered");
+    delivered(|| cart.signal(CartWorkflow::tutorial_add, raw.clone(), Default::default())).await;
+}
+
+/// Sends a signal until the server takes it. While a cart hands itself on to a new run, the
+/// server turns signals away for a moment (`ResourceExhausted`, "workflow is closing"), as
+/// real clients that retry such answers see too.
+async fn delivered<F, Fut, T>(send: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, temporalio_client::errors::WorkflowInteractionError>>,
+{
+    for _ in 0..50 {
+        match send().await {
+            Ok(_) => return,
+            Err(temporalio_client::errors::WorkflowInteractionError::Rpc(status))
+                if status.code() == tonic::Code::ResourceExhausted =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the signal is not delivered: {e}"),
+        }
+    }
+    panic!("the signal was turned away for ten seconds");
 }
 
 async fn signal_remove(cart: &Handle, product: i64, quantity: i64) {
     let raw =
         tutorial(serde_json::json!({"Route": "remove_from_cart", "Item": item(product, quantity)}));
-    cart.signal(CartWorkflow::tutorial_remove, raw, Default::default())
-        .await
-        .expect("the remove signal is delivered");
+    delivered(|| {
+        cart.signal(
+            CartWorkflow::tutorial_remove,
+            raw.clone(),
+            Default::default(),
+        )
+    })
+    .await;
 }
 
 /// Starts a cart as the tutorial's clients do, with an empty start input.
